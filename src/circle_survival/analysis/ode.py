@@ -1,0 +1,287 @@
+"""Linear dynamics of the signals (experiment 11 of the paper).
+
+Over a window of early training (default the first 1000 steps) the signals
+s_t = (S_1 .. S_K)(t), K = (p-1)//2, are fitted by the linear difference equation
+
+    s_{t+1} - s_t = A s_t + b,
+
+with Lasso (scikit-learn, with intercept; the paper's alpha is 0.01) and with ordinary least
+squares. The fitted map is rolled out from s_0, and the matching linear ODE ds/dt = A s + b is
+solved exactly,
+
+    s(t) = e^{At} s_0 + (e^{At} - I) A^{-1} b,
+
+through the augmented matrix M = [[A, b], [0, 0]]: d/dt [s; 1] = M [s; 1], so
+[s(t); 1] = expm(M t) [s_0; 1]. This needs no inverse and holds for singular A.
+
+Time unit: one record interval. The signals must be recorded at equally spaced steps; with
+``signal_every = 1`` (the paper's) the unit is one optimiser step.
+
+When the design matrix [s_t, 1] (N x (K+1)) is rank-deficient — fewer transitions than
+unknowns, constant or otherwise degenerate trajectories — A and b are not determined by the
+data: the fit is still returned (OLS gives the minimum-norm solution) with
+``identifiable = False``, its rank, and a :class:`NonIdentifiableWarning`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.linalg import expm
+
+METHODS = ("lasso", "ols")
+
+
+class NonIdentifiableWarning(UserWarning):
+    """The data cannot identify A and b (rank-deficient design matrix)."""
+
+
+@dataclass
+class ODEFit:
+    """A fitted linear difference equation s_{t+1} - s_t = A s_t + b.
+
+    A: (K, K), row i gives the change of frequency ks[i] from every frequency ks[j].
+    b: (K,). ks: (K,) the frequencies. r2: (K,) R^2 of the fitted differences per frequency
+    (NaN where a frequency's differences are constant); r2_mean: their mean (NaN ignored).
+    method: "lasso" or "ols"; alpha: the Lasso penalty (None for OLS).
+    identifiable, rank: whether the design [s_t, 1] has full column rank K + 1, and its rank.
+    condition: its condition number. n_samples: number of transitions N.
+    """
+
+    A: np.ndarray
+    b: np.ndarray
+    ks: np.ndarray
+    r2: np.ndarray
+    r2_mean: float
+    method: str
+    alpha: float | None
+    identifiable: bool
+    rank: int
+    condition: float
+    n_samples: int
+
+
+def ode_window(
+    signals: np.ndarray, steps: np.ndarray, p: int, window: int = 1000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The trajectory of frequencies 1 .. (p-1)//2 over steps 0 .. window.
+
+    Args:
+        signals: (T, K_all) one run's signals (K_all = p//2 + 1 or p).
+        steps: (T,) their steps, ascending and equally spaced.
+        p: the modulus.
+        window: the last step included.
+
+    Returns:
+        steps (N+1,), trajectory (N+1, K) and ks (K,).
+    """
+    sig = np.asarray(signals, dtype=float)
+    steps = np.asarray(steps)
+    if sig.ndim != 2 or steps.shape != (sig.shape[0],):
+        raise ValueError(f"signals must be (T, K) with steps (T,), got {sig.shape}, {steps.shape}")
+    if sig.shape[1] not in (p, p // 2 + 1):
+        raise ValueError(f"expected {p // 2 + 1} or {p} frequencies for p={p}, got {sig.shape[1]}")
+    sel = steps <= window
+    st = steps[sel]
+    if len(st) > 2 and np.ptp(np.diff(st)) != 0:
+        raise ValueError("the ODE fit needs signals recorded at equally spaced steps")
+    ks = np.arange(1, (p - 1) // 2 + 1)
+    return st, sig[sel][:, ks], ks
+
+
+def _r2(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
+    """R^2 per column; NaN for a constant column."""
+    ss_res = ((y - y_hat) ** 2).sum(0)
+    ss_tot = ((y - y.mean(0)) ** 2).sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.nan)
+
+
+def fit_trajectory(
+    trajectory: np.ndarray,
+    method: str = "lasso",
+    alpha: float = 0.01,
+    ks: Sequence[int] | None = None,
+    *,
+    max_iter: int = 100_000,
+    tol: float = 1e-6,
+) -> ODEFit:
+    """Fit s_{t+1} - s_t = A s_t + b to one trajectory.
+
+    Args:
+        trajectory: (N+1, K) the states s_0 .. s_N (N transitions).
+        method: "lasso" (scikit-learn Lasso with intercept, penalty ``alpha``) or "ols"
+            (least squares on [s_t, 1], minimum-norm when rank-deficient).
+        alpha: the Lasso penalty (scikit-learn's scaling: (1/2N) ||residual||^2 + alpha |A|_1).
+        ks: labels of the K columns (default 1 .. K).
+        max_iter, tol: Lasso's coordinate-descent settings.
+
+    Returns:
+        ODEFit. Emits NonIdentifiableWarning when [s_t, 1] is rank-deficient.
+    """
+    s = np.asarray(trajectory, dtype=float)
+    if s.ndim != 2 or s.shape[0] < 2:
+        raise ValueError(f"trajectory must be (N+1, K) with N >= 1, got {s.shape}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    x, y = s[:-1], np.diff(s, axis=0)
+    n, k = x.shape
+    design = np.hstack([x, np.ones((n, 1))])
+    sv = np.linalg.svd(design, compute_uv=False)
+    rank = int(np.linalg.matrix_rank(design))
+    identifiable = rank == k + 1
+    condition = float(sv[0] / sv[-1]) if len(sv) == k + 1 and sv[-1] > 0 else float("inf")
+    if not identifiable:
+        warnings.warn(
+            f"the signals cannot identify A and b: the design [s_t, 1] has rank {rank} < "
+            f"{k + 1} unknowns per frequency ({n} transitions"
+            f"{', fewer than the unknowns' if n < k + 1 else ''})",
+            NonIdentifiableWarning,
+            stacklevel=2,
+        )
+    if method == "ols":
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        a, b = coef[:k].T, coef[k]
+        used_alpha = None
+    else:
+        from sklearn.linear_model import Lasso
+
+        model = Lasso(alpha=alpha, fit_intercept=True, max_iter=max_iter, tol=tol)
+        model.fit(x, y)
+        a = np.atleast_2d(model.coef_).reshape(k, k)
+        b = np.atleast_1d(model.intercept_).reshape(k)
+        used_alpha = float(alpha)
+    r2 = _r2(y, x @ a.T + b)
+    return ODEFit(
+        A=a, b=b,
+        ks=np.arange(1, k + 1) if ks is None else np.asarray(ks),
+        r2=r2,
+        r2_mean=float(np.nanmean(r2)) if np.isfinite(r2).any() else float("nan"),
+        method=method, alpha=used_alpha, identifiable=identifiable, rank=rank,
+        condition=condition, n_samples=n,
+    )
+
+
+def fit_linear_ode(
+    signals: np.ndarray,
+    steps: np.ndarray,
+    p: int,
+    *,
+    window: int = 1000,
+    method: str = "lasso",
+    alpha: float = 0.01,
+) -> ODEFit:
+    """Fit the linear difference equation to one run's signals over steps 0 .. window.
+
+    Args:
+        signals: (T, p//2 + 1) or (T, p) one run's recorded signals; steps: (T,).
+        p: the modulus; frequencies 1 .. (p-1)//2 are fitted.
+        window, method, alpha: see :func:`ode_window` and :func:`fit_trajectory`.
+    """
+    _, traj, ks = ode_window(signals, steps, p, window)
+    return fit_trajectory(traj, method, alpha, ks)
+
+
+def rollout(A: np.ndarray, b: np.ndarray, s0: np.ndarray, n_steps: int) -> np.ndarray:
+    """Iterate s_{t+1} = s_t + A s_t + b from s_0: returns (n_steps + 1, K)."""
+    out = np.empty((n_steps + 1, len(s0)))
+    out[0] = s0
+    step = np.eye(len(s0)) + np.asarray(A)
+    with np.errstate(over="ignore", invalid="ignore"):  # an unstable fit may diverge
+        for t in range(n_steps):
+            out[t + 1] = step @ out[t] + b
+    return out
+
+
+def analytic_solution(A: np.ndarray, b: np.ndarray, s0: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Exact solution of ds/dt = A s + b, s(0) = s0, at times t: (len(t), K).
+
+    s(t) = e^{At} s0 + (e^{At} - I) A^{-1} b, computed as expm(M t) [s0; 1] with the
+    augmented M = [[A, b], [0, 0]], which is exact for singular A too.
+    """
+    a = np.asarray(A, dtype=float)
+    k = a.shape[0]
+    m = np.zeros((k + 1, k + 1))
+    m[:k, :k] = a
+    m[:k, k] = b
+    t = np.atleast_1d(np.asarray(t, dtype=float))
+    z0 = np.append(np.asarray(s0, dtype=float), 1.0)
+    return (expm(t[:, None, None] * m) @ z0)[:, :k]
+
+
+def rollout_errors(
+    true: np.ndarray, predictions: Mapping[str, np.ndarray], ks: Sequence[int]
+) -> pd.DataFrame:
+    """Errors of predicted trajectories against the true one, per frequency.
+
+    Args:
+        true: (N+1, K) the true trajectory; predictions: name -> (N+1, K).
+        ks: (K,) frequency labels.
+
+    Returns:
+        DataFrame with columns prediction, k, rmse (over the window), final_abs_error and
+        final_rel_error (|pred - true| / |true| at the end of the window).
+    """
+    true = np.asarray(true, dtype=float)
+    rows = []
+    for name, pred in predictions.items():
+        err = np.asarray(pred, dtype=float) - true
+        rmse = np.sqrt((err**2).mean(0))
+        final_abs = np.abs(err[-1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            final_rel = final_abs / np.abs(true[-1])
+        for i, k in enumerate(ks):
+            rows.append({"prediction": name, "k": int(k), "rmse": rmse[i],
+                         "final_abs_error": final_abs[i], "final_rel_error": final_rel[i]})
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class ODEAnalysis:
+    """Experiment 11 for one run.
+
+    steps: (N+1,) the window's steps; true: (N+1, K) the signals; ks: (K,).
+    lasso, ols: the two fits. predictions: name -> (N+1, K) for "lasso_rollout",
+    "ols_rollout", "lasso_analytic" and "ols_analytic". errors: :func:`rollout_errors` of them.
+    """
+
+    steps: np.ndarray
+    true: np.ndarray
+    ks: np.ndarray
+    lasso: ODEFit
+    ols: ODEFit
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    errors: pd.DataFrame | None = None
+
+
+def analyse_ode(
+    signals: np.ndarray,
+    steps: np.ndarray,
+    p: int,
+    *,
+    window: int = 1000,
+    alpha: float = 0.01,
+) -> ODEAnalysis:
+    """Fit (Lasso and OLS), roll out, solve analytically and score against the true signals.
+
+    Args:
+        signals: (T, p//2 + 1) or (T, p) one run's signals; steps: (T,) equally spaced.
+        p: the modulus. window: last step of the fit. alpha: the Lasso penalty.
+    """
+    st, traj, ks = ode_window(signals, steps, p, window)
+    lasso = fit_trajectory(traj, "lasso", alpha, ks)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonIdentifiableWarning)  # already warned once
+        ols = fit_trajectory(traj, "ols", alpha, ks)
+    n = len(st) - 1
+    t = np.arange(n + 1, dtype=float)  # time in record intervals
+    preds = {}
+    for fit in (lasso, ols):
+        preds[f"{fit.method}_rollout"] = rollout(fit.A, fit.b, traj[0], n)
+    for fit in (lasso, ols):
+        preds[f"{fit.method}_analytic"] = analytic_solution(fit.A, fit.b, traj[0], t)
+    return ODEAnalysis(st, traj, ks, lasso, ols, preds, rollout_errors(traj, preds, ks))

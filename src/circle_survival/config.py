@@ -1,0 +1,285 @@
+"""Run configuration: one frozen dataclass per run, validated in one place.
+
+A :class:`RunConfig` holds everything that determines a training run: the task (``p``,
+``train_fraction``), the model (``d``, ``hidden``, ``activation``), the optimiser, the three seeds
+(embedding, MLP, split), what to record, and how the initial state is drawn. Defaults are the
+paper's (arXiv 2405.17420): p = 59, d = 128, MLP 2d -> 100 -> 100 -> p with SiLU, AdamW with
+lr 0.01, weight decay 0.5 and betas (0.9, 0.999), 30,000 full-batch steps in float64.
+
+Every invalid value raises :class:`ConfigError` with one line naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+ACTIVATIONS = ("silu", "relu", "gelu", "tanh")
+DTYPES = ("float64", "float32")
+DEVICES = ("auto", "cpu", "cuda")
+INIT_SCHEMES = ("reference", "reference_fresh_embedding", "independent")
+
+#: Fields that may differ between the models of one batch (they only change the initial state
+#: or enter the optimiser as per-model tensors).
+PER_MODEL_FIELDS = frozenset(
+    {"embedding_seed", "mlp_seed", "split_seed", "lr", "weight_decay", "intervention"}
+)
+SEED_FIELDS = ("embedding_seed", "mlp_seed", "split_seed")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines one training run.
+
+    Task and model:
+        p: modulus; the task is all p*p pairs (a, b) labelled (a + b) mod p. Any p >= 3.
+        d: embedding width; the embedding E has shape (p, d).
+        hidden: widths of the MLP's hidden layers (depth = len(hidden)); the MLP maps the
+            concatenation [E[a], E[b]] (length 2d) through them to p logits.
+        activation: nonlinearity after each hidden layer ("silu", "relu", "gelu", "tanh").
+        train_fraction: the first int(train_fraction * p*p) indices of the split are trained on.
+
+    Optimiser (AdamW, full batch, no schedule; decay applies to every parameter):
+        lr, weight_decay, betas, eps, steps.
+
+    Numerics and placement:
+        dtype: "float64" (the paper's) or "float32".
+        device: "cpu", "cuda", or "auto" (cuda when present).
+
+    Randomness (see ``init.py``):
+        embedding_seed, mlp_seed, split_seed: the three independent sources of randomness.
+        init_scheme: "reference" draws exactly as the authors' code does (the embedding after
+            the three Linear layers under ``torch.manual_seed(embedding_seed)``);
+            "reference_fresh_embedding" draws the embedding as a fresh
+            ``torch.normal(0, 1, (p, d))`` right after seeding (the authors' "fixed MLP" runs);
+            "independent" uses a separate ``torch.Generator`` per source.
+        freeze_embedding, freeze_mlp: keep that part at its initial value (no updates, no decay).
+        intervention: an edit of the initial embedding in Fourier space, as a mapping with a
+            "kind" key (see ``interventions.py``); empty for none.
+
+    Recording (steps count optimiser updates; step 0 is the initial state):
+        signal_every: record S_k, k = 0 .. p//2, every this many steps (1 = every step).
+        metrics_every: record train/test loss and accuracy every this many steps.
+        embedding_every / embedding_steps: also store the embedding at these steps.
+        snapshot_every / snapshot_steps: also store every parameter at these steps.
+        The initial and final embeddings and final parameters are always stored.
+    """
+
+    p: int = 59
+    d: int = 128
+    hidden: tuple[int, ...] = (100, 100)
+    activation: str = "silu"
+    train_fraction: float = 0.8
+    lr: float = 0.01
+    weight_decay: float = 0.5
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    steps: int = 30_000
+    dtype: str = "float64"
+    device: str = "auto"
+    embedding_seed: int = 0
+    mlp_seed: int = 0
+    split_seed: int = 0
+    init_scheme: str = "reference"
+    freeze_embedding: bool = False
+    freeze_mlp: bool = False
+    intervention: Mapping[str, Any] = field(default_factory=dict)
+    signal_every: int = 1
+    metrics_every: int = 10
+    embedding_every: int = 0
+    embedding_steps: tuple[int, ...] = ()
+    snapshot_every: int = 0
+    snapshot_steps: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        _coerce_sequences(self)
+        validate(self)
+
+    # -- derived quantities -------------------------------------------------------------
+    @property
+    def n_pairs(self) -> int:
+        return self.p * self.p
+
+    @property
+    def n_train(self) -> int:
+        return int(self.train_fraction * self.p * self.p)
+
+    @property
+    def n_freq(self) -> int:
+        """Number of recorded signal frequencies, k = 0 .. p//2."""
+        return self.p // 2 + 1
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, tuple):
+                v = list(v)
+            elif isinstance(v, Mapping):
+                v = _plain(v)
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config field {unknown[0]!r}")
+        return cls(**dict(data))
+
+    def batch_key(self) -> str:
+        """Configs with equal keys can train in one batch (same shapes, dtype, device, steps)."""
+        d = {k: v for k, v in self.to_dict().items() if k not in PER_MODEL_FIELDS}
+        return _digest(d)
+
+    def base_key(self) -> str:
+        """Digest of everything but the three seeds (what a store's runs must share)."""
+        d = {k: v for k, v in self.to_dict().items() if k not in SEED_FIELDS}
+        return _digest(d)
+
+    @property
+    def run_id(self) -> str:
+        """A stable, readable id derived from the whole config."""
+        return (
+            f"p{self.p}-d{self.d}-e{self.embedding_seed}-m{self.mlp_seed}-s{self.split_seed}"
+            f"-{_digest(self.to_dict())[:10]}"
+        )
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in sorted(v.items())}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _digest(d: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(_plain(d), sort_keys=True).encode()).hexdigest()
+
+
+def _coerce_sequences(cfg: RunConfig) -> None:
+    """Lists from TOML/JSON become tuples; mappings become plain sorted dicts."""
+    for name in ("hidden", "betas", "embedding_steps", "snapshot_steps"):
+        v = getattr(cfg, name)
+        if isinstance(v, list | tuple):
+            object.__setattr__(cfg, name, tuple(v))
+    iv = cfg.intervention
+    if iv is None:
+        object.__setattr__(cfg, "intervention", {})
+    elif isinstance(iv, Mapping):
+        object.__setattr__(cfg, "intervention", _plain(iv))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return (isinstance(v, int | float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _require(ok: bool, msg: str) -> None:
+    if not ok:
+        raise ConfigError(msg)
+
+
+def validate(cfg: RunConfig) -> None:
+    """Raise ConfigError naming the first invalid field."""
+    for name in ("p", "d", "steps", "signal_every", "metrics_every", "embedding_every",
+                 "snapshot_every") + SEED_FIELDS:
+        _require(_is_int(getattr(cfg, name)), f"{name} must be an integer, got "
+                 f"{getattr(cfg, name)!r}")
+    _require(cfg.p >= 3, f"p must be an integer >= 3, got {cfg.p}")
+    _require(cfg.d >= 1, f"d must be >= 1, got {cfg.d}")
+    _require(cfg.steps >= 1, f"steps must be >= 1, got {cfg.steps}")
+    _require(isinstance(cfg.hidden, tuple) and len(cfg.hidden) >= 1
+             and all(_is_int(h) and h >= 1 for h in cfg.hidden),
+             f"hidden must be a non-empty list of positive widths, got {cfg.hidden!r}")
+    _require(cfg.activation in ACTIVATIONS,
+             f"unknown activation {cfg.activation!r} (choose from {', '.join(ACTIVATIONS)})")
+    _require(cfg.dtype in DTYPES, f"unknown dtype {cfg.dtype!r} (choose from {', '.join(DTYPES)})")
+    _require(cfg.device in DEVICES or str(cfg.device).startswith("cuda:"),
+             f"unknown device {cfg.device!r} (choose from {', '.join(DEVICES)})")
+    _require(cfg.init_scheme in INIT_SCHEMES,
+             f"unknown init_scheme {cfg.init_scheme!r} (choose from {', '.join(INIT_SCHEMES)})")
+    _require(_is_num(cfg.train_fraction) and 0 < cfg.train_fraction < 1,
+             f"train_fraction must be in (0, 1), got {cfg.train_fraction!r}")
+    n_train = int(cfg.train_fraction * cfg.p * cfg.p)
+    _require(1 <= n_train < cfg.p * cfg.p,
+             f"train_fraction {cfg.train_fraction} leaves no train or no test pairs for p={cfg.p}")
+    _require(_is_num(cfg.lr) and cfg.lr > 0, f"lr must be > 0, got {cfg.lr!r}")
+    _require(_is_num(cfg.weight_decay) and cfg.weight_decay >= 0,
+             f"weight_decay must be >= 0, got {cfg.weight_decay!r}")
+    _require(isinstance(cfg.betas, tuple) and len(cfg.betas) == 2
+             and all(_is_num(b) and 0 <= b < 1 for b in cfg.betas),
+             f"betas must be two numbers in [0, 1), got {cfg.betas!r}")
+    _require(_is_num(cfg.eps) and cfg.eps > 0, f"eps must be > 0, got {cfg.eps!r}")
+    for name in SEED_FIELDS:
+        _require(0 <= getattr(cfg, name) < 2**32,
+                 f"{name} must be in [0, 2**32), got {getattr(cfg, name)}")
+    for name in ("freeze_embedding", "freeze_mlp"):
+        _require(isinstance(getattr(cfg, name), bool), f"{name} must be true or false")
+    for name in ("signal_every", "metrics_every"):
+        _require(getattr(cfg, name) >= 1, f"{name} must be >= 1, got {getattr(cfg, name)}")
+    for name in ("embedding_every", "snapshot_every"):
+        _require(getattr(cfg, name) >= 0, f"{name} must be >= 0 (0 = off)")
+    for name in ("embedding_steps", "snapshot_steps"):
+        v = getattr(cfg, name)
+        _require(isinstance(v, tuple) and all(_is_int(s) and 0 <= s <= cfg.steps for s in v),
+                 f"{name} must be a list of steps in 0 .. {cfg.steps}, got {v!r}")
+    _require(isinstance(cfg.intervention, Mapping),
+             f"intervention must be a table/mapping, got {cfg.intervention!r}")
+
+
+def record_steps(every: int, explicit: tuple[int, ...], steps: int, *, always_ends: bool) -> list[int]:
+    """The sorted steps at which something is recorded.
+
+    ``every`` > 0 gives 0, every, 2*every, ...; ``explicit`` adds chosen steps; with
+    ``always_ends`` step 0 and the final step are always included.
+    """
+    out = set(explicit)
+    if every > 0:
+        out.update(range(0, steps + 1, every))
+    if always_ends:
+        out.update((0, steps))
+    return sorted(s for s in out if 0 <= s <= steps)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file into a dict; a missing or malformed file raises ConfigError."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"malformed TOML in {path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+
+
+def resolve_device(device: str) -> str:
+    """Turn "auto" into "cuda" or "cpu"; refuse cuda where there is none."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} requested but CUDA is not available on this machine")
+    return device

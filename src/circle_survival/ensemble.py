@@ -1,0 +1,215 @@
+"""M models of the paper's architecture, trained together in one exact step.
+
+Every parameter carries a leading model axis M. Weight layout for the batched matmuls is
+(in, out) — the transpose of ``nn.Linear``'s (out, in):
+
+    embedding  E   (M, p, d)
+    weights    W_l (M, in_l, out_l)   l = 0 .. L-1; in_0 = 2d, out_{L-1} = p
+    biases     b_l (M, out_l)
+
+The forward pass for pairs (a, b) uses [E[a], E[b]] @ W_0 = (E @ W_0[:d])[a] + (E @ W_0[d:])[b],
+two (p x d) @ (d x h) products instead of an (n x 2d) @ (2d x h) one. Forward and backward are
+written out by hand (no autograd graph), so that a chunk of models can run forward, backward
+and its AdamW update while its activations are still in cache. Each model's loss is its own
+mean cross-entropy over its training pairs; the gradient of the sum over models is each
+model's own gradient, so every model trains exactly as it would alone.
+
+AdamW follows ``torch.optim.AdamW`` (decoupled decay ``param *= 1 - lr * wd`` first, then the
+bias-corrected Adam step); ``lr`` and ``weight_decay`` may differ per model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+def activation(name: str, z: torch.Tensor) -> torch.Tensor:
+    """The nonlinearity ``name`` applied to z."""
+    if name == "silu":
+        return F.silu(z)
+    if name == "relu":
+        return torch.relu(z)
+    if name == "gelu":
+        return F.gelu(z)
+    if name == "tanh":
+        return torch.tanh(z)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def activation_backward(name: str, grad: torch.Tensor, z: torch.Tensor,
+                        h: torch.Tensor) -> torch.Tensor:
+    """d loss / d z from d loss / d h, where h = act(z) (fused ATen kernels)."""
+    if name == "silu":
+        return torch.ops.aten.silu_backward(grad, z)
+    if name == "relu":
+        return torch.ops.aten.threshold_backward(grad, h, 0)
+    if name == "gelu":
+        return torch.ops.aten.gelu_backward(grad, z)
+    if name == "tanh":
+        return torch.ops.aten.tanh_backward(grad, h)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+@dataclass
+class Pairs:
+    """Per-model pair sets, flattened for gathering.
+
+    a_flat, b_flat: (M, n) int64 row indices into the (M*p)-row flattened tables
+        (a + m*p and b + m*p for model m); y: (M, n) int64 labels; n: pairs per model.
+    """
+
+    a_flat: torch.Tensor
+    b_flat: torch.Tensor
+    y: torch.Tensor
+
+    @classmethod
+    def from_indices(cls, idx: torch.Tensor, p: int) -> Pairs:
+        """idx: (M, n) pair indices i (a = i mod p, b = i div p)."""
+        m = idx.shape[0]
+        offset = (torch.arange(m, device=idx.device) * p)[:, None]
+        a = idx % p
+        b = idx // p
+        return cls(a + offset, b + offset, (a + b) % p)
+
+    def chunk(self, lo: int, hi: int, p: int) -> Pairs:
+        """The pairs of models lo..hi-1, re-offset to a chunk starting at model lo."""
+        off = lo * p
+        return Pairs(self.a_flat[lo:hi] - off, self.b_flat[lo:hi] - off, self.y[lo:hi])
+
+
+def forward(params: list[torch.Tensor], pairs: Pairs, act: str) -> torch.Tensor:
+    """Logits (M, n, p) for the given pairs. params = [E, W_0, b_0, ..., W_{L-1}, b_{L-1}]."""
+    logits, _ = _forward(params, pairs, act, keep=False)
+    return logits
+
+
+def _forward(params, pairs: Pairs, act: str, keep: bool):
+    """Logits, and (z, h) of every hidden layer when ``keep``."""
+    emb = params[0]
+    m, p, d = emb.shape
+    w0, b0 = params[1], params[2]
+    h = w0.shape[2]
+    n = pairs.y.shape[1]
+    # First layer on the p-row tables: (E @ W0[:d] + b0)[a] + (E @ W0[d:])[b].
+    pa = torch.baddbmm(b0[:, None, :], emb, w0[:, :d]).reshape(m * p, h)
+    pb = torch.bmm(emb, w0[:, d:]).reshape(m * p, h)
+    z = pa.index_select(0, pairs.a_flat.reshape(-1)).view(m, n, h)
+    z.add_(pb.index_select(0, pairs.b_flat.reshape(-1)).view(m, n, h))
+    saved = []
+    n_layers = (len(params) - 1) // 2
+    for layer in range(1, n_layers):
+        x = activation(act, z)
+        if keep:
+            saved.append((z, x))
+        z = torch.baddbmm(params[2 * layer + 2][:, None, :], x, params[2 * layer + 1])
+    return z, saved
+
+
+def loss_and_grads(
+    params: list[torch.Tensor],
+    pairs: Pairs,
+    act: str,
+    *,
+    need_embedding_grad: bool = True,
+    need_mlp_grad: bool = True,
+    need_accuracy: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor | None]]:
+    """Per-model mean cross-entropy (M,), accuracy (M,) and gradients (shapes of params).
+
+    Gradients not asked for are None; accuracy is None unless ``need_accuracy``.
+    """
+    emb = params[0]
+    m, p, d = emb.shape
+    logits, saved = _forward(params, pairs, act, keep=True)
+    n = pairs.y.shape[1]
+    y = pairs.y[:, :, None]
+    lsm = torch.log_softmax(logits, dim=2)
+    loss = lsm.gather(2, y).squeeze(2).mean(1).neg_()
+    acc = (lsm.argmax(2) == pairs.y).to(emb.dtype).mean(1) if need_accuracy else None
+    del logits
+
+    grads: list[torch.Tensor | None] = [None] * len(params)
+    # n * d(mean CE)/d logits = softmax - onehot; the 1/n is applied to the final gradients.
+    g = lsm.exp_()
+    g.scatter_add_(2, y, torch.full(y.shape, -1.0, dtype=g.dtype, device=g.device))
+    inv_n = 1.0 / n
+    n_layers = (len(params) - 1) // 2
+    for layer in range(n_layers - 1, 0, -1):
+        z, x = saved[layer - 1]
+        w = params[2 * layer + 1]
+        if need_mlp_grad:
+            grads[2 * layer + 1] = torch.bmm(x.transpose(1, 2), g).mul_(inv_n)
+            grads[2 * layer + 2] = g.sum(1).mul_(inv_n)
+        g = activation_backward(act, torch.bmm(g, w.transpose(1, 2)), z, x)
+    # g: (M, n, h0) = n * d loss / d z_0
+    h0 = g.shape[2]
+    w0 = params[1]
+    if need_mlp_grad:
+        grads[2] = g.sum(1).mul_(inv_n)
+    gflat = g.reshape(m * n, h0)
+    gpa = torch.zeros(m * p, h0, dtype=g.dtype, device=g.device)
+    gpb = torch.zeros(m * p, h0, dtype=g.dtype, device=g.device)
+    gpa.index_add_(0, pairs.a_flat.reshape(-1), gflat, alpha=inv_n)
+    gpb.index_add_(0, pairs.b_flat.reshape(-1), gflat, alpha=inv_n)
+    gpa = gpa.view(m, p, h0)
+    gpb = gpb.view(m, p, h0)
+    if need_mlp_grad:
+        et = emb.transpose(1, 2)
+        grads[1] = torch.cat([torch.bmm(et, gpa), torch.bmm(et, gpb)], dim=1)
+    if need_embedding_grad:
+        ge = torch.bmm(gpa, w0[:, :d].transpose(1, 2))
+        ge.baddbmm_(gpb, w0[:, d:].transpose(1, 2))
+        grads[0] = ge
+    return loss, acc, grads
+
+
+def evaluate(params: list[torch.Tensor], pairs: Pairs, act: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-model mean cross-entropy (M,) and accuracy (M,) on the given pairs, no gradients."""
+    logits = forward(params, pairs, act)
+    lsm = torch.log_softmax(logits, dim=2)
+    loss = lsm.gather(2, pairs.y[:, :, None]).squeeze(2).mean(1).neg_()
+    acc = (lsm.argmax(2) == pairs.y).to(logits.dtype).mean(1)
+    return loss, acc
+
+
+class AdamW:
+    """Elementwise AdamW over a parameter tensor with a leading model axis.
+
+    param: (M, P) (a view is fine); lr, weight_decay: (M,) per-model values. Matches
+    ``torch.optim.AdamW`` step for step: ``param *= 1 - lr * wd``, then the bias-corrected
+    Adam update with ``eps`` added to the corrected square root. All models share the step count.
+    """
+
+    def __init__(self, param: torch.Tensor, lr: torch.Tensor, weight_decay: torch.Tensor,
+                 betas: tuple[float, float], eps: float):
+        self.param = param
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+        self.exp_avg = torch.zeros_like(param)
+        self.exp_avg_sq = torch.zeros_like(param)
+        self.t = 0
+        if bool((lr == lr[0]).all()) and bool((weight_decay == weight_decay[0]).all()):
+            self.lr: float | torch.Tensor = float(lr[0])
+            self.decay: float | torch.Tensor = 1 - float(lr[0]) * float(weight_decay[0])
+        else:
+            self.lr = lr[:, None]
+            self.decay = 1 - self.lr * weight_decay[:, None]
+
+    def step(self, grad: torch.Tensor) -> None:
+        """One update with ``grad`` (same shape as param)."""
+        self.t += 1
+        t = self.t
+        self.param.mul_(self.decay)
+        self.exp_avg.lerp_(grad, 1 - self.beta1)
+        self.exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+        bc1 = 1 - self.beta1**t
+        bc2_sqrt = math.sqrt(1 - self.beta2**t)
+        denom = self.exp_avg_sq.sqrt().div_(bc2_sqrt).add_(self.eps)
+        if isinstance(self.lr, float):
+            self.param.addcdiv_(self.exp_avg, denom, value=-self.lr / bc1)
+        else:
+            self.param.addcdiv_(self.exp_avg * (self.lr / bc1), denom, value=-1.0)

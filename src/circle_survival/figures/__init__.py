@@ -1,0 +1,1 @@
+"""Figures: one function per figure, data in, a matplotlib Figure out."""

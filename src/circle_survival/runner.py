@@ -1,0 +1,129 @@
+"""Train runs into a store: group them into batches, skip those already complete, commit each
+batch atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .config import RunConfig, resolve_device
+from .errors import StoreError
+from .store import BatchWriter, completed_run_ids, init_store, is_store, load
+from .train import Trainer
+
+#: Default cap on models per batch on the CPU (records and optimiser state grow with it).
+CPU_MAX_BATCH = 64
+
+
+def default_max_batch(cfg: RunConfig) -> int:
+    """Models per batch: a fixed cap on the CPU; on CUDA, from free device memory."""
+    device = resolve_device(cfg.device)
+    if not device.startswith("cuda"):
+        return CPU_MAX_BATCH
+    import torch
+
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    itemsize = 8 if cfg.dtype == "float64" else 4
+    per_model = itemsize * (cfg.n_train * (3 * sum(cfg.hidden) + 4 * cfg.p)
+                            + 8 * cfg.p * cfg.d + 4 * cfg.n_freq * 1024)
+    return max(1, min(4096, int(0.5 * free // per_model)))
+
+
+def plan_batches(configs: Sequence[RunConfig], max_batch: int | None = None
+                 ) -> list[list[RunConfig]]:
+    """Group configs by batch key (order of first appearance kept) into batches of at most
+    ``max_batch`` models (default: :func:`default_max_batch`)."""
+    groups: dict[str, list[RunConfig]] = {}
+    for c in configs:
+        groups.setdefault(c.batch_key(), []).append(c)
+    batches = []
+    for group in groups.values():
+        cap = max_batch or default_max_batch(group[0])
+        batches += [group[i:i + cap] for i in range(0, len(group), cap)]
+    return batches
+
+
+def check_same_base(store: str | Path, cfg: RunConfig) -> None:
+    """Refuse a store whose runs differ from ``cfg`` in anything but the seeds."""
+    if not is_store(store):
+        return
+    runs = load(store).runs
+    if runs.empty:
+        return
+    from .store import config_from_row
+
+    other = config_from_row(runs.iloc[0])
+    if other.base_key() != cfg.base_key():
+        mine, theirs = cfg.to_dict(), other.to_dict()
+        diff = [k for k in mine if mine[k] != theirs[k] and not k.endswith("_seed")]
+        raise StoreError(f"store {store} holds runs of another config (differs in: "
+                         f"{', '.join(diff)}); choose another store")
+
+
+def clean_stale_tmp(store: str | Path) -> None:
+    """Remove partial batches left by processes that no longer run (same host)."""
+    tmp = Path(store) / "tmp"
+    if not tmp.is_dir():
+        return
+    for d in tmp.iterdir():
+        parts = d.name.split(".")
+        if len(parts) == 3 and parts[1].isdigit() and not _alive(int(parts[1])):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def train_to_store(
+    configs: Sequence[RunConfig] | RunConfig,
+    store: str | Path,
+    *,
+    max_batch: int | None = None,
+    chunk_size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_batch_start: Callable[[list[RunConfig]], None] | None = None,
+) -> list[str]:
+    """Train every config not yet complete in ``store``; return the run ids trained.
+
+    ``progress(steps, models)`` is called as steps complete. Each batch is committed
+    atomically; an exception aborts only the batch in flight.
+    """
+    if isinstance(configs, RunConfig):
+        configs = [configs]
+    init_store(store)
+    clean_stale_tmp(store)
+    done = completed_run_ids(store)
+    todo, seen = [], set()
+    for c in configs:
+        if c.run_id not in done and c.run_id not in seen:
+            todo.append(c)
+            seen.add(c.run_id)
+    trained: list[str] = []
+    for batch in plan_batches(todo, max_batch):
+        if on_batch_start is not None:
+            on_batch_start(batch)
+        trainer = Trainer(batch, chunk_size=chunk_size)
+        writer = BatchWriter(store, batch)
+        try:
+            m = len(batch)
+            result = trainer.run(writer, progress=(lambda n, m=m: progress(n, m))
+                                 if progress else None)
+            writer.commit(result, trainer.state_dict())
+        except BaseException:
+            writer.abort()
+            raise
+        trained += [c.run_id for c in batch]
+    return trained
+
+
+__all__ = ["StoreError", "check_same_base", "default_max_batch", "plan_batches",
+           "train_to_store"]

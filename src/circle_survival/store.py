@@ -1,0 +1,357 @@
+"""The run store: a directory of completed batches, read back with :func:`load`.
+
+Layout::
+
+    STORE/
+      circle-survival-store.json     marker: {"format": "circle-survival-store", "version": 1}
+      batches/<batch_id>/
+        runs.parquet                 one row per run: run_id, its resolved config, versions,
+                                     summary (final losses and accuracies, circles, signals)
+        arrays.zarr/                 signals (M, T_s, K), signal_steps (T_s,),
+                                     metrics (M, T_m, 4), metric_steps (T_m,),
+                                     embedding_init / embedding_final (M, p, d),
+                                     embeddings (M, T_e, p, d), embedding_steps (T_e,) if asked,
+                                     train_idx (M, n_train)
+        weights.safetensors          final parameters, nn.Module layout, leading run axis
+        snapshots/step_XXXXXXXX.safetensors   parameters at chosen steps, if asked
+      tmp/                           batches being written (ignored by readers)
+
+A batch is written under ``tmp/`` and renamed into ``batches/`` only when complete; the rename
+is atomic, so a process killed at any moment leaves either a complete batch or none. Nothing
+in a store is pickled: Parquet, Zarr, JSON and safetensors only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import zarr
+from safetensors.numpy import load_file, save_file
+
+from .config import RunConfig
+from .errors import StoreError
+from .train import METRIC_NAMES, BatchResult, array_shapes
+
+MARKER = "circle-survival-store.json"
+FORMAT = "circle-survival-store"
+VERSION = 1
+LIST_FIELDS = ("hidden", "betas", "embedding_steps", "snapshot_steps")
+
+
+def _package_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def is_store(path: str | Path) -> bool:
+    return (Path(path) / MARKER).is_file()
+
+
+def init_store(path: str | Path) -> Path:
+    """Create an empty store at ``path`` (or check an existing one)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"{path} exists and is not a directory")
+    if path.is_dir() and not is_store(path):
+        if any(path.iterdir()):
+            raise StoreError(f"{path} is a non-empty directory that is not a circle-survival "
+                             "store")
+    elif is_store(path):
+        _read_marker(path)
+        return path
+    (path / "batches").mkdir(parents=True, exist_ok=True)
+    (path / "tmp").mkdir(exist_ok=True)
+    tmp = path / f".{MARKER}.{uuid.uuid4().hex}"
+    tmp.write_text(json.dumps({"format": FORMAT, "version": VERSION}))
+    os.replace(tmp, path / MARKER)
+    return path
+
+
+def _read_marker(path: Path) -> dict:
+    try:
+        meta = json.loads((path / MARKER).read_text())
+    except (OSError, json.JSONDecodeError):
+        raise StoreError(f"{path}: damaged store marker {MARKER}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise StoreError(f"{path}: {MARKER} does not describe a circle-survival store")
+    if meta.get("version") != VERSION:
+        raise StoreError(f"{path}: store format version {meta.get('version')!r} is not "
+                         f"supported (this version reads {VERSION})")
+    return meta
+
+
+def batch_id_for(run_ids: Sequence[str]) -> str:
+    """A batch's id: a digest of its (ordered) run ids."""
+    return hashlib.sha256("\n".join(run_ids).encode()).hexdigest()[:16]
+
+
+def config_row(cfg: RunConfig) -> dict[str, Any]:
+    """A run's config as flat table columns (lists stay lists; the intervention as JSON)."""
+    row = cfg.to_dict()
+    row["intervention"] = json.dumps(row["intervention"], sort_keys=True)
+    return row
+
+
+def config_from_row(row: dict[str, Any] | pd.Series) -> RunConfig:
+    """Rebuild a RunConfig from a table row."""
+    from dataclasses import fields
+
+    data = {}
+    for f in fields(RunConfig):
+        v = row[f.name]
+        if f.name == "intervention":
+            v = json.loads(v) if v else {}
+        elif f.name in LIST_FIELDS:
+            v = tuple(int(x) if f.name != "betas" else float(x) for x in v)
+        elif isinstance(v, np.generic):
+            v = v.item()
+        data[f.name] = v
+    return RunConfig(**data)
+
+
+class BatchWriter:
+    """Writes one batch into ``STORE/tmp/`` and commits it atomically.
+
+    Use as the trainer's sink: ``writer[name]`` is a Zarr array; ``write_snapshot`` adds a
+    safetensors file. ``commit(result, final_state)`` writes the table and weights and renames
+    the batch into place; ``abort()`` removes the partial batch.
+    """
+
+    def __init__(self, store: str | Path, configs: Sequence[RunConfig]):
+        self.store = Path(store)
+        self.configs = list(configs)
+        self.run_ids = [c.run_id for c in configs]
+        self.batch_id = batch_id_for(self.run_ids)
+        self.tmp = self.store / "tmp" / f"{self.batch_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        self.tmp.mkdir(parents=True)
+        self.group = zarr.open_group(str(self.tmp / "arrays.zarr"), mode="w")
+        self.arrays: dict[str, Any] = {}
+        for name, (shape, dtype) in array_shapes(configs).items():
+            self.arrays[name] = self.group.create_array(
+                name, shape=shape, dtype=dtype, chunks=_chunks(name, shape), fill_value=0)
+        self.group.attrs["metric_names"] = list(METRIC_NAMES)
+
+    def __getitem__(self, name: str):
+        return self.arrays[name]
+
+    def __setitem__(self, name: str, value) -> None:
+        self.arrays[name][...] = value
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.arrays
+
+    def write_snapshot(self, step: int, tensors: dict[str, np.ndarray]) -> None:
+        d = self.tmp / "snapshots"
+        d.mkdir(exist_ok=True)
+        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()},
+                  str(d / f"step_{step:08d}.safetensors"))
+
+    def commit(self, result: BatchResult, final_state: dict[str, np.ndarray],
+               extra: dict[str, Any] | None = None) -> Path:
+        """Write table and weights, then move the batch into ``batches/``. Returns its path."""
+        import torch
+
+        save_file({k: np.ascontiguousarray(v) for k, v in final_state.items()},
+                  str(self.tmp / "weights.safetensors"))
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        rows = []
+        for i, (cfg, summary) in enumerate(zip(self.configs, result.rows, strict=True)):
+            row = {"run_id": cfg.run_id, "batch_id": self.batch_id, "batch_index": i}
+            row.update(config_row(cfg))
+            row.update(summary)
+            row.update({
+                "resolved_device": result.device,
+                "intervention_resolved": json.dumps(
+                    result.resolved_interventions[i] if result.resolved_interventions else {},
+                    sort_keys=True),
+                "package_version": _package_version(),
+                "torch_version": torch.__version__,
+                "batch_size": len(self.configs),
+                "train_seconds": result.seconds,
+                "created_at": now,
+            })
+            row.update(extra or {})
+            rows.append(row)
+        table = pa.Table.from_pylist(rows)
+        pq.write_table(table, self.tmp / "runs.parquet")
+        (self.tmp / "COMPLETE").write_text(self.batch_id)
+        final = self.store / "batches" / self.batch_id
+        try:
+            os.rename(self.tmp, final)
+        except OSError:
+            if (final / "COMPLETE").exists():  # another writer finished the same batch first
+                shutil.rmtree(self.tmp, ignore_errors=True)
+            else:
+                raise
+        return final
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _chunks(name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    if name in ("signals", "metrics"):
+        return (1, min(shape[1], 4096), shape[2])
+    if name == "embeddings":
+        return (1, 1) + shape[2:]
+    if len(shape) >= 2:
+        return (1,) + shape[1:]
+    return shape
+
+
+class Store:
+    """A store opened for reading. ``runs`` is a DataFrame with one row per run (index: run_id).
+
+    Arrays of one run: :meth:`signals`, :meth:`metrics`, :meth:`embeddings`, :meth:`weights`,
+    :meth:`snapshot`. Many runs at once: :meth:`stack`.
+    """
+
+    def __init__(self, path: Path, runs: pd.DataFrame):
+        self.path = path
+        self.runs = runs
+        self._groups: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r}, runs={len(self.runs)})"
+
+    def _locate(self, run_id: str) -> tuple[Any, int, Path]:
+        try:
+            row = self.runs.loc[run_id]
+        except KeyError:
+            raise StoreError(f"no run {run_id!r} in {self.path}") from None
+        bdir = self.path / "batches" / row["batch_id"]
+        bid = row["batch_id"]
+        if bid not in self._groups:
+            try:
+                self._groups[bid] = zarr.open_group(str(bdir / "arrays.zarr"), mode="r")
+            except Exception as exc:  # noqa: BLE001 - any failure here means a damaged batch
+                raise StoreError(f"{bdir}: damaged arrays ({type(exc).__name__})") from None
+        return self._groups[bid], int(row["batch_index"]), bdir
+
+    def config(self, run_id: str) -> RunConfig:
+        """The run's full config."""
+        if run_id not in self.runs.index:
+            raise StoreError(f"no run {run_id!r} in {self.path}")
+        return config_from_row(self.runs.loc[run_id])
+
+    def signals(self, run_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps (T,), S_k (T, p//2 + 1)) of one run."""
+        g, i, _ = self._locate(run_id)
+        return np.asarray(g["signal_steps"][:]), np.asarray(g["signals"][i])
+
+    def metrics(self, run_id: str) -> pd.DataFrame:
+        """Train/test loss and accuracy of one run, one row per recorded step."""
+        g, i, _ = self._locate(run_id)
+        df = pd.DataFrame(np.asarray(g["metrics"][i]), columns=list(METRIC_NAMES))
+        df.insert(0, "step", np.asarray(g["metric_steps"][:]))
+        return df
+
+    def embeddings(self, run_id: str) -> dict[int, np.ndarray]:
+        """Embeddings (p, d) of one run by step: always 0 and the final step, plus any asked."""
+        g, i, _ = self._locate(run_id)
+        steps = int(self.runs.loc[run_id, "steps"])
+        out = {0: np.asarray(g["embedding_init"][i])}
+        if "embedding_steps" in g:
+            for j, s in enumerate(np.asarray(g["embedding_steps"][:])):
+                out[int(s)] = np.asarray(g["embeddings"][i, j])
+        out[steps] = np.asarray(g["embedding_final"][i])
+        return dict(sorted(out.items()))
+
+    def train_indices(self, run_id: str) -> np.ndarray:
+        """The run's training pair indices (n_train,)."""
+        g, i, _ = self._locate(run_id)
+        return np.asarray(g["train_idx"][i]).astype(np.int64)
+
+    def weights(self, run_id: str) -> dict[str, np.ndarray]:
+        """Final parameters of one run, nn.Module layout (embedding (p, d), layers.l.weight
+        (out, in), layers.l.bias (out,))."""
+        _, i, bdir = self._locate(run_id)
+        return {k: v[i] for k, v in load_file(str(bdir / "weights.safetensors")).items()}
+
+    def snapshot_steps(self, run_id: str) -> list[int]:
+        _, _, bdir = self._locate(run_id)
+        d = bdir / "snapshots"
+        if not d.is_dir():
+            return []
+        return sorted(int(f.stem.split("_")[1]) for f in d.glob("step_*.safetensors"))
+
+    def snapshot(self, run_id: str, step: int) -> dict[str, np.ndarray]:
+        """Parameters of one run at a snapshot step (as :meth:`weights`)."""
+        _, i, bdir = self._locate(run_id)
+        f = bdir / "snapshots" / f"step_{step:08d}.safetensors"
+        if not f.is_file():
+            raise StoreError(f"run {run_id!r} has no snapshot at step {step}")
+        return {k: v[i] for k, v in load_file(str(f)).items()}
+
+    def stack(self, name: str, run_ids: Iterable[str] | None = None,
+              steps: slice | None = None) -> np.ndarray:
+        """One array for many runs: ``name`` in signals, metrics, embedding_init,
+        embedding_final; shape (R, ...). ``steps`` slices the time axis of signals/metrics.
+        Runs must share that array's shape."""
+        ids = list(self.runs.index if run_ids is None else run_ids)
+        out = []
+        for rid in ids:
+            g, i, _ = self._locate(rid)
+            if steps is not None and name in ("signals", "metrics"):
+                out.append(np.asarray(g[name][i, steps]))
+            else:
+                out.append(np.asarray(g[name][i]))
+        try:
+            return np.stack(out)
+        except ValueError:
+            raise StoreError(f"runs differ in the shape of {name!r}; select runs of one "
+                             "shape") from None
+
+
+def completed_run_ids(path: str | Path) -> set[str]:
+    """Ids of runs already complete in a store (empty if the store does not exist)."""
+    path = Path(path)
+    if not is_store(path):
+        return set()
+    return set(load(path).runs.index)
+
+
+def load(path: str | Path) -> Store:
+    """Open a store: runs as a DataFrame (index run_id), arrays by run id.
+
+    Raises StoreError for a missing, foreign or damaged directory.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"no store at {path}")
+    if not path.is_dir():
+        raise StoreError(f"{path} is not a directory")
+    if not is_store(path):
+        raise StoreError(f"{path} is not a circle-survival store (no {MARKER})")
+    _read_marker(path)
+    bdir = path / "batches"
+    tables = []
+    for d in sorted(bdir.iterdir()) if bdir.is_dir() else []:
+        if not (d / "COMPLETE").is_file():
+            raise StoreError(f"{d}: damaged batch (no COMPLETE marker)")
+        try:
+            tables.append(pq.read_table(d / "runs.parquet").to_pandas())
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(f"{d}: damaged batch table ({type(exc).__name__})") from None
+    if tables:
+        runs = pd.concat(tables, ignore_index=True)
+        runs = runs.drop_duplicates("run_id", keep="first")
+    else:
+        runs = pd.DataFrame({"run_id": pd.Series(dtype=str)})
+    return Store(path, runs.set_index("run_id", drop=False))
