@@ -14,7 +14,7 @@ from .config import RunConfig  # noqa: E402
 from .errors import CircleSurvivalError, ConfigError, StoreError  # noqa: E402
 from .runner import train_to_store  # noqa: E402
 from .store import Store, load  # noqa: E402
-from .train import Trainer, train  # noqa: E402
+from .trainer import Trainer, train  # noqa: E402
 
 __all__ = [
     "CircleSurvivalError",

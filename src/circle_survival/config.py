@@ -244,9 +244,14 @@ def validate(cfg: RunConfig) -> None:
                  f"{name} must be a list of steps in 0 .. {cfg.steps}, got {v!r}")
     _require(isinstance(cfg.intervention, Mapping),
              f"intervention must be a table/mapping, got {cfg.intervention!r}")
+    if cfg.intervention:
+        from .interventions import validate_intervention
+
+        validate_intervention(cfg.intervention, cfg.p)
 
 
-def record_steps(every: int, explicit: tuple[int, ...], steps: int, *, always_ends: bool) -> list[int]:
+def record_steps(every: int, explicit: tuple[int, ...], steps: int, *,
+                 always_ends: bool) -> list[int]:
     """The sorted steps at which something is recorded.
 
     ``every`` > 0 gives 0, every, 2*every, ...; ``explicit`` adds chosen steps; with

@@ -167,7 +167,8 @@ def loss_and_grads(
     return loss, acc, grads
 
 
-def evaluate(params: list[torch.Tensor], pairs: Pairs, act: str) -> tuple[torch.Tensor, torch.Tensor]:
+def evaluate(params: list[torch.Tensor], pairs: Pairs,
+             act: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-model mean cross-entropy (M,) and accuracy (M,) on the given pairs, no gradients."""
     logits = forward(params, pairs, act)
     lsm = torch.log_softmax(logits, dim=2)

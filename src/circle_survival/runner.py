@@ -11,7 +11,7 @@ from pathlib import Path
 from .config import RunConfig, resolve_device
 from .errors import StoreError
 from .store import BatchWriter, completed_run_ids, init_store, is_store, load
-from .train import Trainer
+from .trainer import Trainer
 
 #: Default cap on models per batch on the CPU (records and optimiser state grow with it).
 CPU_MAX_BATCH = 64

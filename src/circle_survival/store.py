@@ -42,7 +42,7 @@ from safetensors.numpy import load_file, save_file
 
 from .config import RunConfig
 from .errors import StoreError
-from .train import METRIC_NAMES, BatchResult, array_shapes
+from .trainer import METRIC_NAMES, BatchResult, array_shapes
 
 MARKER = "circle-survival-store.json"
 FORMAT = "circle-survival-store"

@@ -80,7 +80,8 @@ def survival_rate_curves(rates: pd.DataFrame) -> Figure:
     fig = _figure(5.0, 3.6)
     ax = fig.subplots()
     for s, grp in rates.groupby("s", sort=True):
-        ax.errorbar(grp["center"], grp["rate"], yerr=grp["se"], marker="o", ms=4, capsize=2,
+        ax.errorbar(grp["center"].to_numpy(float), grp["rate"].to_numpy(float),
+                    yerr=grp["se"].to_numpy(float), marker="o", ms=4, capsize=2,
                     label=f"s = {s}")
     ax.set_xlabel("initial gradient (bin mean)")
     ax.set_ylabel("survival rate")
@@ -130,17 +131,17 @@ def collaboration_figure(
             grp = grp.sort_values("step")
             if logx:
                 grp = grp[grp["step"] > 0]
+            x, y = grp["step"].to_numpy(float), grp["loss"].to_numpy(float)
             if k in colors:
-                ax.plot(grp["step"], grp["loss"], color=colors[k], lw=1.6, label=f"k = {k}",
-                        zorder=3)
+                ax.plot(x, y, color=colors[k], lw=1.6, label=f"k = {k}", zorder=3)
             else:
-                ax.plot(grp["step"], grp["loss"], color=GREY, lw=0.8, zorder=2,
+                ax.plot(x, y, color=GREY, lw=0.8, zorder=2,
                         label=None if grey_labelled else "dead frequencies")
                 grey_labelled = True
         if full is not None:
             f = full[full["step"] > 0] if logx else full
-            ax.plot(f["step"], f["loss"], color="k", ls="--", lw=1.2, label="full model",
-                    zorder=4)
+            ax.plot(f["step"].to_numpy(float), f["loss"].to_numpy(float), color="k", ls="--",
+                    lw=1.2, label="full model", zorder=4)
         ax.set_yscale("log")
         if logx:
             ax.set_xscale("log")
@@ -243,8 +244,9 @@ def r2_vs_d(results: pd.DataFrame, title: str = "Fit quality of the linear ODE")
     for method, grp in groups:
         stats_ = grp.groupby("d")["r2"].agg(["mean", "std", "count"]).reset_index()
         label = "mean ± SD over seeds" if method is None else f"{method} (mean ± SD)"
-        ax.errorbar(stats_["d"], stats_["mean"], yerr=stats_["std"].fillna(0.0), marker="o",
-                    ms=4, capsize=3, label=label)
+        ax.errorbar(stats_["d"].to_numpy(float), stats_["mean"].to_numpy(float),
+                    yerr=stats_["std"].fillna(0.0).to_numpy(float), marker="o", ms=4,
+                    capsize=3, label=label)
     ax.set_xlabel("embedding dimension d")
     ax.set_ylabel("$R^2$ of the fitted differences")
     ax.set_title(title)

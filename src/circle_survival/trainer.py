@@ -236,7 +236,7 @@ class Trainer:
             a = t.detach()
             if name.endswith(".weight"):
                 a = a.transpose(1, 2)
-            out[name] = a.contiguous().cpu().numpy()
+            out[name] = a.cpu().numpy().copy()  # a copy, never a view of live state
         return out
 
     # -- the loop -----------------------------------------------------------------------------

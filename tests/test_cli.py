@@ -1,0 +1,107 @@
+"""The command line: a small train, show, and every bad-input case."""
+
+import subprocess
+import sys
+
+import pytest
+
+from circle_survival import load, train_to_store
+from circle_survival.cli import main
+from circle_survival.config import RunConfig
+
+SMALL = ["--p", "11", "--d", "6", "--hidden", "12,12", "--steps", "20", "--quiet"]
+
+
+def run_cli(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def test_train_then_show(tmp_path, capsys):
+    store = tmp_path / "s"
+    code, out, err = run_cli(["train", "--store", str(store), *SMALL, "--embedding-seeds",
+                              "0:3", "--mlp-seeds", "5", "--split-seeds", "1,2,3"], capsys)
+    assert code == 0, err
+    runs = load(store).runs
+    assert sorted(zip(runs.embedding_seed, runs.mlp_seed, runs.split_seed)) == [
+        (0, 5, 1), (1, 5, 2), (2, 5, 3)]
+    assert len(out.strip().splitlines()) == 4  # header + one line per run
+    code, out2, _ = run_cli(["show", str(store)], capsys)
+    assert code == 0 and "circles" in out2 and len(out2.strip().splitlines()) == 4
+    # a second identical command trains nothing and keeps the runs
+    code, _, err = run_cli(["train", "--store", str(store), *SMALL, "--embedding-seeds",
+                            "0:3", "--mlp-seeds", "5", "--split-seeds", "1,2,3"], capsys)
+    assert code == 0 and "3 of 3 runs already" in err
+    assert len(load(store)) == 3
+
+
+def test_toml_config_and_grid(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('p = 11\nd = 6\nhidden = [12]\nsteps = 10\nembedding_seeds = "0:2"\n'
+                   'mlp_seeds = [0, 1]\n')
+    code, _, err = run_cli(["train", "--config", str(cfg), "--store", str(tmp_path / "s"),
+                            "--grid", "--quiet", "--lr", "0.02"], capsys)
+    assert code == 0, err
+    runs = load(tmp_path / "s").runs
+    assert len(runs) == 4 and set(runs.lr) == {0.02} and set(runs.d) == {6}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--p", "2"], "p must be an integer >= 3"),
+    (["--d", "0"], "d must be >= 1"),
+    (["--steps", "0"], "steps must be >= 1"),
+    (["--dtype", "float16"], "unknown dtype 'float16'"),
+    (["--activation", "swish"], "unknown activation 'swish'"),
+    (["--device", "cuda:0"], "CUDA is not available"),
+    (["--device", "tpu"], "unknown device"),
+    (["--seeds", "3:1"], "seed range '3:1' is empty"),
+    (["--embedding-seeds", "0:3", "--mlp-seeds", "0:2"], "mlp seeds: 2 values"),
+    (["--hidden", "a,b"], "hidden: expected comma-separated integers"),
+    (["--p", "x"], "Invalid value for '--p'"),
+    (["--bogus"], "No such option"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, argv, message):
+    if "cuda" in " ".join(argv):
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("CUDA present")
+    store = tmp_path / "s"
+    code, _, err = run_cli(["train", "--store", str(store), "--quiet", *argv], capsys)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not store.exists()
+
+
+def test_bad_files_and_stores(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("p = [\n")
+    code, _, err = run_cli(["train", "--config", str(bad), "--store", str(tmp_path / "x")],
+                           capsys)
+    assert code == 2 and "malformed TOML" in err and not (tmp_path / "x").exists()
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("q = 3\n")
+    code, _, err = run_cli(["train", "--config", str(unknown), "--store", str(tmp_path / "x")],
+                           capsys)
+    assert code == 2 and "unknown config field 'q'" in err
+    code, _, err = run_cli(["train", "--config", str(tmp_path / "nope.toml")], capsys)
+    assert code == 2 and "config file not found" in err
+    # a store holding runs of another config
+    store = tmp_path / "s"
+    train_to_store(RunConfig(p=11, d=6, hidden=(12,), steps=5), store)
+    code, _, err = run_cli(["train", "--store", str(store), "--p", "11", "--d", "7",
+                            "--hidden", "12", "--steps", "5", "--quiet"], capsys)
+    assert code == 2 and "holds runs of another config (differs in: d)" in err
+    assert len(load(store)) == 1
+    code, _, err = run_cli(["show", str(tmp_path)], capsys)
+    assert code == 2 and "not a circle-survival store" in err
+
+
+def test_entry_point_runs_as_a_command(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "circle_survival", "train", "--p", "1"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.strip() == "error: p must be an integer >= 3, got 1"

@@ -1,0 +1,146 @@
+"""Tests of analysis/ode.py: recovery of a known linear system, identifiability, the analytic
+solution against numerical integration."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+from scipy.linalg import expm
+
+from circle_survival.analysis.ode import (
+    NonIdentifiableWarning,
+    analyse_ode,
+    analytic_solution,
+    fit_linear_ode,
+    fit_trajectory,
+    ode_window,
+    rollout,
+)
+
+# A stable system with rotation and coupling (eigenvalues -0.1 +- 0.05i, -0.2, -0.3).
+A_TRUE = np.array([
+    [-0.10, 0.05, 0.00, 0.00],
+    [-0.05, -0.10, 0.02, 0.00],
+    [0.00, 0.03, -0.20, 0.04],
+    [0.02, 0.00, 0.00, -0.30],
+])
+B_TRUE = np.array([2.0, 1.0, 3.0, 5.0])
+S0 = np.array([80.0, 20.0, 50.0, 90.0])
+
+
+@pytest.fixture
+def trajectory():
+    return rollout(A_TRUE, B_TRUE, S0, 60)
+
+
+def test_rollout_iterates_the_map():
+    traj = rollout(A_TRUE, B_TRUE, S0, 3)
+    assert traj.shape == (4, 4)
+    np.testing.assert_allclose(traj[0], S0)
+    np.testing.assert_allclose(traj[2] - traj[1], A_TRUE @ traj[1] + B_TRUE)
+
+
+def test_ols_recovers_the_system_exactly(trajectory):
+    fit = fit_trajectory(trajectory, "ols")
+    np.testing.assert_allclose(fit.A, A_TRUE, atol=1e-10)
+    np.testing.assert_allclose(fit.b, B_TRUE, atol=1e-9)
+    np.testing.assert_allclose(fit.r2, 1.0, atol=1e-12)
+    assert fit.identifiable and fit.rank == 5 and fit.n_samples == 60 and fit.alpha is None
+    np.testing.assert_allclose(rollout(fit.A, fit.b, S0, 60), trajectory, rtol=1e-9)
+
+
+def test_lasso_recovers_the_system_approximately(trajectory):
+    fit = fit_trajectory(trajectory, "lasso", alpha=1e-5)
+    np.testing.assert_allclose(fit.A, A_TRUE, atol=2e-3)
+    np.testing.assert_allclose(fit.b, B_TRUE, atol=2e-2)
+    assert fit.r2_mean > 0.9999 and fit.method == "lasso" and fit.alpha == 1e-5
+    strong = fit_trajectory(trajectory, "lasso", alpha=10.0)  # a large penalty shrinks A
+    assert np.abs(strong.A).sum() < np.abs(fit.A).sum()
+
+
+def test_constant_trajectory_is_not_identifiable():
+    fixed = np.linalg.solve(A_TRUE, -B_TRUE)  # the equilibrium: s stays put
+    traj = rollout(A_TRUE, B_TRUE, fixed, 50)
+    with pytest.warns(NonIdentifiableWarning, match="rank 1"):
+        fit = fit_trajectory(traj, "ols")
+    assert not fit.identifiable and fit.rank == 1
+    assert np.isnan(fit.r2).all() and np.isnan(fit.r2_mean)
+
+
+def test_too_few_steps_are_not_identifiable(trajectory):
+    with pytest.warns(NonIdentifiableWarning, match="fewer than the unknowns"):
+        fit = fit_trajectory(trajectory[:4], "lasso")  # 3 transitions, 5 unknowns
+    assert not fit.identifiable and fit.rank == 3
+    with pytest.raises(ValueError):
+        fit_trajectory(trajectory[:1], "ols")
+
+
+def _integrate(a, b, s0, t):
+    sol = solve_ivp(lambda _, s: a @ s + b, (0, t[-1]), s0, t_eval=t, rtol=1e-11, atol=1e-11,
+                    method="DOP853")
+    return sol.y.T
+
+
+def test_analytic_solution_matches_numerical_integration():
+    t = np.linspace(0, 40, 41)
+    exact = analytic_solution(A_TRUE, B_TRUE, S0, t)
+    np.testing.assert_allclose(exact, _integrate(A_TRUE, B_TRUE, S0, t), rtol=1e-8, atol=1e-8)
+    # the textbook form for invertible A
+    e = expm(A_TRUE * t[-1])
+    textbook = e @ S0 + (e - np.eye(4)) @ np.linalg.solve(A_TRUE, B_TRUE)
+    np.testing.assert_allclose(exact[-1], textbook, rtol=1e-10)
+
+
+def test_analytic_solution_with_singular_a():
+    a = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, -0.5]])  # rank 2, nilpotent part
+    b = np.array([0.3, 1.0, 2.0])
+    s0 = np.array([1.0, -2.0, 0.5])
+    t = np.linspace(0, 10, 21)
+    exact = analytic_solution(a, b, s0, t)
+    np.testing.assert_allclose(exact, _integrate(a, b, s0, t), rtol=1e-8, atol=1e-8)
+    # s2 = s0_2 + t b_2 grows linearly; s1 picks up its integral
+    np.testing.assert_allclose(exact[:, 1], s0[1] + t * b[1], atol=1e-12)
+    np.testing.assert_allclose(exact[:, 0], s0[0] + t * (b[0] + s0[1]) + t**2 / 2 * b[1],
+                               atol=1e-12)
+    zero = analytic_solution(np.zeros((2, 2)), np.array([1.0, -1.0]), np.zeros(2), [2.0])
+    np.testing.assert_allclose(zero, [[2.0, -2.0]])
+
+
+def _signals_like_a_run(p=11, steps=80):
+    """(T, p//2 + 1) signals: a constant k = 0 column, k = 1 .. 5 from a linear system."""
+    k = (p - 1) // 2
+    rng = np.random.default_rng(0)
+    a = -np.diag(rng.uniform(0.05, 0.2, k)) + 0.01 * rng.standard_normal((k, k))
+    traj = rollout(a, rng.uniform(1, 3, k), rng.uniform(60, 100, k), steps)
+    return np.hstack([np.full((steps + 1, 1), 7.0), traj]), np.arange(steps + 1), a
+
+
+def test_fit_linear_ode_uses_the_window_and_frequencies():
+    sig, steps, a = _signals_like_a_run()
+    st, traj, ks = ode_window(sig, steps, 11, window=50)
+    assert len(st) == 51 and traj.shape == (51, 5) and list(ks) == [1, 2, 3, 4, 5]
+    fit = fit_linear_ode(sig, steps, 11, window=50, method="ols")
+    np.testing.assert_allclose(fit.A, a, atol=1e-8)
+    assert list(fit.ks) == [1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match="equally spaced"):
+        fit_linear_ode(sig[[0, 1, 3, 4]], steps[[0, 1, 3, 4]], 11)
+
+
+def test_analyse_ode_reports_rollout_errors():
+    sig, steps, _ = _signals_like_a_run()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NonIdentifiableWarning)
+        res = analyse_ode(sig, steps, 11, window=60, alpha=1e-3)
+    assert set(res.predictions) == {"lasso_rollout", "ols_rollout", "lasso_analytic",
+                                    "ols_analytic"}
+    for pred in res.predictions.values():
+        assert pred.shape == res.true.shape == (61, 5)
+    err = res.errors
+    assert set(err.columns) == {"prediction", "k", "rmse", "final_abs_error", "final_rel_error"}
+    assert len(err) == 4 * 5
+    ols = err[err["prediction"] == "ols_rollout"]
+    assert ols["rmse"].max() < 1e-8 and ols["final_rel_error"].max() < 1e-10
+    # the continuous solution of the discrete fit differs, but stays close for slow dynamics
+    assert err.loc[err["prediction"] == "lasso_analytic", "final_rel_error"].max() < 0.2
+    assert res.lasso.r2_mean > 0.999 and res.ols.r2_mean == pytest.approx(1.0)

@@ -1,0 +1,130 @@
+"""The run store: round trip, atomic batches, foreign and damaged directories."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from circle_survival import RunConfig, StoreError, load, train, train_to_store
+from circle_survival.fourier import circles, signal as signal_of
+
+SMALL = dict(p=13, d=8, hidden=(16, 16), steps=30)
+
+
+def small(**kw):
+    return RunConfig(**{**SMALL, **kw})
+
+
+def test_round_trip(tmp_path):
+    configs = [small(embedding_seed=e, mlp_seed=e + 1, split_seed=e + 2, snapshot_steps=(10,),
+                     embedding_steps=(5,)) for e in range(3)]
+    trained = train_to_store(configs, tmp_path / "s", max_batch=2)
+    assert trained == [c.run_id for c in configs]
+    store = load(tmp_path / "s")
+    assert len(store) == 3 and store.runs["batch_id"].nunique() == 2
+    mem, result = train(configs)
+    for i, cfg in enumerate(configs):
+        rid = cfg.run_id
+        assert store.config(rid) == cfg
+        row = store.runs.loc[rid]
+        steps, sig = store.signals(rid)
+        np.testing.assert_allclose(sig, mem["signals"][i], rtol=1e-12)
+        assert list(steps) == list(range(31))
+        emb = store.embeddings(rid)
+        assert sorted(emb) == [0, 5, 30]
+        # signals in the store equal those recomputed from stored embeddings
+        for s, e in emb.items():
+            np.testing.assert_allclose(sig[s], signal_of(e, half=True), rtol=1e-12)
+        assert list(row["circles"]) == circles(sig[-1], cfg.p)
+        m = store.metrics(rid)
+        assert list(m.columns) == ["step", "train_loss", "train_acc", "test_loss", "test_acc"]
+        assert row["test_loss"] == pytest.approx(m["test_loss"].iloc[-1])
+        w = store.weights(rid)
+        np.testing.assert_array_equal(w["embedding"], emb[30])
+        assert w["layers.2.weight"].shape == (13, 16)
+        assert store.snapshot_steps(rid) == [10]
+        assert store.snapshot(rid, 10)["embedding"].shape == (13, 8)
+        assert len(store.train_indices(rid)) == cfg.n_train
+        assert row["dtype"] == "float64" and row["torch_version"] and row["package_version"]
+    assert store.stack("signals").shape == (3, 31, 7)
+    # nothing in the store is a pickle
+    for root, _, files in os.walk(tmp_path / "s"):
+        for f in files:
+            assert not f.endswith((".pkl", ".pickle", ".pt", ".npy"))
+            with open(os.path.join(root, f), "rb") as fh:
+                assert not fh.read(2).startswith(b"\x80")
+
+
+def test_second_run_trains_only_missing(tmp_path):
+    configs = [small(embedding_seed=e) for e in range(3)]
+    train_to_store(configs[:2], tmp_path)
+    before = load(tmp_path).runs.loc[configs[0].run_id, "created_at"]
+    assert train_to_store(configs, tmp_path) == [configs[2].run_id]
+    store = load(tmp_path)
+    assert len(store) == 3
+    assert store.runs.loc[configs[0].run_id, "created_at"] == before
+
+
+def test_foreign_and_damaged_directories(tmp_path):
+    with pytest.raises(StoreError, match="no store"):
+        load(tmp_path / "missing")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "data.csv").write_text("x")
+    with pytest.raises(StoreError, match="not a circle-survival store"):
+        load(tmp_path / "foreign")
+    with pytest.raises(StoreError, match="non-empty directory"):
+        train_to_store(small(), tmp_path / "foreign")
+    train_to_store(small(), tmp_path / "s")
+    (tmp_path / "s" / "circle-survival-store.json").write_text("{not json")
+    with pytest.raises(StoreError, match="damaged store marker"):
+        load(tmp_path / "s")
+    (tmp_path / "s" / "circle-survival-store.json").write_text(
+        json.dumps({"format": "circle-survival-store", "version": 1}))
+    batch = next((tmp_path / "s" / "batches").iterdir())
+    (batch / "runs.parquet").write_bytes(b"garbage")
+    with pytest.raises(StoreError, match="damaged batch table"):
+        load(tmp_path / "s")
+
+
+def test_exception_mid_batch_leaves_no_run(tmp_path, monkeypatch):
+    from circle_survival import trainer as train_mod
+
+    def boom(self, *a, **k):
+        raise RuntimeError("crash")
+
+    monkeypatch.setattr(train_mod.Trainer, "run", boom)
+    with pytest.raises(RuntimeError):
+        train_to_store(small(), tmp_path)
+    assert len(load(tmp_path)) == 0
+    assert not any((tmp_path / "tmp").iterdir())
+
+
+def test_killed_write_leaves_no_half_run(tmp_path):
+    store = tmp_path / "s"
+    cmd = [sys.executable, "-m", "circle_survival", "train", "--store", str(store), "--quiet",
+           "--p", "13", "--d", "8", "--hidden", "16,16", "--steps", "200000", "--seeds", "0:2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            tmp = store / "tmp"
+            if tmp.is_dir() and any(tmp.iterdir()):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("training never started writing")
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert any((store / "tmp").iterdir())  # the partial batch is still there ...
+    assert len(load(store)) == 0  # ... but no run looks complete
+    # a new run into the store cleans the dead process's partial batch and completes
+    train_to_store([small(embedding_seed=0, mlp_seed=0, split_seed=0)], store)
+    assert not any((store / "tmp").iterdir())
+    assert len(load(store)) == 1
