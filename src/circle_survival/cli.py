@@ -231,6 +231,15 @@ def show(store: Annotated[Path, typer.Argument(help="A store directory.")]) -> N
     print_runs(s.runs.sort_values(["embedding_seed", "mlp_seed", "split_seed"]))
 
 
+def _register_commands() -> None:
+    from .commands import register_all
+
+    register_all(app)
+
+
+_register_commands()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line and exit status 2."""
     try:
