@@ -140,3 +140,14 @@ def test_survival_rate_rises_with_the_gradient():
         assert np.all(np.diff(grp["center"]) > 0)
     width = survival_rate_by_gradient(table, s_values=(4,), bins=4, binning="width")
     assert width["n"].sum() == len(table)
+
+
+def test_gradient_table_does_not_depend_on_record_order():
+    rng = np.random.default_rng(3)
+    sig = rng.uniform(5, 15, size=(2, 8, P // 2 + 1))
+    sig[:, -1, 4] = 100.0  # the final record (step 7) decides survival
+    order = rng.permutation(8)
+    a = gradient_table(sig, np.arange(8), P)
+    b = gradient_table(sig[:, order], np.arange(8)[order], P)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.loc[a["k"] == 4, "survived"].all()

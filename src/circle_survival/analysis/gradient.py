@@ -121,7 +121,8 @@ def gradient_table(
         p: the modulus.
         rule, threshold: the survival rule (see :func:`survival`).
         s_max: gradients for s = 1 .. s_max.
-        final_signals: (R, K) the signals that decide survival; default the last record.
+        final_signals: (R, K) the signals that decide survival; default the record of the
+            largest step.
 
     Returns:
         DataFrame with columns run, k, initial_signal, grad_1 .. grad_{s_max}, survived.
@@ -130,14 +131,16 @@ def gradient_table(
     if sig.ndim == 2:
         sig = sig[None]
     grads = initial_gradients(sig, steps, s_max)  # (R, s_max, K)
-    final = sig[:, -1] if final_signals is None else np.asarray(final_signals, dtype=float)
+    steps = np.asarray(steps)
+    final = (sig[:, int(np.argmax(steps))] if final_signals is None
+             else np.asarray(final_signals, dtype=float))
     alive = survival(final, p, rule, threshold)
     ks = np.arange(1, (p - 1) // 2 + 1)
     n_runs = sig.shape[0]
     table = {
         "run": np.repeat(np.arange(n_runs), len(ks)),
         "k": np.tile(ks, n_runs),
-        "initial_signal": sig[:, 0, ks].ravel(),
+        "initial_signal": sig[:, int(np.flatnonzero(steps == 0)[0]), ks].ravel(),
     }
     for s in range(1, s_max + 1):
         table[grad_column(s)] = grads[:, s - 1, ks].ravel()

@@ -1,0 +1,158 @@
+"""Benchmark: ms per model-step of the batched trainer against a typical research-code loop.
+
+Prints, for float64 and float32 and M models per batch, the median ms per model-step of
+(a) circle_survival's Trainer (recording signals every step and metrics every 10 steps, as in
+a real run) and (b) a baseline written the way research code usually is: one ``nn.Module``
+per model, the concatenated input [E[a], E[b]], autograd, ``torch.optim.AdamW``, a test
+forward pass and ``.item()`` calls every step. Both are measured in alternating rounds in one
+process so that the ratio is side by side. It also measures this machine's matmul peak
+(a large square matmul) and reports the fraction of it the trainer reaches, counting only the
+useful work of a step (see :func:`useful_flops`).
+
+    python benchmarks/bench_trainer.py                 # CPU, M = 1, 8, 64, both dtypes
+    python benchmarks/bench_trainer.py --device cuda   # on a GPU
+    python benchmarks/bench_trainer.py --models 1,8 --dtypes float64 --steps 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from circle_survival import RunConfig
+from circle_survival.trainer import MemorySink, Trainer
+
+
+def useful_flops(cfg: RunConfig) -> float:
+    """FLOPs of one model-step: forward + backward (3x forward) over the training pairs, with
+    the first layer as two (p x d) @ (d x h) products."""
+    widths = [*cfg.hidden, cfg.p]
+    first = 2 * 2 * cfg.p * cfg.d * cfg.hidden[0]
+    rest = sum(2 * cfg.n_train * i * o for i, o in zip(widths[:-1], widths[1:], strict=True))
+    return 3.0 * (first + rest)
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def matmul_peak(dtype: torch.dtype, device: str, n: int = 3072, reps: int = 5) -> float:
+    """Median GFLOP/s of an n x n matmul."""
+    a = torch.randn(n, n, dtype=dtype, device=device)
+    b = torch.randn(n, n, dtype=dtype, device=device)
+    a @ b
+    times = []
+    for _ in range(reps):
+        sync(device)
+        t = time.perf_counter()
+        a @ b
+        sync(device)
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+class BaselineModel(nn.Module):
+    """One model as research code writes it."""
+
+    def __init__(self, cfg: RunConfig):
+        super().__init__()
+        self.embedding = nn.Parameter(torch.randn(cfg.p, cfg.d))
+        widths = [2 * cfg.d, *cfg.hidden, cfg.p]
+        layers: list[nn.Module] = []
+        for j, (i, o) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+            layers.append(nn.Linear(i, o))
+            if j < len(widths) - 2:
+                layers.append(nn.SiLU())
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, a, b):
+        return self.mlp(torch.cat([self.embedding[a], self.embedding[b]], dim=1))
+
+
+def baseline_ms(cfg: RunConfig, m: int, steps: int, device: str) -> float:
+    """ms per model-step of the baseline loop over m models (one after another each step)."""
+    torch.set_default_dtype(getattr(torch, cfg.dtype))
+    try:
+        models = [BaselineModel(cfg).to(device) for _ in range(m)]
+    finally:
+        torch.set_default_dtype(torch.float32)
+    opts = [torch.optim.AdamW(mod.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+            for mod in models]
+    idx = torch.randperm(cfg.p * cfg.p, device=device)
+    tr, te = idx[: cfg.n_train], idx[cfg.n_train:]
+    a, b = idx % cfg.p, idx // cfg.p
+    y = (a + b) % cfg.p
+    log = []
+
+    def one_step():
+        for mod, opt in zip(models, opts, strict=True):
+            logits = mod(a[tr], b[tr])
+            loss = nn.functional.cross_entropy(logits, y[tr])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                test_loss = nn.functional.cross_entropy(mod(a[te], b[te]), y[te])
+            log.append((loss.item(), test_loss.item()))
+
+    one_step()
+    sync(device)
+    t = time.perf_counter()
+    for _ in range(steps):
+        one_step()
+    sync(device)
+    return (time.perf_counter() - t) * 1e3 / (steps * m)
+
+
+def trainer_ms(cfg: RunConfig, m: int, steps: int) -> float:
+    """ms per model-step of the batched trainer (a full run of ``steps`` steps, recording)."""
+    configs = [cfg.replace(steps=steps, embedding_seed=i, mlp_seed=i, split_seed=i)
+               for i in range(m)]
+    trainer = Trainer(configs)
+    sink = MemorySink(configs)
+    trainer.step()  # warm-up outside the timed run
+    t = time.perf_counter()
+    trainer.run(sink)
+    sync(trainer.device)
+    return (time.perf_counter() - t) * 1e3 / (steps * m)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--models", default="1,8,64")
+    ap.add_argument("--dtypes", default="float64,float32")
+    ap.add_argument("--steps", type=int, default=30, help="timed steps per round")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
+    ap.add_argument("--baseline-models", type=int, default=2,
+                    help="models in the baseline loop (its cost per model-step does not "
+                         "depend on M)")
+    args = ap.parse_args()
+    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}")
+    print(f"{'dtype':8} {'M':>4} {'trainer ms':>11} {'baseline ms':>12} {'speed-up':>9} "
+          f"{'GFLOP/s':>8} {'peak':>7} {'of peak':>8}")
+    for dt in args.dtypes.split(","):
+        cfg = RunConfig(dtype=dt, device=args.device)
+        peak = matmul_peak(getattr(torch, dt), args.device)
+        flops = useful_flops(cfg)
+        for m in (int(x) for x in args.models.split(",")):
+            ours, base = [], []
+            for _ in range(args.rounds):
+                ours.append(trainer_ms(cfg, m, args.steps))
+                base.append(baseline_ms(cfg, min(m, args.baseline_models),
+                                        max(3, args.steps // 3), args.device))
+            o, b = statistics.median(ours), statistics.median(base)
+            gflops = flops / (o * 1e-3) / 1e9
+            print(f"{dt:8} {m:>4} {o:>11.2f} {b:>12.2f} {b / o:>8.1f}x {gflops:>8.1f} "
+                  f"{peak:>7.1f} {gflops / peak:>7.0%}", flush=True)
+    print(f"useful work per model-step: {flops / 1e9:.3f} GFLOP "
+          "(peak: median of a 3072^3 matmul in the same dtype)")
+
+
+if __name__ == "__main__":
+    main()

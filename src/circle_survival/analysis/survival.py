@@ -1,0 +1,443 @@
+"""Survival statistics over many runs (experiments 1, 4 and 5 of the paper).
+
+Tables (tidy pandas DataFrames):
+
+- the frequency table, one row per (run, frequency k = 1 .. (p-1)//2): run_id, the group
+  columns, p, k, initial_signal (S_k at step 0), grad_1 .. grad_{s_max} (the step-s initial
+  gradient (S_k(s) - S_k(s-1)) / S_k(0)), final_signal (S_k at the last recorded step) and
+  survived;
+- the survival rates, one row per (group, k): n_runs, n_survived, rate and the mean initial
+  signal of the group's runs;
+- the circles table, one row per run: run_id, the three seeds, the group columns, p, d,
+  n_circles, circles (list, strongest first), test_loss, test_acc.
+
+Survival rules (``rule``):
+
+- "2x-mean": the paper's rule (``fourier.survival``): threshold = 2 x the mean of S_k over all
+  k = 0 .. p-1 of the final signals; the circles are min(k, p-k) of the top 2n frequencies,
+  n = floor(#{k : S_k > threshold} / 2);
+- "absolute": final S_k > ``threshold`` (the paper's initial-gradient analysis uses 10).
+
+Only the needed records are read from a store: the first rows of each run's signals (steps
+0 .. s_max) and its last row. Runs of different p or recording schedules may share a store; they
+are read in groups of equal shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import fourier
+from ..errors import ConfigError, StoreError
+from ..store import Store
+from ..trainer import RecordPlan
+
+RULES = ("2x-mean", "absolute")
+SEED_COLUMNS = ("embedding_seed", "mlp_seed", "split_seed")
+
+
+def grad_columns(s_max: int) -> list[str]:
+    """["grad_1", ..., "grad_{s_max}"]."""
+    return [f"grad_{s}" for s in range(1, s_max + 1)]
+
+
+def frequency_columns(group_by: Sequence[str] = (), s_max: int = 4) -> list[str]:
+    """Columns of the frequency table, in order."""
+    groups = [g for g in group_by if g not in ("run_id", "p", "k")]
+    return ["run_id", *groups, "p", "k", "initial_signal", *grad_columns(s_max),
+            "final_signal", "survived"]
+
+
+def check_rule(rule: str, threshold: float | None = None) -> None:
+    """Raise ConfigError for an unknown rule or a non-finite absolute threshold."""
+    if rule not in RULES:
+        raise ConfigError(f"unknown survival rule {rule!r} (choose from {', '.join(RULES)})")
+    if rule == "absolute" and (threshold is None or not np.isfinite(threshold)):
+        raise ConfigError(f"the absolute rule needs a finite threshold, got {threshold!r}")
+
+
+def survived(final: np.ndarray, p: int, rule: str = "2x-mean",
+             threshold: float = 10.0) -> np.ndarray:
+    """Which frequencies survive: final signals (..., p//2 + 1) or (..., p) -> bool
+    (..., p//2 + 1) indexed by k (k = 0 and an even p's Nyquist k = p/2 are never survivors
+    under the absolute rule; see ``fourier.survival``)."""
+    check_rule(rule, threshold)
+    return fourier.survival(final, p, None if rule == "2x-mean" else float(threshold))
+
+
+# -- gradients ------------------------------------------------------------------------------
+def early_gradients(early: np.ndarray, early_steps: np.ndarray, s_max: int = 4) -> np.ndarray:
+    """Step-s initial gradients from the first records of each run.
+
+    Args:
+        early: (R, T0, K) signals at ``early_steps``; early_steps: (T0,), must contain 0.
+        s_max: gradients for s = 1 .. s_max.
+
+    Returns:
+        (R, s_max, K): entry [r, s-1, k] = (S_k(s) - S_k(s-1)) / S_k(0); NaN for an s whose
+        steps s-1 and s are not both recorded (e.g. ``signal_every`` > 1).
+    """
+    early = np.asarray(early, dtype=float)
+    steps = [int(s) for s in np.asarray(early_steps)]
+    if 0 not in steps:
+        raise ValueError("the early records must include step 0")
+    index = {s: i for i, s in enumerate(steps)}
+    if all(s in index for s in range(s_max + 1)):
+        return _initial_gradients(early, np.asarray(steps), s_max)
+    out = np.full((early.shape[0], s_max, early.shape[2]), np.nan)
+    s0 = early[:, index[0]]
+    for s in range(1, s_max + 1):
+        if s in index and s - 1 in index:
+            out[:, s - 1] = (early[:, index[s]] - early[:, index[s - 1]]) / s0
+    return out
+
+
+def _initial_gradients(early: np.ndarray, steps: np.ndarray, s_max: int) -> np.ndarray:
+    try:
+        from .gradient import initial_gradients
+    except ImportError:  # pragma: no cover - the gradient module ships with the package
+        index = {int(s): i for i, s in enumerate(steps)}
+        e = early[:, [index[s] for s in range(s_max + 1)]]
+        return np.diff(e, axis=1) / e[:, :1]
+    return initial_gradients(early, steps, s_max)
+
+
+# -- tables from arrays ---------------------------------------------------------------------
+def frequency_table_from_arrays(
+    early: np.ndarray,
+    early_steps: np.ndarray,
+    final: np.ndarray,
+    p: int,
+    *,
+    run_ids: Sequence[str] | None = None,
+    groups: pd.DataFrame | None = None,
+    rule: str = "2x-mean",
+    threshold: float = 10.0,
+    s_max: int = 4,
+) -> pd.DataFrame:
+    """The frequency table of R runs of one modulus from arrays.
+
+    Args:
+        early: (R, T0, K) signals at the first recorded steps (K = p//2 + 1 or p).
+        early_steps: (T0,) their steps (0 first).
+        final: (R, K) the final signals (they decide survival).
+        p: the modulus.
+        run_ids: (R,) names of the runs (default "0", "1", ...).
+        groups: optional DataFrame of R rows: group columns copied onto every row of a run.
+        rule, threshold: the survival rule (see the module docstring).
+        s_max: gradient columns grad_1 .. grad_{s_max}.
+
+    Returns:
+        One row per (run, k) for k = 1 .. (p-1)//2, runs in the given order, k ascending;
+        columns as :func:`frequency_columns`.
+    """
+    check_rule(rule, threshold)
+    early = fourier.half_signal(np.asarray(early, dtype=float), p)
+    final = fourier.half_signal(np.asarray(final, dtype=float), p)
+    n_runs = early.shape[0]
+    if final.shape[0] != n_runs:
+        raise ValueError(f"early has {n_runs} runs but final has {final.shape[0]}")
+    ks = np.arange(1, fourier.n_freq(p) + 1)
+    grads = early_gradients(early, early_steps, s_max)
+    alive = survived(final, p, rule, threshold)
+    ids = [str(i) for i in range(n_runs)] if run_ids is None else list(run_ids)
+    table: dict[str, np.ndarray | list] = {"run_id": np.repeat(np.asarray(ids, dtype=object),
+                                                               len(ks))}
+    group_names: list[str] = []
+    if groups is not None:
+        for col in groups.columns:
+            if col in ("run_id", "p", "k"):
+                continue
+            group_names.append(col)
+            table[col] = np.repeat(groups[col].to_numpy(dtype=object), len(ks))
+    table["p"] = np.full(n_runs * len(ks), p)
+    table["k"] = np.tile(ks, n_runs)
+    table["initial_signal"] = early[:, 0, ks].ravel()
+    for s, col in enumerate(grad_columns(s_max), start=1):
+        table[col] = grads[:, s - 1, ks].ravel()
+    table["final_signal"] = final[:, ks].ravel()
+    table["survived"] = alive[:, ks].ravel()
+    df = pd.DataFrame(table)
+    for col in group_names:  # restore numeric dtypes lost to the object arrays
+        df[col] = df[col].infer_objects()
+    return df
+
+
+def circles_from_arrays(final: np.ndarray, p: int, rule: str = "2x-mean",
+                        threshold: float = 10.0) -> tuple[np.ndarray, list[list[int]]]:
+    """Circles of each run from its final signals (R, K): (n_circles (R,), circles).
+
+    "2x-mean": ``fourier.n_circles`` and ``fourier.circles`` (the paper's rule, unchanged);
+    "absolute": the k in 1 .. (p-1)//2 with S_k > threshold, strongest first.
+    """
+    check_rule(rule, threshold)
+    final = np.atleast_2d(np.asarray(final, dtype=float))
+    if rule == "2x-mean":
+        circ = fourier.circles(final, p)
+        return np.asarray(fourier.n_circles(final, p), dtype=np.int64), circ
+    circ = fourier.circles_above(final, p, float(threshold))
+    return np.array([len(c) for c in circ], dtype=np.int64), circ
+
+
+# -- reading a store ------------------------------------------------------------------------
+def select_runs(store: Store, run_ids: Iterable[str] | None = None) -> list[str]:
+    """The run ids to analyse (default every run); an empty store or an unknown id raises
+    StoreError."""
+    if store.runs.empty:
+        raise StoreError(f"{store.path}: no complete runs")
+    if run_ids is None:
+        return list(store.runs.index)
+    ids = list(run_ids)
+    missing = [r for r in ids if r not in store.runs.index]
+    if missing:
+        raise StoreError(f"no run {missing[0]!r} in {store.path}")
+    return ids
+
+
+def check_group_by(store: Store, group_by: Sequence[str]) -> list[str]:
+    """Validate group columns against the store's run table (ConfigError naming a bad one)."""
+    cols = list(group_by)
+    for col in cols:
+        if col not in store.runs.columns or col in ("run_id", "k"):
+            known = ", ".join(c for c in ("embedding_seed", "mlp_seed", "split_seed", "p", "d",
+                                          "weight_decay", "lr") if c in store.runs.columns)
+            raise ConfigError(f"unknown group column {col!r} (config columns such as {known})")
+    return cols
+
+
+def group_values(store: Store, run_ids: Sequence[str], group_by: Sequence[str]) -> pd.DataFrame:
+    """The group columns of the runs (R rows, in order); list values become tuples."""
+    df = store.runs.loc[list(run_ids), list(group_by)].reset_index(drop=True)
+    for col in df.columns:
+        if df[col].dtype == object:
+            df[col] = df[col].map(_hashable)
+    return df
+
+
+def _hashable(v):
+    if isinstance(v, np.ndarray | list | tuple):
+        return tuple(_hashable(x) for x in v)
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def shape_groups(store: Store, run_ids: Sequence[str]) -> list[tuple[list[str], int, list[int]]]:
+    """Partition runs into groups whose signal records have one shape.
+
+    Returns (run_ids, p, signal_steps) per group, in order of first appearance.
+    """
+    runs = store.runs.loc[list(run_ids), ["p", "steps", "signal_every"]]
+    out: dict[tuple[int, int, int], list[str]] = {}
+    for rid, p, steps, every in runs.itertuples(index=True, name=None):
+        out.setdefault((int(p), int(steps), int(every)), []).append(rid)
+    groups = []
+    for (p, _, _), ids in out.items():
+        steps = RecordPlan.of(store.config(ids[0])).signal_steps
+        groups.append((ids, p, steps))
+    return groups
+
+
+def read_signals(store: Store, run_ids: Sequence[str], signal_steps: Sequence[int],
+                 s_max: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first records (steps <= s_max) and the last record of runs of one shape.
+
+    Returns (early (R, T0, K), early_steps (T0,), final (R, K)); reads nothing else.
+    """
+    steps = np.asarray(signal_steps)
+    n0 = max(1, int((steps <= s_max).sum()))
+    n_total = len(steps)
+    early = store.stack("signals", run_ids, steps=slice(0, n0))
+    final = store.stack("signals", run_ids, steps=slice(n_total - 1, n_total))[:, 0]
+    return early, steps[:n0], final
+
+
+def frequency_table(
+    store: Store,
+    run_ids: Iterable[str] | None = None,
+    *,
+    group_by: Sequence[str] = (),
+    rule: str = "2x-mean",
+    threshold: float = 10.0,
+    s_max: int = 4,
+) -> pd.DataFrame:
+    """The frequency table of a store's runs (see the module docstring).
+
+    Args:
+        store: an opened store; run_ids: the runs (default all).
+        group_by: config columns copied onto each row (e.g. ["embedding_seed"], ["d"]).
+        rule, threshold: the survival rule; s_max: gradient columns grad_1 .. grad_{s_max}.
+    """
+    check_rule(rule, threshold)
+    ids = select_runs(store, run_ids)
+    group_by = check_group_by(store, group_by)
+    parts = []
+    for part_ids, p, steps in shape_groups(store, ids):
+        early, early_steps, final = read_signals(store, part_ids, steps, s_max)
+        parts.append(frequency_table_from_arrays(
+            early, early_steps, final, p, run_ids=part_ids,
+            groups=group_values(store, part_ids, group_by), rule=rule, threshold=threshold,
+            s_max=s_max))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "run_id" else float)
+                             for c in frequency_columns(group_by, s_max)})
+    df = pd.concat(parts, ignore_index=True)
+    if len(parts) > 1:  # back to the requested run order
+        order = df["run_id"].map({rid: i for i, rid in enumerate(ids)})
+        df = df.iloc[np.lexsort((df["k"].to_numpy(), order.to_numpy()))]
+        df = df.reset_index(drop=True)
+    return df[frequency_columns(group_by, s_max)]
+
+
+def circles_table(
+    store: Store,
+    run_ids: Iterable[str] | None = None,
+    *,
+    group_by: Sequence[str] = (),
+    rule: str = "2x-mean",
+    threshold: float = 10.0,
+    frequencies: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per run: run_id, the seeds, the group columns, p, d, n_circles, circles (list,
+    strongest first), test_loss, test_acc.
+
+    With the 2x-mean rule the circles come from the store's run table (no array is read). With
+    the absolute rule they come from ``frequencies`` (a frequency table of these runs by the
+    same rule) or, without it, from the runs' final signals.
+    """
+    check_rule(rule, threshold)
+    ids = select_runs(store, run_ids)
+    group_by = check_group_by(store, group_by)
+    extra = [c for c in group_by if c not in (*SEED_COLUMNS, "p", "d")]
+    cols = ["run_id", *SEED_COLUMNS, *extra, "p", "d"]
+    df = store.runs.loc[ids, [c for c in cols if c != "run_id"]].reset_index()
+    for col in extra:
+        if df[col].dtype == object:
+            df[col] = df[col].map(_hashable)
+    if rule == "2x-mean":
+        n = store.runs.loc[ids, "n_circles"].to_numpy(np.int64)
+        circ = [[int(c) for c in v] for v in store.runs.loc[ids, "circles"]]
+    elif frequencies is not None:
+        n, circ = _circles_from_frequencies(frequencies, ids)
+    else:
+        n, circ = np.zeros(len(ids), np.int64), [[] for _ in ids]
+        pos = {rid: i for i, rid in enumerate(ids)}
+        for part_ids, p, steps in shape_groups(store, ids):
+            _, _, final = read_signals(store, part_ids, steps, s_max=0)
+            pn, pc = circles_from_arrays(final, p, rule, threshold)
+            for rid, a, b in zip(part_ids, pn, pc, strict=True):
+                n[pos[rid]], circ[pos[rid]] = a, b
+    df["n_circles"] = np.asarray(n, dtype=np.int64)
+    df["circles"] = circ
+    df["test_loss"] = store.runs.loc[ids, "test_loss"].to_numpy(float)
+    df["test_acc"] = store.runs.loc[ids, "test_acc"].to_numpy(float)
+    return df
+
+
+def _circles_from_frequencies(freq: pd.DataFrame, ids: Sequence[str]
+                              ) -> tuple[np.ndarray, list[list[int]]]:
+    alive = freq[freq["survived"]].sort_values(["run_id", "final_signal", "k"],
+                                               ascending=[True, False, True])
+    by_run = {rid: [int(k) for k in g["k"]] for rid, g in alive.groupby("run_id", sort=False)}
+    circ = [by_run.get(rid, []) for rid in ids]
+    return np.array([len(c) for c in circ], dtype=np.int64), circ
+
+
+# -- statistics ----------------------------------------------------------------------------
+def survival_rates(frequencies: pd.DataFrame, group_by: Sequence[str] = ()) -> pd.DataFrame:
+    """Survival rate of every frequency in every group of runs.
+
+    Args:
+        frequencies: a frequency table (columns run_id, k, initial_signal, survived and the
+            group columns).
+        group_by: the group columns (none: all runs form one group).
+
+    Returns:
+        One row per (group, k), sorted: the group columns, k, n_runs, n_survived, rate
+        (= n_survived / n_runs), initial_signal (mean over the group's runs; for a group with
+        one fixed embedding, that embedding's S_k).
+    """
+    keys = [*group_by, "k"]
+    g = frequencies.groupby(keys, sort=True, dropna=False)
+    out = g.agg(n_runs=("run_id", "nunique"), n_survived=("survived", "sum"),
+                initial_signal=("initial_signal", "mean")).reset_index()
+    out["n_survived"] = out["n_survived"].astype(np.int64)
+    out["rate"] = out["n_survived"] / out["n_runs"]
+    return out[[*keys, "n_runs", "n_survived", "rate", "initial_signal"]]
+
+
+def circle_counts(circles: pd.DataFrame, group_by: Sequence[str] = ()) -> pd.DataFrame:
+    """How many runs of each group have n circles: columns group..., n_circles, n_runs."""
+    keys = [*group_by, "n_circles"]
+    return circles.groupby(keys, sort=True).size().rename("n_runs").reset_index()
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Pearson correlation between two columns over the (group, k) points."""
+
+    r: float
+    p_value: float
+    n_points: int
+
+
+def signal_survival_correlation(rates: pd.DataFrame, x: str = "initial_signal",
+                                y: str = "rate") -> Correlation:
+    """Pearson r between the initial signal and the survival rate across (group, k) points
+    (experiment 5: 10 fixed embeddings x 29 frequencies = 290 points).
+
+    NaN r and p-value with fewer than three points or a constant column.
+    """
+    a = rates[x].to_numpy(float)
+    b = rates[y].to_numpy(float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    n = len(a)
+    if n < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return Correlation(float("nan"), float("nan"), n)
+    from scipy import stats
+
+    res = stats.pearsonr(a, b)
+    return Correlation(float(res.statistic), float(res.pvalue), n)
+
+
+@dataclass
+class SurvivalAnalysis:
+    """Everything :func:`analyze` computes for a set of runs."""
+
+    frequencies: pd.DataFrame
+    rates: pd.DataFrame
+    circles: pd.DataFrame
+    counts: pd.DataFrame
+    correlation: Correlation
+    group_by: list[str]
+    rule: str
+    threshold: float
+
+
+def analyze(
+    store: Store,
+    run_ids: Iterable[str] | None = None,
+    *,
+    group_by: Sequence[str] = (),
+    rule: str = "2x-mean",
+    threshold: float = 10.0,
+    s_max: int = 4,
+) -> SurvivalAnalysis:
+    """Frequency table, survival rates per (group, k), circles per run, counts of circles
+    per group and the Pearson r of initial signal against survival rate, in one pass over
+    the store (each run's first s_max + 1 signal records and its last one are read)."""
+    ids = select_runs(store, run_ids)
+    freq = frequency_table(store, ids, group_by=group_by, rule=rule, threshold=threshold,
+                           s_max=s_max)
+    circ = circles_table(store, ids, group_by=group_by, rule=rule, threshold=threshold,
+                         frequencies=freq)
+    rates = survival_rates(freq, group_by)
+    return SurvivalAnalysis(
+        frequencies=freq, rates=rates, circles=circ,
+        counts=circle_counts(circ, list(group_by)),
+        correlation=signal_survival_correlation(rates), group_by=list(group_by), rule=rule,
+        threshold=float(threshold),
+    )

@@ -1,0 +1,150 @@
+"""``circle-survival sweep``: plan, run and follow grids of runs (see ``sweep.py``).
+
+    circle-survival sweep plan SPEC [--max-batch N]
+    circle-survival sweep run SPEC --store DIR [--executor local|ray] [--workers N]
+                                   [--address ADDR] [--max-batch N]
+    circle-survival sweep status DIR
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import ConfigError
+
+Opt = typer.Option
+Arg = typer.Argument
+
+
+def human_seconds(s: float) -> str:
+    """3.2 s, 4.5 min, 2.1 h, 3.0 days."""
+    if s < 90:
+        return f"{s:.1f} s"
+    if s < 5400:
+        return f"{s / 60:.1f} min"
+    if s < 2 * 86400:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} days"
+
+
+def human_bytes(n: float) -> str:
+    """1.2 kB, 3.4 MB, 5.6 GB (powers of 1000)."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"  # pragma: no cover
+
+
+def shape_label(cfg, varying: list[str]) -> str:
+    """The batch-key fields that differ between a sweep's batches, as ``name=value``."""
+    d = cfg.to_dict()
+    parts = [f"{k}={','.join(map(str, d[k])) if isinstance(d[k], list) else d[k]}"
+             for k in varying]
+    return " ".join(parts) or "one shape"
+
+
+def varying_fields(batches) -> list[str]:
+    """Config fields (outside per-model ones) whose value differs between batches."""
+    from ..config import PER_MODEL_FIELDS
+
+    dicts = [b[0].to_dict() for b in batches]
+    return [k for k in dicts[0] if k not in PER_MODEL_FIELDS
+            and any(d[k] != dicts[0][k] for d in dicts[1:])]
+
+
+def plan(
+    spec: Annotated[Path, Arg(help="Sweep spec (TOML).")],
+    max_batch: Annotated[int | None, Opt(help="Models per batch (default: from memory).")
+                         ] = None,
+) -> None:
+    """Show what a sweep would do: runs, batches, estimated time and disk. Trains nothing."""
+    from ..sweep import SweepSpec, batch_all, estimate_disk, estimate_time
+
+    s = SweepSpec.from_toml(spec)
+    batches = batch_all(s, max_batch)
+    groups: dict[str, list] = {}
+    for b in batches:
+        groups.setdefault(b[0].batch_key(), []).append(b)
+    largest = max(len(b) for b in batches)
+    typer.echo(f"sweep {s.name!r}: {len(s)} runs in {len(batches)} batches "
+               f"({len(groups)} shape(s), up to {largest} models per batch)")
+    varying = varying_fields([bs[0] for bs in groups.values()])
+    for bs in groups.values():
+        cfg = bs[0][0]
+        typer.echo(f"  {shape_label(cfg, varying)}: {sum(len(b) for b in bs)} runs, "
+                   f"{len(bs)} batch(es), {cfg.steps} steps, {cfg.dtype}, device {cfg.device}")
+    est = estimate_time(batches)
+    typer.echo(f"estimated time on this machine: {human_seconds(est.seconds)} "
+               "(serial, one process)")
+    for c in est.calibrations:
+        typer.echo(f"  measured {1000 * c.seconds_per_model_step:.3g} ms per model-step "
+                   f"(p={c.cfg.p} d={c.cfg.d}, {c.models} models x {c.steps} steps)")
+    disk = estimate_disk(batches)
+    parts = ", ".join(f"{k} {human_bytes(v)}" for k, v in disk.items() if v)
+    typer.echo(f"estimated disk: {human_bytes(sum(disk.values()))} ({parts}; uncompressed)")
+
+
+def run(
+    spec: Annotated[Path, Arg(help="Sweep spec (TOML).")],
+    store: Annotated[Path, Opt("--store", "-o", help="Store directory (shared storage for "
+                                                     "Ray on a cluster).")],
+    executor: Annotated[str, Opt(help="local or ray.")] = "local",
+    workers: Annotated[int, Opt(help="Local worker processes (local executor).")] = 1,
+    address: Annotated[str | None, Opt(help="Ray cluster address (default: start a local "
+                                            "Ray).")] = None,
+    max_batch: Annotated[int | None, Opt(help="Models per batch (default: from memory).")
+                         ] = None,
+    ray_cpus: Annotated[float, Opt(help="CPUs per Ray task.")] = 1.0,
+    ray_gpus: Annotated[float | None, Opt(help="GPUs per Ray task for cuda runs (default 1; "
+                                               "a fraction shares a GPU).")] = None,
+    quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
+) -> None:
+    """Train every run of a sweep not yet complete in the store (resumable)."""
+    from ..sweep import SweepSpec, run_sweep
+
+    if executor != "ray" and (address is not None or ray_gpus is not None):
+        raise ConfigError("--address and --ray-gpus apply only with --executor ray")
+    if executor == "ray" and workers != 1:
+        raise ConfigError("--workers applies only with --executor local")
+    s = SweepSpec.from_toml(spec)
+    report = run_sweep(s, store, executor=executor, workers=workers, address=address,
+                       max_batch=max_batch, ray_cpus=ray_cpus, ray_gpus=ray_gpus,
+                       progress=not quiet)
+    if report.already == report.total:
+        typer.echo(f"sweep {s.name!r}: all {report.total} runs already complete in {store}")
+    else:
+        typer.echo(f"sweep {s.name!r}: trained {len(report.trained)} runs; "
+                   f"{report.already + len(report.trained)} of {report.total} complete "
+                   f"in {store}")
+
+
+def status(store: Annotated[Path, Arg(help="A store directory.")]) -> None:
+    """Progress of the sweeps recorded in a store, partial batches and the lock holder."""
+    from ..sweep import describe_holder, sweep_status
+
+    st = sweep_status(store)
+    typer.echo(f"{store}: {st.runs} complete runs")
+    if not st.sweeps:
+        typer.echo("no sweeps recorded")
+    for sw in st.sweeps:
+        pct = 100 * sw.complete / sw.expected if sw.expected else 100.0
+        typer.echo(f"sweep {sw.name!r}: {sw.complete} / {sw.expected} runs complete "
+                   f"({pct:.0f}%)")
+    typer.echo(f"partial batches: {len(st.partial_live) + len(st.partial_stale)} "
+               f"({len(st.partial_live)} being written, {len(st.partial_stale)} left by dead "
+               "processes, removed by the next run)")
+    typer.echo("running: " + (describe_holder(st.lock_holder) if st.lock_holder else "no"))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``sweep`` group (plan, run, status) to the CLI."""
+    sweep_app = typer.Typer(no_args_is_help=True, help="Grids of runs: plan, run (resumable; "
+                            "local or Ray), status.")
+    sweep_app.command("plan")(plan)
+    sweep_app.command("run")(run)
+    sweep_app.command("status")(status)
+    app.add_typer(sweep_app, name="sweep")

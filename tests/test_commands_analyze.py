@@ -1,0 +1,118 @@
+"""The ``analyze`` and ``plot`` commands: tables, figures, and every bad request."""
+
+import pandas as pd
+import pytest
+
+from circle_survival import RunConfig, load, train_to_store
+from circle_survival.cli import main
+from circle_survival.commands.analyze import KINDS
+from circle_survival.store import init_store
+
+TINY = dict(p=11, d=8, hidden=(16,), steps=30, lr=0.1, device="cpu", embedding_steps=(15,))
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    """A store of four runs (two embeddings) and a store of one run."""
+    root = tmp_path_factory.mktemp("cmd")
+    configs = [RunConfig(**TINY, embedding_seed=e % 2, mlp_seed=e) for e in range(4)]
+    train_to_store(configs, root / "many")
+    train_to_store(configs[:1], root / "one")
+    return root / "many", root / "one"
+
+
+def run_cli(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in argv])
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def test_analyze_prints_and_writes(stores, tmp_path, capsys):
+    many, _ = stores
+    out_dir = tmp_path / "tables"
+    code, out, err = run_cli(["analyze", many, "--group-by", "embedding_seed", "--rule",
+                              "absolute", "--threshold", "9", "--out", out_dir], capsys)
+    assert code == 0, err
+    runs = load(many).runs
+    for rid in runs.index:
+        assert rid in out
+    assert "embedding_seed=0" in out and "embedding_seed=1" in out
+    assert "Pearson r" in out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("survival rate"))
+    assert [line.split()[0] for line in lines[start + 2:start + 7]] == ["1", "2", "3", "4", "5"]
+    names = {p.name for p in out_dir.iterdir()}
+    assert names == {f"{t}.{ext}" for t in ("circles", "survival", "frequencies")
+                     for ext in ("csv", "parquet")}
+    circ = pd.read_parquet(out_dir / "circles.parquet")
+    assert set(circ["run_id"]) == set(runs.index)
+    assert list(circ.columns[:4]) == ["run_id", "embedding_seed", "mlp_seed", "split_seed"]
+    rates = pd.read_csv(out_dir / "survival.csv")
+    assert len(rates) == 2 * 5 and (rates["n_runs"] == 2).all()
+    pd.testing.assert_frame_equal(rates, pd.read_parquet(out_dir / "survival.parquet"),
+                                  check_dtype=False)
+    freq = pd.read_parquet(out_dir / "frequencies.parquet")
+    assert len(freq) == 4 * 5 and "grad_4" in freq.columns
+
+
+def test_analyze_default_rule(stores, capsys):
+    many, _ = stores
+    code, out, err = run_cli(["analyze", many], capsys)
+    assert code == 0, err
+    assert "rule: 2x-mean" in out and "all" in out
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_plot_every_kind(stores, tmp_path, capsys, kind):
+    many, one = stores
+    stem = tmp_path / "fig" / kind
+    code, out, err = run_cli(["plot", kind, one, "--out", stem], capsys)  # the only run
+    assert code == 0, err
+    for ext in ("png", "svg"):
+        path = stem.with_name(f"{kind}.{ext}")
+        assert path.is_file() and path.stat().st_size > 1000
+    assert "wrote" in out
+
+
+def test_plot_choices(stores, tmp_path, capsys):
+    many, _ = stores
+    rid = load(many).runs.index[1]
+    code, _, err = run_cli(["plot", "planes", many, "--run", rid, "--k", "2,3", "--steps",
+                            "0,15,30", "--out", tmp_path / "p"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "p.png").is_file() and (tmp_path / "p.svg").is_file()
+    code, _, err = run_cli(["plot", "survival-rate", many, "-g", "embedding_seed", "--out",
+                            tmp_path / "s.png"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "s.png").is_file() and (tmp_path / "s.svg").is_file()
+
+
+def one_line_error(code, out, err, *fragments):
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    for f in fragments:
+        assert f in err
+
+
+def test_bad_requests(stores, tmp_path, capsys):
+    many, one = stores
+    rid = load(many).runs.index[0]
+    one_line_error(*run_cli(["plot", "signal-evolution", many, "--run", "nope"], capsys),
+                   "no run 'nope'")
+    one_line_error(*run_cli(["plot", "histogram", one], capsys), "unknown figure kind",
+                   "signal-evolution")
+    one_line_error(*run_cli(["plot", "planes", many, "--run", rid, "--steps", "0,7,30"],
+                            capsys), "no stored embedding at step(s) 7", "stored: 0, 15, 30")
+    one_line_error(*run_cli(["plot", "circles-fft", many], capsys), "--run")
+    one_line_error(*run_cli(["plot", "planes", one, "--k", "9"], capsys), "--k")
+    one_line_error(*run_cli(["analyze", many, "--group-by", "colour"], capsys),
+                   "unknown group column 'colour'")
+    one_line_error(*run_cli(["analyze", many, "--rule", "median"], capsys),
+                   "unknown survival rule")
+    one_line_error(*run_cli(["analyze", tmp_path / "missing"], capsys), "no store")
+    init_store(tmp_path / "empty")
+    for argv in (["analyze", tmp_path / "empty"], ["plot", "n-circles", tmp_path / "empty"]):
+        one_line_error(*run_cli(argv, capsys), "no complete runs")
+    assert not list(tmp_path.glob("*.png"))  # nothing written before the input was checked
