@@ -38,11 +38,14 @@ def test_analyze_prints_and_writes(stores, tmp_path, capsys):
     runs = load(many).runs
     for rid in runs.index:
         assert rid in out
-    assert "embedding_seed=0" in out and "embedding_seed=1" in out
+    assert "groups: embedding_seed" in out
     assert "Pearson r" in out
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("survival rate"))
-    assert [line.split()[0] for line in lines[start + 2:start + 7]] == ["1", "2", "3", "4", "5"]
+    assert lines[start + 2].split() == ["k", "0", "1"]  # one column per embedding seed
+    assert [line.split()[0] for line in lines[start + 3:start + 8]] == ["1", "2", "3", "4", "5"]
+    assert lines[start + 8].split() == ["runs", "2", "2"]
+    assert lines[start + 9].split()[0] == "circles"
     names = {p.name for p in out_dir.iterdir()}
     assert names == {f"{t}.{ext}" for t in ("circles", "survival", "frequencies")
                      for ext in ("csv", "parquet")}
@@ -61,7 +64,7 @@ def test_analyze_default_rule(stores, capsys):
     many, _ = stores
     code, out, err = run_cli(["analyze", many], capsys)
     assert code == 0, err
-    assert "rule: 2x-mean" in out and "all" in out
+    assert "rule: 2x-mean" in out and "groups: all runs" in out
 
 
 @pytest.mark.parametrize("kind", KINDS)

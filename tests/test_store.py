@@ -128,3 +128,44 @@ def test_killed_write_leaves_no_half_run(tmp_path):
     train_to_store([small(embedding_seed=0, mlp_seed=0, split_seed=0)], store)
     assert not any((store / "tmp").iterdir())
     assert len(load(store)) == 1
+
+
+def test_killed_mid_batch_resumes_from_checkpoint_bit_for_bit(tmp_path):
+    """A batch killed after a checkpoint continues from it and ends identical to one run
+    straight through."""
+    store = tmp_path / "s"
+    code = (
+        "import sys, circle_survival as cs\n"
+        "cfgs = [cs.RunConfig(p=13, d=8, hidden=(16, 16), steps=4000, metrics_every=7,"
+        " embedding_seed=e) for e in range(2)]\n"
+        f"cs.train_to_store(cfgs, {str(store)!r}, checkpoint_seconds=0.2)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if list((store / "tmp").glob("*/checkpoint.safetensors")) if (
+                    store / "tmp").is_dir() else []:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("no checkpoint appeared")
+        time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert len(load(store)) == 0
+    cfgs = [RunConfig(p=13, d=8, hidden=(16, 16), steps=4000, metrics_every=7,
+                      embedding_seed=e) for e in range(2)]
+    resumed_from = []
+    train_to_store(cfgs, store, progress=lambda n, m: resumed_from.append(n))
+    assert resumed_from[0] > 0  # the first report is the step it resumed from
+    train_to_store(cfgs, tmp_path / "straight")
+    a, b = load(store), load(tmp_path / "straight")
+    for cfg in cfgs:
+        rid = cfg.run_id
+        np.testing.assert_array_equal(a.signals(rid)[1], b.signals(rid)[1])
+        np.testing.assert_array_equal(a.metrics(rid).to_numpy(), b.metrics(rid).to_numpy())
+        np.testing.assert_array_equal(a.weights(rid)["layers.1.weight"],
+                                      b.weights(rid)["layers.1.weight"])
+    assert not any((store / "tmp").iterdir())

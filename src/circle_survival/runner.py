@@ -3,14 +3,21 @@ batch atomically."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .config import RunConfig, resolve_device
 from .errors import StoreError
-from .store import BatchWriter, completed_run_ids, init_store, is_store, load
+from .store import (
+    CHECKPOINT,
+    BatchWriter,
+    completed_run_ids,
+    init_store,
+    is_store,
+    load,
+    process_alive,
+)
 from .trainer import Trainer
 
 #: Default cap on models per batch on the CPU (records and optimiser state grow with it).
@@ -63,24 +70,16 @@ def check_same_base(store: str | Path, cfg: RunConfig) -> None:
 
 
 def clean_stale_tmp(store: str | Path) -> None:
-    """Remove partial batches left by processes that no longer run (same host)."""
+    """Remove partial batches left by processes that no longer run (same host), except those
+    with a checkpoint, which the next attempt at the same batch resumes."""
     tmp = Path(store) / "tmp"
     if not tmp.is_dir():
         return
     for d in tmp.iterdir():
         parts = d.name.split(".")
-        if len(parts) == 3 and parts[1].isdigit() and not _alive(int(parts[1])):
+        if (len(parts) == 3 and parts[1].isdigit() and not process_alive(int(parts[1]))
+                and not (d / CHECKPOINT).is_file()):
             shutil.rmtree(d, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def train_to_store(
@@ -91,11 +90,14 @@ def train_to_store(
     chunk_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_batch_start: Callable[[list[RunConfig]], None] | None = None,
+    checkpoint_seconds: float = 300.0,
 ) -> list[str]:
     """Train every config not yet complete in ``store``; return the run ids trained.
 
     ``progress(steps, models)`` is called as steps complete. Each batch is committed
-    atomically; an exception aborts only the batch in flight.
+    atomically; an exception aborts only the batch in flight. About every
+    ``checkpoint_seconds`` the batch in flight saves its state, so a process killed mid-batch
+    loses at most that much work: the next call resumes the batch from its checkpoint.
     """
     if isinstance(configs, RunConfig):
         configs = [configs]
@@ -113,10 +115,15 @@ def train_to_store(
             on_batch_start(batch)
         trainer = Trainer(batch, chunk_size=chunk_size)
         writer = BatchWriter(store, batch)
+        if writer.checkpoint is not None:
+            trainer.load_state(writer.checkpoint)
+            if progress:
+                progress(trainer.step_count, len(batch))
         try:
             m = len(batch)
             result = trainer.run(writer, progress=(lambda n, m=m: progress(n, m))
-                                 if progress else None)
+                                 if progress else None, checkpoint=writer.save_checkpoint,
+                                 checkpoint_seconds=checkpoint_seconds)
             writer.commit(result, trainer.state_dict())
         except BaseException:
             writer.abort()

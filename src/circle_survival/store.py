@@ -47,6 +47,7 @@ from .trainer import METRIC_NAMES, BatchResult, array_shapes
 MARKER = "circle-survival-store.json"
 FORMAT = "circle-survival-store"
 VERSION = 1
+CHECKPOINT = "checkpoint.safetensors"
 LIST_FIELDS = ("hidden", "betas", "embedding_steps", "snapshot_steps")
 
 
@@ -93,6 +94,17 @@ def _read_marker(path: Path) -> dict:
     return meta
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def batch_id_for(run_ids: Sequence[str]) -> str:
     """A batch's id: a digest of its (ordered) run ids."""
     return hashlib.sha256("\n".join(run_ids).encode()).hexdigest()[:16]
@@ -136,13 +148,46 @@ class BatchWriter:
         self.run_ids = [c.run_id for c in configs]
         self.batch_id = batch_id_for(self.run_ids)
         self.tmp = self.store / "tmp" / f"{self.batch_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        self.checkpoint: dict[str, np.ndarray] | None = None
+        if self._adopt_partial():
+            self.group = zarr.open_group(str(self.tmp / "arrays.zarr"), mode="r+")
+            self.arrays = {name: self.group[name] for name in array_shapes(configs)}
+            return
         self.tmp.mkdir(parents=True)
         self.group = zarr.open_group(str(self.tmp / "arrays.zarr"), mode="w")
-        self.arrays: dict[str, Any] = {}
+        self.arrays = {}
         for name, (shape, dtype) in array_shapes(configs).items():
             self.arrays[name] = self.group.create_array(
                 name, shape=shape, dtype=dtype, chunks=_chunks(name, shape), fill_value=0)
         self.group.attrs["metric_names"] = list(METRIC_NAMES)
+
+    def _adopt_partial(self) -> bool:
+        """Take over a checkpointed partial batch of the same runs left by a dead process."""
+        tmp_root = self.store / "tmp"
+        for d in sorted(tmp_root.glob(f"{self.batch_id}.*")) if tmp_root.is_dir() else []:
+            pid = d.name.split(".")[1]
+            if not pid.isdigit() or (int(pid) != os.getpid() and process_alive(int(pid))):
+                continue
+            if not (d / CHECKPOINT).is_file():
+                continue
+            try:
+                os.rename(d, self.tmp)  # atomic: only one process can claim it
+            except OSError:
+                continue
+            try:
+                self.checkpoint = load_file(str(self.tmp / CHECKPOINT))
+            except Exception:  # noqa: BLE001 - an unreadable checkpoint: start afresh
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                self.checkpoint = None
+                return False
+            return True
+        return False
+
+    def save_checkpoint(self, state: dict[str, np.ndarray]) -> None:
+        """Write the trainer's state atomically (a later process can resume the batch)."""
+        part = self.tmp / f".{CHECKPOINT}.part"
+        save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(part))
+        os.replace(part, self.tmp / CHECKPOINT)
 
     def __getitem__(self, name: str):
         return self.arrays[name]
@@ -187,6 +232,7 @@ class BatchWriter:
             rows.append(row)
         table = pa.Table.from_pylist(rows)
         pq.write_table(table, self.tmp / "runs.parquet")
+        (self.tmp / CHECKPOINT).unlink(missing_ok=True)
         (self.tmp / "COMPLETE").write_text(self.batch_id)
         final = self.store / "batches" / self.batch_id
         try:
@@ -199,7 +245,9 @@ class BatchWriter:
         return final
 
     def abort(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        """Give up the batch: remove it, unless it holds a checkpoint worth resuming."""
+        if not (self.tmp / CHECKPOINT).is_file():
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _chunks(name: str, shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -580,9 +580,20 @@ def holder_alive(holder: Mapping[str, Any] | None) -> bool | None:
         return False
     if holder.get("host") != socket.gethostname():
         return None
-    from .runner import _alive
+    return pid_alive(int(holder.get("pid", 0) or 0))
 
-    return _alive(int(holder.get("pid", 0) or 0))
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this host."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def record_sweep(store: str | Path, spec: SweepSpec) -> Path:
@@ -626,7 +637,6 @@ class StoreStatus:
 
 def sweep_status(store: str | Path) -> StoreStatus:
     """Progress of every sweep recorded in ``store``."""
-    from .runner import _alive
     from .store import load
 
     store = Path(store)
@@ -642,7 +652,7 @@ def sweep_status(store: str | Path) -> StoreStatus:
     live, stale = [], []
     for d in sorted((store / "tmp").iterdir()) if (store / "tmp").is_dir() else []:
         parts = d.name.split(".")
-        if len(parts) == 3 and parts[1].isdigit() and not _alive(int(parts[1])):
+        if len(parts) == 3 and parts[1].isdigit() and not pid_alive(int(parts[1])):
             stale.append(d.name)
         else:
             live.append(d.name)
@@ -656,12 +666,14 @@ def sweep_status(store: str | Path) -> StoreStatus:
 
 
 def train_batch(configs: Sequence[RunConfig], store: str | Path,
-                progress: Callable[[int], None] | None = None) -> list[str]:
+                progress: Callable[[int], None] | None = None,
+                checkpoint_seconds: float = 300.0) -> list[str]:
     """Train one batch and commit it atomically into ``store``; return its run ids.
 
-    A batch already committed (same runs, same order) is skipped. This is what every
-    executor runs per batch (``runner.train_to_store`` minus its store-wide scan and cleanup,
-    which are done once by the sweep's driver).
+    A batch already committed (same runs, same order) is skipped; a checkpointed partial
+    batch of the same runs left by a dead process is resumed. This is the per-batch body of
+    ``runner.train_to_store`` without its store-wide scan and cleanup of ``tmp/``, which the
+    sweep's driver does once (and which must not run on other hosts of a cluster).
     """
     from .trainer import Trainer
 
@@ -672,7 +684,15 @@ def train_batch(configs: Sequence[RunConfig], store: str | Path,
     trainer = Trainer(configs)
     writer = BatchWriter(store, configs)
     try:
-        result = trainer.run(writer, progress=progress)
+        run_kwargs: dict[str, Any] = {}
+        if hasattr(writer, "save_checkpoint"):  # mid-batch checkpoints (store.py)
+            if getattr(writer, "checkpoint", None) is not None:
+                trainer.load_state(writer.checkpoint)
+                if progress is not None:
+                    progress(trainer.step_count)
+            run_kwargs = {"checkpoint": writer.save_checkpoint,
+                          "checkpoint_seconds": checkpoint_seconds}
+        result = trainer.run(writer, progress=progress, **run_kwargs)
         writer.commit(result, trainer.state_dict())
     except BaseException:
         writer.abort()

@@ -240,30 +240,56 @@ class Trainer:
         return out
 
     # -- the loop -----------------------------------------------------------------------------
+    def save_state(self) -> dict[str, np.ndarray]:
+        """The full training state (parameters, AdamW moments, step), for a checkpoint."""
+        return {
+            "flat": self.flat.cpu().numpy().copy(),
+            "exp_avg": self.opt.exp_avg.cpu().numpy().copy(),
+            "exp_avg_sq": self.opt.exp_avg_sq.cpu().numpy().copy(),
+            "step": np.asarray([self.step_count], dtype=np.int64),
+        }
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Continue from :meth:`save_state`'s output (bit-identical to never stopping)."""
+        if state["flat"].shape != tuple(self.flat.shape):
+            raise ValueError("checkpoint does not match this batch")
+        self.flat.copy_(torch.as_tensor(state["flat"]))
+        self.opt.exp_avg.copy_(torch.as_tensor(state["exp_avg"]))
+        self.opt.exp_avg_sq.copy_(torch.as_tensor(state["exp_avg_sq"]))
+        self.step_count = self.opt.t = int(state["step"][0])
+
     def run(self, sink: MutableMapping[str, Any], progress: Callable[[int], None] | None = None,
-            block: int = 1024) -> BatchResult:
-        """Train for ``cfg.steps`` steps, writing every record into ``sink``.
+            block: int = 1024, checkpoint: Callable[[dict[str, np.ndarray]], None] | None = None,
+            checkpoint_seconds: float = 300.0) -> BatchResult:
+        """Train up to ``cfg.steps`` steps, writing every record into ``sink``.
 
         ``sink`` maps array names (see :func:`array_shapes`) to array-likes supporting slice
         assignment (numpy arrays or Zarr arrays) and has ``write_snapshot(step, tensors)``.
         ``progress(n)`` is called with the number of steps done since the last call.
+        ``checkpoint(state)`` is called about every ``checkpoint_seconds`` once every record so
+        far is in the sink; a trainer given that state with :meth:`load_state` continues the
+        run (from ``self.step_count``) into the same sink, bit for bit.
         """
-        t0 = time.perf_counter()
+        t0 = last_ckpt = time.perf_counter()
         cfg, plan, m = self.cfg, self.plan, self.m
+        start = self.step_count
         sig_set, met_set = set(plan.signal_steps), set(plan.metric_steps)
         emb_index = {s: i for i, s in enumerate(plan.embedding_steps)}
         snap_set = set(plan.snapshot_steps)
         sig_buf = torch.empty(block, m, cfg.n_freq, dtype=self.dtype, device=self.device)
         met_buf = torch.empty(block, m, 4, dtype=self.dtype, device=self.device)
-        sig_rows = met_rows = 0  # rows written to the sink so far
-        sig_n = met_n = 0  # rows pending in the device buffers
+        # rows already in the sink, rows pending in the device buffers
+        sig_rows = sum(1 for x in plan.signal_steps if x < start)
+        met_rows = sum(1 for x in plan.metric_steps if x < start)
+        sig_n = met_n = 0
 
-        sink["signal_steps"][:] = np.asarray(plan.signal_steps, dtype=np.int64)
-        sink["metric_steps"][:] = np.asarray(plan.metric_steps, dtype=np.int64)
-        sink["train_idx"][:] = self.train_idx.cpu().numpy().astype(np.int32)
-        sink["embedding_init"][:] = self.params[0].cpu().numpy()
-        if emb_index:
-            sink["embedding_steps"][:] = np.asarray(plan.embedding_steps, dtype=np.int64)
+        if start == 0:
+            sink["signal_steps"][:] = np.asarray(plan.signal_steps, dtype=np.int64)
+            sink["metric_steps"][:] = np.asarray(plan.metric_steps, dtype=np.int64)
+            sink["train_idx"][:] = self.train_idx.cpu().numpy().astype(np.int32)
+            sink["embedding_init"][:] = self.params[0].cpu().numpy()
+            if emb_index:
+                sink["embedding_steps"][:] = np.asarray(plan.embedding_steps, dtype=np.int64)
 
         def flush():
             nonlocal sig_rows, met_rows, sig_n, met_n
@@ -277,7 +303,7 @@ class Trainer:
                 met_rows, met_n = met_rows + met_n, 0
 
         done_since = 0
-        for s in range(cfg.steps + 1):
+        for s in range(start, cfg.steps + 1):
             if s in emb_index:
                 sink["embeddings"][:, emb_index[s]] = self.params[0].cpu().numpy()
             if s in snap_set:
@@ -303,11 +329,15 @@ class Trainer:
             if progress is not None and (done_since >= 50 or s + 1 == cfg.steps):
                 progress(done_since)
                 done_since = 0
+            if checkpoint is not None and s + 1 < cfg.steps and (
+                    time.perf_counter() - last_ckpt >= checkpoint_seconds):
+                flush()
+                checkpoint(self.save_state())
+                last_ckpt = time.perf_counter()
         flush()
         if progress is not None and done_since:
             progress(done_since)
-        final_emb = self.params[0].cpu().numpy()
-        sink["embedding_final"][:] = final_emb
+        sink["embedding_final"][:] = self.params[0].cpu().numpy()
         seconds = time.perf_counter() - t0
         return BatchResult(self._summaries(sink), seconds, self.device,
                            [s.intervention for s in self.initial])

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from .. import ensemble
-from ..fourier import circles, signal
+from ..fourier import circles, keep_mask, signal
 
 MODES = ("single", "strongest+k", "two_strongest+k")
 
@@ -120,13 +120,16 @@ def keep_masks(
 
     A kept k (given as k or p - k) keeps both F[k] and F[p-k]; k = 0 follows
     ``keep_constant``. For even p the self-conjugate k = p/2 is kept only when listed.
+    The half-spectrum mask is :func:`circle_survival.fourier.keep_mask` (the convention of
+    ``fourier.restrict``), spread over k and p - k; the restriction itself runs in torch on
+    the analysis device, batched over snapshots and variants (:func:`restricted_losses`).
     """
-    masks = np.zeros((len(keep_sets), p), dtype=bool)
     ks = np.arange(p)
     folded = np.minimum(ks, p - ks)
+    masks = np.zeros((len(keep_sets), p), dtype=bool)
     for v, kept in enumerate(keep_sets):
-        kept = {int(min(k % p, p - k % p)) for k in kept}
-        masks[v] = np.isin(folded, sorted(kept))
+        half = keep_mask(sorted({int(min(k % p, p - k % p)) for k in kept} - {0}), p)
+        masks[v] = half[folded]
         masks[v, 0] = keep_constant
     return masks
 

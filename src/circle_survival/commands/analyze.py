@@ -69,29 +69,39 @@ def pick_run(store, run: str | None) -> str:
 
 
 def group_label(keys: Sequence[str], values) -> str:
-    """'embedding_seed=3' or 'd=16,embedding_seed=0'; 'all' without group columns."""
+    """A group's values as a short label: '3' or '16,0'; 'all' without group columns."""
     if not keys:
         return "all"
     values = values if isinstance(values, tuple) else (values,)
-    return ",".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
+    return ",".join(str(v) for v in values)
 
 
-def format_rates(rates: pd.DataFrame, group_by: Sequence[str]) -> list[str]:
-    """The survival table as text: one row per k, one column per group (rate to 2 decimals);
-    a last row gives each group's number of runs."""
+def format_rates(rates: pd.DataFrame, circles: pd.DataFrame, group_by: Sequence[str]
+                 ) -> list[str]:
+    """The survival table as text: a header naming the group columns, one row per k and one
+    column per group (survival rate, 2 decimals; '-' where a group has no such k), then the
+    number of runs and the mean number of circles per run of each group."""
     groups = list(rates.groupby(list(group_by), sort=True)) if group_by else [((), rates)]
     labels = [group_label(group_by, key) for key, _ in groups]
-    widths = [max(6, len(label)) for label in labels]
-    ks = sorted(rates["k"].unique())
-    lines = ["   k  " + "  ".join(f"{lab:>{w}}" for lab, w in zip(labels, widths, strict=True))]
+    widths = [max(5, len(label)) for label in labels]
+    if group_by:
+        mean_circ = circles.groupby(list(group_by), sort=True)["n_circles"].mean()
+        means = [mean_circ.loc[key] for key, _ in groups]
+    else:
+        means = [circles["n_circles"].mean()]
+    lines = [f"groups: {', '.join(group_by) or 'all runs'}",
+             "      k  " + "  ".join(f"{lab:>{w}}" for lab, w in zip(labels, widths,
+                                                                      strict=True))]
     cells = [dict(zip(g["k"], g["rate"], strict=True)) for _, g in groups]
-    for k in ks:
+    for k in sorted(rates["k"].unique()):
         row = "  ".join(f"{c[k]:>{w}.2f}" if k in c else f"{'-':>{w}}"
                         for c, w in zip(cells, widths, strict=True))
-        lines.append(f"{int(k):>4}  {row}")
+        lines.append(f"{int(k):>7}  {row}")
     runs = "  ".join(f"{int(g['n_runs'].max()):>{w}}"
                      for (_, g), w in zip(groups, widths, strict=True))
-    lines.append(f"runs  {runs}")
+    lines.append(f"   runs  {runs}")
+    circ = "  ".join(f"{m:>{w}.2f}" for m, w in zip(means, widths, strict=True))
+    lines.append(f"circles  {circ}")
     return lines
 
 
@@ -151,16 +161,11 @@ def analyze_command(
     typer.echo(f"circles per run (rule: {rule_text})")
     print_runs(result.circles)
     typer.echo("")
-    typer.echo(f"survival rate per frequency k (rule: {rule_text}; {len(result.circles)} runs)")
-    for line in format_rates(result.rates, group_by):
+    typer.echo(f"survival rate per frequency k (rule: {rule_text}; {len(result.circles)} "
+               "runs; last rows: runs per group, mean circles per run)")
+    for line in format_rates(result.rates, result.circles, group_by):
         typer.echo(line)
     typer.echo("")
-    counts = result.circles.groupby(group_by)["n_circles"] if group_by else None
-    if counts is None:
-        typer.echo(f"mean circles per run: {result.circles['n_circles'].mean():.2f}")
-    else:
-        for key, n in counts:
-            typer.echo(f"mean circles per run, {group_label(group_by, key)}: {n.mean():.2f}")
     c = result.correlation
     typer.echo(f"Pearson r (initial signal, survival rate) over {c.n_points} (group, k) "
                f"points: {c.r:.3f} (p = {c.p_value:.3g})")

@@ -136,7 +136,7 @@ def status(store: Annotated[Path, Arg(help="A store directory.")]) -> None:
                    f"({pct:.0f}%)")
     typer.echo(f"partial batches: {len(st.partial_live) + len(st.partial_stale)} "
                f"({len(st.partial_live)} being written, {len(st.partial_stale)} left by dead "
-               "processes, removed by the next run)")
+               "processes; the next run resumes or removes them)")
     typer.echo("running: " + (describe_holder(st.lock_holder) if st.lock_holder else "no"))
 
 

@@ -1,0 +1,233 @@
+"""Sweeps: expansion and ids, grid vs zip, seeds, batching, bad specs, resume after SIGKILL,
+concurrent sweeps, local worker processes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from circle_survival import ConfigError, RunConfig, StoreError, load
+from circle_survival.sweep import (
+    StoreLock,
+    SweepSpec,
+    estimate_disk,
+    plan_sweep,
+    run_sweep,
+    sweep_status,
+)
+
+BASE = {"p": 11, "d": 8, "hidden": [16], "steps": 20, "device": "cpu"}
+
+TOML = """
+name = "tiny"
+[base]
+p = 11
+d = 8
+hidden = [16]
+steps = 20
+device = "cpu"
+[axes]
+d = [8, 12]
+intervention = [{}, {kind = "scale", k = 2, alpha = 1.1}]
+[seeds]
+embedding = "0:3"
+mlp = [0, 1, 2]
+split = 4
+[combine]
+mode = "grid"
+"""
+
+
+def spec(**kw):
+    return SweepSpec.from_dict({"name": "t", "base": BASE, **kw})
+
+
+def test_expansion_order_and_stable_ids(tmp_path):
+    f = tmp_path / "tiny.toml"
+    f.write_text(TOML)
+    s = SweepSpec.from_toml(f)
+    configs = s.configs()
+    assert len(s) == 2 * 2 * 3
+    assert [c.run_id for c in configs] == s.run_ids()
+    assert len(set(s.run_ids())) == len(s)
+    # axis points outer (in axis order), seeds innermost, zipped with the split broadcast
+    assert [(c.d, bool(c.intervention), c.embedding_seed, c.mlp_seed, c.split_seed)
+            for c in configs[:4]] == [(8, False, 0, 0, 4), (8, False, 1, 1, 4),
+                                      (8, False, 2, 2, 4), (8, True, 0, 0, 4)]
+    assert configs[3].intervention == {"kind": "scale", "k": 2, "alpha": 1.1}
+    # the ids come from RunConfig and survive re-expansion, to_dict and JSON
+    assert s.run_ids() == [RunConfig.from_dict(c.to_dict()).run_id for c in configs]
+    again = SweepSpec.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert again == s and again.run_ids() == s.run_ids()
+    assert SweepSpec.from_toml(f).run_ids() == s.run_ids()
+
+
+def test_grid_versus_zip():
+    axes = {"d": [8, 12, 16], "lr": [0.01, 0.02, 0.03]}
+    grid = spec(axes=axes)
+    zipped = spec(axes=axes, combine={"mode": "zip"})
+    assert len(grid) == 9 and len(zipped) == 3
+    assert [(c.d, c.lr) for c in zipped.configs()] == [(8, 0.01), (12, 0.02), (16, 0.03)]
+    assert {(c.d, c.lr) for c in grid.configs()} == {(d, lr) for d in axes["d"]
+                                                     for lr in axes["lr"]}
+    assert spec(axes=axes, combine="zip") == zipped  # a string works as well as a table
+
+
+def test_seeds():
+    assert [(c.embedding_seed, c.mlp_seed, c.split_seed) for c in spec().configs()] == [
+        (0, 0, 0)]
+    zipped = spec(seeds={"embedding": "0:6:2", "mlp": "1,3,5", "split": 7})
+    assert [(c.embedding_seed, c.mlp_seed, c.split_seed) for c in zipped.configs()] == [
+        (0, 1, 7), (2, 3, 7), (4, 5, 7)]
+    grid = spec(seeds={"embedding": [0, 1], "mlp": "0:3"}, seeds_combine="grid")
+    assert len(grid) == 6 and {c.split_seed for c in grid.configs()} == {0}
+    assert spec(seeds={"embedding": [0, 1], "mlp": "0:3"},
+                combine={"mode": "grid", "seeds": "grid"}) == grid
+    # an omitted source takes the base's seed; one value for all three sources
+    assert {c.mlp_seed for c in spec(base={**BASE, "mlp_seed": 9},
+                                     seeds={"embedding": "0:2"}).configs()} == {9}
+    same = spec(seeds="0:3")
+    assert [(c.embedding_seed, c.mlp_seed) for c in same.configs()] == [(0, 0), (1, 1), (2, 2)]
+
+
+def test_batches_by_shape():
+    s = spec(axes={"d": [8, 12], "weight_decay": [0.1, 0.5]}, seeds={"embedding": "0:3"})
+    batches = plan_sweep(s, max_batch=64)
+    # d changes shapes (separate batches); weight decay is per model (shared batch)
+    assert [len(b) for b in batches] == [6, 6]
+    assert all(len({c.d for c in b}) == 1 for b in batches)
+    assert [len(b) for b in plan_sweep(s, max_batch=4)] == [4, 2, 4, 2]
+    done = {c.run_id for c in batches[0][:5]}
+    assert [len(b) for b in plan_sweep(s, max_batch=4, done=done)] == [1, 4, 2]
+    disk = estimate_disk(batches)
+    assert disk["signals"] == 12 * 21 * 6 * 8 and disk["snapshots"] == 0
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"nmae": "x"}, "nmae"),
+    ({"base": {**BASE, "lrr": 0.1}}, "lrr"),
+    ({"axes": {"dd": [8, 16]}}, "dd"),
+    ({"axes": {"d": []}}, "axes.d"),
+    ({"axes": {"d": 8}}, "axes.d"),
+    ({"axes": {"d": [8, "x"]}}, "d must be an integer"),
+    ({"axes": {"lr": [0.1, -1.0]}}, "lr must be > 0"),
+    ({"base": {**BASE, "activation": "swish"}, "axes": {"d": [8]}}, "base: unknown activation"),
+    ({"axes": {"intervention": [{"kind": "scale", "k": 99, "alpha": 1.0}]}}, "intervention"),
+    ({"axes": {"d": [8, 12], "lr": [0.1]}, "combine": "zip"}, "d has 2, lr has 1"),
+    ({"combine": "cross"}, "combine"),
+    ({"seeds_combine": "cross"}, "seeds_combine"),
+    ({"seeds": {"embeding": "0:2"}}, "embeding"),
+    ({"seeds": {"mlp": "3:1"}}, "seeds.mlp"),
+    ({"seeds": {"mlp": "a:b"}}, "seeds.mlp"),
+    ({"seeds": {"embedding": "0:3", "mlp": "0:2"}}, "seeds.mlp"),
+    ({"seeds": {"split": [-1]}}, "seeds.split"),
+    ({"seeds": {"split": 0}, "base": {**BASE, "split_seed": 1}}, "split_seed"),
+    ({"name": "a/b"}, "name"),
+])
+def test_bad_specs_name_the_field(data, field):
+    with pytest.raises(ConfigError, match=field.replace("(", r"\(")):
+        SweepSpec.from_dict({"name": "bad", "base": BASE, **data})
+
+
+SLOW_TOML = """
+name = "killme"
+[base]
+p = 11
+d = 8
+hidden = [16]
+steps = 250
+device = "cpu"
+[seeds]
+embedding = "0:4"
+mlp = "0:4"
+"""
+
+
+def test_resume_after_sigkill_and_concurrent_sweep_refused(tmp_path):
+    f = tmp_path / "killme.toml"
+    f.write_text(SLOW_TOML)
+    s = SweepSpec.from_toml(f)
+    reference = tmp_path / "reference"
+    run_sweep(s, reference, max_batch=1, progress=False)
+
+    store = tmp_path / "store"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "circle_survival", "sweep", "run", str(f), "--store", str(store),
+         "--max-batch", "1", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            committed = list((store / "batches").glob("*")) if store.is_dir() else []
+            partial = list((store / "tmp").glob("*")) if store.is_dir() else []
+            if committed and partial:
+                break
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "sweep never had a batch in flight"
+            time.sleep(0.01)
+        # a second sweep on the same store is refused while the first runs, naming it
+        with pytest.raises(StoreError, match=f"in use by another sweep .*pid {proc.pid}"):
+            run_sweep(s, store, max_batch=1, progress=False)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+
+    n_committed = len(list((store / "batches").iterdir()))
+    assert 1 <= n_committed < 4
+    assert list((store / "tmp").iterdir())  # the batch in flight is left partial ...
+    assert len(load(store)) == n_committed  # ... and invisible to readers
+    st = sweep_status(store)
+    assert st.sweeps[0].complete == n_committed and st.sweeps[0].expected == 4
+    assert st.lock_holder is None and len(st.partial_stale) == 1
+
+    report = run_sweep(s, store, max_batch=1, progress=False)
+    assert report.already == n_committed and len(report.trained) == 4 - n_committed
+    assert not list((store / "tmp").iterdir())
+    runs, ref = load(store), load(reference)
+    assert sorted(runs.runs.index) == sorted(s.run_ids()) and runs.runs.index.is_unique
+    assert len(list((store / "batches").iterdir())) == 4
+    for rid in s.run_ids():
+        assert np.array_equal(runs.signals(rid)[1], ref.signals(rid)[1])
+        assert np.array_equal(runs.embeddings(rid)[250], ref.embeddings(rid)[250])
+
+
+def test_lock_released_and_reported(tmp_path):
+    s = spec(seeds={"embedding": "0:2"})
+    store = tmp_path / "s"
+    run_sweep(s, store, max_batch=1, progress=False)
+    with StoreLock(store, "other"):
+        with pytest.raises(StoreError, match=f"sweep 'other', pid {os.getpid()}"):
+            run_sweep(s, store, progress=False)
+        assert sweep_status(store).lock_holder["sweep"] == "other"
+    assert sweep_status(store).lock_holder is None
+    again = run_sweep(s, store, progress=False)  # free again; nothing left to train
+    assert again.trained == [] and again.already == 2
+    record = json.loads((store / "sweeps" / "t.json").read_text())
+    assert record["run_ids"] == s.run_ids() and SweepSpec.from_dict(record["spec"]) == s
+
+
+def test_local_workers_match_serial(tmp_path):
+    s = spec(axes={"d": [8, 12]}, seeds={"embedding": "0:3"})
+    run_sweep(s, tmp_path / "serial", max_batch=2, progress=False)
+    report = run_sweep(s, tmp_path / "pool", max_batch=2, workers=2, progress=False)
+    assert sorted(report.trained) == sorted(s.run_ids())
+    a, b = load(tmp_path / "serial"), load(tmp_path / "pool")
+    assert sorted(a.runs.index) == sorted(b.runs.index)
+    for rid in s.run_ids():
+        assert np.array_equal(a.signals(rid)[1], b.signals(rid)[1])
+
+
+def test_bad_spec_writes_nothing(tmp_path):
+    with pytest.raises(ConfigError):
+        run_sweep(spec(), tmp_path / "s", workers=0)
+    with pytest.raises(ConfigError, match="executor"):
+        run_sweep(spec(), tmp_path / "s", executor="slurm")
+    assert not Path(tmp_path / "s").exists()
