@@ -26,7 +26,7 @@ def test_train_then_show(tmp_path, capsys):
                               "0:3", "--mlp-seeds", "5", "--split-seeds", "1,2,3"], capsys)
     assert code == 0, err
     runs = load(store).runs
-    assert sorted(zip(runs.embedding_seed, runs.mlp_seed, runs.split_seed)) == [
+    assert sorted(zip(runs.embedding_seed, runs.mlp_seed, runs.split_seed, strict=True)) == [
         (0, 5, 1), (1, 5, 2), (2, 5, 3)]
     assert len(out.strip().splitlines()) == 4  # header + one line per run
     code, out2, _ = run_cli(["show", str(store)], capsys)

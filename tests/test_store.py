@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from circle_survival import RunConfig, StoreError, load, train, train_to_store
-from circle_survival.fourier import circles, signal as signal_of
+from circle_survival.fourier import circles
+from circle_survival.fourier import signal as signal_of
 
 SMALL = dict(p=13, d=8, hidden=(16, 16), steps=30)
 
