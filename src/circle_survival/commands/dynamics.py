@@ -150,12 +150,14 @@ def check_gradient_steps(store, run_ids: Sequence[str], s_max: int) -> None:
 
     for ids, _, steps in shape_groups(store, run_ids):
         missing = sorted(set(range(s_max + 1)) - set(steps))
-        if missing:
-            cfg = store.config(ids[0])
-            raise ConfigError(
-                f"run {ids[0]} records signals every {cfg.signal_every} step(s) over "
-                f"{cfg.steps} steps, so step {missing[0]} is missing; the gradients up to "
-                f"s = {s_max} need steps 0 .. {s_max} (train with --signal-every 1)")
+        if not missing:
+            continue
+        cfg = store.config(ids[0])
+        need = f"the gradients up to s = {s_max} need the signals of steps 0 .. {s_max}"
+        if cfg.steps < s_max:
+            raise ConfigError(f"run {ids[0]} has only {cfg.steps} steps; {need}")
+        raise ConfigError(f"run {ids[0]} records signals every {cfg.signal_every} steps, so "
+                          f"step {missing[0]} is missing; {need} (train with --signal-every 1)")
 
 
 def gradient_numbers(table: pd.DataFrame, s: int) -> dict[str, Any]:
@@ -178,12 +180,15 @@ def gradient_numbers(table: pd.DataFrame, s: int) -> dict[str, Any]:
 
 def _gradient_lines(numbers: dict[str, Any], s: int) -> list[str]:
     t, svm = numbers["ttest"], numbers["svm"]
-    lines = [
-        f"frequencies: {numbers['frequencies']} ({numbers['runs']} runs); survived: "
-        f"{numbers['survived']}, dead: {numbers['dead']}",
-        f"Welch t-test of grad_{s}, survivors vs dead: t = {num(t['statistic'])}, "
-        f"p = {num(t['p_value'])} (means {num(t['mean_survived'])} vs {num(t['mean_dead'])})",
-    ]
+    lines = [f"frequencies: {numbers['frequencies']} ({numbers['runs']} runs); survived: "
+             f"{numbers['survived']}, dead: {numbers['dead']}"]
+    if math.isfinite(t["statistic"]):
+        lines.append(f"Welch t-test of grad_{s}, survivors vs dead: t = {num(t['statistic'])}, "
+                     f"p = {num(t['p_value'])} (means {num(t['mean_survived'])} vs "
+                     f"{num(t['mean_dead'])})")
+    else:
+        lines.append(f"Welch t-test of grad_{s}: skipped (needs at least two survivors and two "
+                     "dead frequencies)")
     if svm is None:
         lines.append(f"linear SVM: skipped ({numbers['svm_skipped']})")
     else:
