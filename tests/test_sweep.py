@@ -19,6 +19,7 @@ from circle_survival.sweep import (
     SweepSpec,
     estimate_disk,
     plan_sweep,
+    read_holder,
     run_sweep,
     sweep_status,
 )
@@ -173,17 +174,24 @@ def test_resume_after_sigkill_and_concurrent_sweep_refused(tmp_path):
         env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
         deadline = time.monotonic() + 60
-        while True:
-            committed = list((store / "batches").glob("*")) if store.is_dir() else []
-            partial = list((store / "tmp").glob("*")) if store.is_dir() else []
-            if committed and partial:
-                break
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "sweep never had a batch in flight"
-            time.sleep(0.01)
+
+        def wait_for(condition, what):
+            while not condition():
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline, f"sweep never {what}"
+                time.sleep(0.005)
+
+        def holds_lock():
+            return (read_holder(store) or {}).get("pid") == proc.pid
+
+        def in_flight():
+            return any((store / "batches").iterdir()) and any((store / "tmp").iterdir())
+
+        wait_for(holds_lock, "took the lock")
         # a second sweep on the same store is refused while the first runs, naming it
         with pytest.raises(StoreError, match=f"in use by another sweep .*pid {proc.pid}"):
             run_sweep(s, store, max_batch=1, progress=False)
+        wait_for(in_flight, "had a batch committed and another in flight")
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     finally:
