@@ -45,6 +45,7 @@ driver's host when the next sweep starts.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import itertools
 import json
@@ -54,7 +55,7 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -852,28 +853,23 @@ def _ray_train(config_dicts: list[dict], store: str, threads: int) -> list[str]:
 
 
 def run_ray(batches: Sequence[Sequence[RunConfig]], store: Path, credit: _BatchCredit, *,
-            address: str | None = None, cpus: float = 1.0, gpus: float | None = None
-            ) -> list[str]:
-    """Train each batch as a Ray remote task (``num_cpus=cpus``; ``num_gpus=gpus``, default
-    1, for batches on cuda, or on "auto" when the cluster has GPUs). Connects to ``address``
-    (or starts a local Ray) unless Ray is already initialised in this process."""
+            cpus: float = 1.0, gpus: float | None = None) -> list[str]:
+    """Train each batch as a Ray remote task on the Ray this process is connected to (see
+    :func:`ray_session`): ``num_cpus=cpus``; ``num_gpus=gpus`` (default 1) for batches on
+    cuda, or on "auto" when the cluster has GPUs. Each task writes into ``store`` itself."""
     ray = import_ray()
-    started = not ray.is_initialized()
+    has_gpus = ray.cluster_resources().get("GPU", 0) > 0
+    task = ray.remote(_ray_train)
     refs: dict[Any, int] = {}
-    if started:
-        ray.init(address=address, include_dashboard=False, logging_level="WARNING",
-                 ignore_reinit_error=True)
+    trained: list[str] = []
     try:
-        has_gpus = ray.cluster_resources().get("GPU", 0) > 0
-        task = ray.remote(_ray_train)
         for i, b in enumerate(batches):
             dev = b[0].device
             wants_gpu = dev.startswith("cuda") or (dev == "auto" and has_gpus)
             num_gpus = (1.0 if gpus is None else gpus) if wants_gpu else 0
             ref = task.options(num_cpus=cpus, num_gpus=num_gpus).remote(
-                [c.to_dict() for c in b], str(store), max(1, int(cpus)))
+                [c.to_dict() for c in b], str(store.resolve()), max(1, int(cpus)))
             refs[ref] = i
-        trained: list[str] = []
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
@@ -884,10 +880,36 @@ def run_ray(batches: Sequence[Sequence[RunConfig]], store: Path, credit: _BatchC
         for ref in refs:
             ray.cancel(ref, force=True)
         raise
-    finally:
-        if started:
-            ray.shutdown()
     return trained
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None) -> Iterator[Any]:
+    """Ray for the duration of a sweep: the one already initialised in this process, or a
+    connection to ``address`` (a cluster), or a local Ray started here (and shut down after).
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    _ray_init(ray, address)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _ray_init(ray: Any, address: str | None) -> None:
+    """Start a local Ray (address None) or connect to a cluster; a failure is one line."""
+    kwargs: dict[str, Any] = {"logging_level": "WARNING"}
+    if address is None:
+        kwargs["include_dashboard"] = False
+    try:
+        ray.init(address=address, **kwargs)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        where = f"at {address}" if address else "locally"
+        msg = " ".join(str(exc).split())[:300]
+        raise ConfigError(f"cannot start or reach Ray {where}: {msg}") from None
 
 
 # -- running a sweep -----------------------------------------------------------------------
@@ -942,26 +964,28 @@ def run_sweep(spec: SweepSpec, store: str | Path, *, executor: str = "local", wo
         if executor != "ray" or max_batch is not None:
             raise
         raise ConfigError(f"{exc}; pass --max-batch to size batches for the cluster") from None
-    init_store(store)
-    with StoreLock(store, spec.name):
+    # Start Ray (or fail to) before writing anything, and only when there is work for it.
+    need_ray = executor == "ray" and bool(drop_done(planned, completed_run_ids(store)))
+    with contextlib.ExitStack() as stack:
+        if need_ray:
+            stack.enter_context(ray_session(address))
+        init_store(store)
+        stack.enter_context(StoreLock(store, spec.name))
         record_sweep(store, spec)
         clean_stale_tmp(store)
         done = completed_run_ids(store) & set(spec.run_ids())
         batches = drop_done(planned, done)
         bar = ProgressBar(len(spec), len(done), enabled=progress and bool(batches))
+        stack.callback(bar.close)
         credit = _BatchCredit(bar, batches)
-        try:
-            if not batches:
-                trained: list[str] = []
-            elif executor == "ray":
-                trained = run_ray(batches, store, credit, address=address, cpus=ray_cpus,
-                                  gpus=ray_gpus)
-            elif workers > 1 and len(batches) > 1:
-                trained = run_pool(batches, store, workers, credit)
-            else:
-                trained = run_serial(batches, store, credit)
-        finally:
-            bar.close()
+        if not batches:
+            trained: list[str] = []
+        elif executor == "ray":
+            trained = run_ray(batches, store, credit, cpus=ray_cpus, gpus=ray_gpus)
+        elif workers > 1 and len(batches) > 1:
+            trained = run_pool(batches, store, workers, credit)
+        else:
+            trained = run_serial(batches, store, credit)
     return SweepReport(spec.name, store, len(spec), len(done), trained)
 
 
@@ -979,6 +1003,7 @@ __all__ = [
     "batch_all",
     "drop_done",
     "plan_sweep",
+    "ray_session",
     "record_sweep",
     "run_sweep",
     "sweep_status",

@@ -159,6 +159,7 @@ class Trainer:
         self.chunk = chunk_size or default_chunk_size(cfg, m, dev)
         self.chunks = [(lo, min(lo + self.chunk, m)) for lo in range(0, m, self.chunk)]
         self._chunk_pairs = [self.train_pairs.chunk(lo, hi, cfg.p) for lo, hi in self.chunks]
+        self._chunk_test_pairs = [self.test_pairs.chunk(lo, hi, cfg.p) for lo, hi in self.chunks]
         self.step_count = 0
 
     def _stack_params(self, states: list[InitialState]) -> list[torch.Tensor]:
@@ -220,13 +221,13 @@ class Trainer:
     def metrics(self, include_train: bool = True) -> torch.Tensor:
         """Current (train loss, train acc, test loss, test acc): (M, 4); train is NaN if skipped."""
         out = torch.full((self.m, 4), float("nan"), dtype=self.dtype, device=self.device)
-        for (lo, hi) in self.chunks:
+        act = self.cfg.activation
+        for (lo, hi), train, test in zip(self.chunks, self._chunk_pairs, self._chunk_test_pairs,
+                                         strict=True):
             chunk_params = [t[lo:hi] for t in self.params]
             if include_train:
-                out[lo:hi, 0], out[lo:hi, 1] = ensemble.evaluate(
-                    chunk_params, self.train_pairs.chunk(lo, hi, self.cfg.p), self.cfg.activation)
-            out[lo:hi, 2], out[lo:hi, 3] = ensemble.evaluate(
-                chunk_params, self.test_pairs.chunk(lo, hi, self.cfg.p), self.cfg.activation)
+                out[lo:hi, 0], out[lo:hi, 1] = ensemble.evaluate(chunk_params, train, act)
+            out[lo:hi, 2], out[lo:hi, 3] = ensemble.evaluate(chunk_params, test, act)
         return out
 
     def state_dict(self) -> dict[str, np.ndarray]:

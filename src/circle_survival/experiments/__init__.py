@@ -12,7 +12,7 @@ from ..errors import ConfigError
 from .base import SCALES, Claim, Experiment, ExperimentResult, write_result
 
 #: modules defining presets (each exposes ``EXPERIMENTS``: a list of Experiment instances)
-MODULES: list[str] = []
+MODULES: list[str] = ["landscape", "dynamics"]
 
 
 def all_experiments() -> list[Experiment]:

@@ -1,0 +1,193 @@
+"""The presets of experiments 8 (initial-gradient), 10 (collaboration) and 11 (ode): paper-scale
+specs checked without training, reduced presets run end to end on a tiny model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from circle_survival import load
+from circle_survival.errors import ConfigError
+from circle_survival.experiments import MODULES, all_experiments, get, write_result
+from circle_survival.experiments.base import scale_note
+from circle_survival.experiments.dynamics import (
+    PAPER_D_GRID,
+    Collaboration,
+    InitialGradient,
+    LinearODE,
+    wilson_interval,
+)
+from circle_survival.store import init_store
+from circle_survival.sweep import run_sweep
+
+TINY = {"p": 11, "d": 12, "hidden": (16, 16), "lr": 0.05, "device": "cpu"}
+SMOKE_BUDGET = 40_000  # model-steps at the default shape
+
+
+def reduced() -> dict:
+    return {
+        "initial-gradient": InitialGradient(smoke_runs=6, smoke_steps=60, smoke_overrides=TINY),
+        "collaboration": Collaboration(smoke_steps=80, smoke_snapshot_every=20,
+                                       smoke_overrides=TINY),
+        "ode": LinearODE(smoke_steps=80, smoke_d=(4, 8), smoke_runs_per_d=2,
+                         smoke_overrides=TINY, window=50),
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One store with the smoke sweeps of the three reduced presets."""
+    store = tmp_path_factory.mktemp("dynamics") / "store"
+    exps = reduced()
+    for exp in exps.values():
+        for spec in exp.specs("smoke"):
+            run_sweep(spec, store, progress=False)
+    return exps, load(store)
+
+
+def test_registered():
+    assert "dynamics" in MODULES
+    for name, number in (("initial-gradient", 8), ("collaboration", 10), ("ode", 11)):
+        assert get(name).number == number
+
+
+def test_spec_names_unique():
+    names = [s.name for e in all_experiments() for sc in ("smoke", "paper") for s in e.specs(sc)]
+    assert len(names) == len(set(names))
+
+
+def test_paper_scale_counts():
+    (spec,) = InitialGradient().specs("paper")
+    cfgs = spec.configs()
+    assert len(spec) == 500
+    assert {c.embedding_seed for c in cfgs} == {0}
+    assert len({(c.mlp_seed, c.split_seed) for c in cfgs}) == 500
+    assert all(c.steps == 30_000 and c.signal_every == 1 and c.dtype == "float64"
+               for c in cfgs)
+
+    (spec,) = Collaboration().specs("paper")
+    (cfg,) = spec.configs()
+    assert (cfg.steps, cfg.snapshot_every, cfg.p, cfg.d) == (30_000, 100, 59, 128)
+    assert Collaboration().deviations("paper") == []
+
+    trajectory, r2 = LinearODE().specs("paper")
+    (cfg,) = trajectory.configs()
+    assert (cfg.steps, cfg.d, cfg.signal_every) == (30_000, 128, 1)
+    assert PAPER_D_GRID[0] == 4 and PAPER_D_GRID[-1] == 95 and len(PAPER_D_GRID) == 14
+    assert len(r2) == 10 * len(PAPER_D_GRID)
+    ds = [c.d for c in r2.configs()]
+    assert sorted(set(ds)) == list(PAPER_D_GRID)
+    assert all(ds.count(d) == 10 for d in PAPER_D_GRID)
+    assert all(c.steps == 1000 and c.signal_every == 1 for c in r2.configs())
+
+
+def test_smoke_budget_and_deviations():
+    for exp in (InitialGradient(), Collaboration(), LinearODE()):
+        assert exp.model_steps("smoke") <= SMOKE_BUDGET
+        assert exp.deviations("smoke")
+    with pytest.raises(ConfigError):
+        InitialGradient().specs("huge")
+    with pytest.raises(ConfigError, match="fit window"):
+        LinearODE(smoke_steps=10, window=50)
+
+
+def test_wilson_interval():
+    lo, hi = wilson_interval(np.array([0, 5, 10]), np.array([10, 10, 10]))
+    np.testing.assert_allclose(lo, [0.0, 0.23659, 0.72247], atol=1e-4)
+    np.testing.assert_allclose(hi, [0.27753, 0.76341, 1.0], atol=1e-4)
+    lo, hi = wilson_interval(0, 0)
+    assert (float(lo), float(hi)) == (0.0, 1.0)
+
+
+def test_analyze_needs_runs(tmp_path):
+    init_store(tmp_path / "empty")
+    store = load(tmp_path / "empty")
+    for exp in reduced().values():
+        with pytest.raises(ConfigError, match="not in"):
+            exp.analyze(store, "smoke")
+
+
+def _check_common(result, tmp_path):
+    note = scale_note(result)
+    for fig in result.figures.values():
+        assert note[:40] in fig.get_suptitle()
+    assert result.claims and all(c.paper and c.observed for c in result.claims)
+    path = write_result(result, tmp_path / result.name)
+    doc = json.loads(path.read_text())
+    assert doc["claims"] and doc["deviations"] == result.deviations
+    for files in doc["figures"].values():
+        assert all((path.parent / f).stat().st_size > 1000 for f in files)
+    return doc
+
+
+def test_initial_gradient_end_to_end(trained, tmp_path):
+    exps, store = trained
+    exp = exps["initial-gradient"]
+    # a threshold that splits the tiny runs' final signals, so both groups are populated
+    final = np.stack([store.signals(r)[1][-1, 1:6] for r in exp.specs("smoke")[0].run_ids()])
+    exp.threshold = float(np.median(final))
+    result = exp.analyze(store, "smoke")
+    assert result.n_runs == 6
+    n = result.numbers
+    assert n["frequencies"] == 6 * 5
+    assert {"ttest_p_grad_4", "svm_accuracy", "svm_baseline_accuracy", "survived_2x_mean",
+            "rules", "survival_rate_curves"} <= set(n)
+    assert set(n["rules"]) == {"absolute", "2x-mean"}
+    assert set(n["rules"]["absolute"]["ttest"]) == {"s=1", "s=2", "s=3", "s=4"}
+    assert len(result.claims) == 2
+    hist = result.figures["gradient_histograms"]
+    assert len(hist.axes) == 4
+    assert all(len(ax.patches) > 0 for ax in hist.axes)
+    curves = result.figures["survival_rate_curves"]
+    assert len(curves.axes) == 4
+    for ax, s in zip(curves.axes, (1, 2, 3, 4), strict=True):
+        rows = [r for r in n["survival_rate_curves"] if r["s"] == s]
+        assert len(ax.lines[0].get_xdata()) == len(rows)
+        assert "n = " in ax.get_title()
+    plane = result.figures["svm_plane"].axes[0]
+    assert sum(len(c.get_offsets()) for c in plane.collections) == 30
+    doc = _check_common(result, tmp_path)
+    assert set(doc["figures"]) == {"gradient_histograms", "survival_rate_curves", "svm_plane"}
+
+
+def test_collaboration_end_to_end(trained, tmp_path):
+    exps, store = trained
+    result = exps["collaboration"].analyze(store, "smoke")
+    n = result.numbers
+    assert n["snapshots"] == 5  # steps 0, 20, 40, 60, 80
+    assert {"best_single_loss", "survivors_together_loss", "full_model_loss", "survivors",
+            "strongest"} <= set(n)
+    assert set(n["last_snapshot_losses"]) == {"single", "strongest+k", "two_strongest+k"}
+    assert len(n["last_snapshot_losses"]["single"]) == 5
+    fig = result.figures["collaboration"]
+    assert len(fig.axes) == 3
+    # one line per k (5, 4, 3 of them) plus the full model and the all-survivors line
+    assert [len(ax.lines) for ax in fig.axes] == [7, 6, 5]
+    assert all(ax.get_yscale() == "log" for ax in fig.axes)
+    _check_common(result, tmp_path)
+
+
+def test_ode_end_to_end(trained, tmp_path):
+    exps, store = trained
+    result = exps["ode"].analyze(store, "smoke")
+    assert result.n_runs == 1 + 4
+    n = result.numbers
+    assert {"r2_ols", "r2_lasso", "rollout_errors", "r2_by_d", "median_rmse_lasso_rollout",
+            "r2_per_frequency"} <= set(n)
+    assert n["window"] == 50
+    assert len(n["rollout_errors"]) == 4 * 5  # four predictions x five frequencies
+    assert {r["prediction"] for r in n["rollout_errors"]} == {
+        "lasso_rollout", "ols_rollout", "lasso_analytic", "ols_analytic"}
+    assert {(r["d"], r["method"]) for r in n["r2_by_d"]} == {
+        (d, m) for d in (4, 8) for m in ("lasso", "ols")}
+    assert all(r["runs"] == 2 for r in n["r2_by_d"])
+    assert len(result.claims) == 2
+    traj = result.figures["ode_trajectories"]
+    panels = [ax for ax in traj.axes if ax.lines]
+    assert len(panels) == 5 and all(len(ax.lines) == 4 for ax in panels)
+    coef = result.figures["ode_coefficients"].axes[0]
+    assert coef.images[0].get_array().shape == (5, 5)
+    r2 = result.figures["ode_r2_vs_d"].axes[0]
+    assert len(r2.containers) == 2  # Lasso and OLS error bars
+    assert "2 runs per d" in r2.get_title()
+    _check_common(result, tmp_path)
