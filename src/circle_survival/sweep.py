@@ -37,10 +37,22 @@ Running a sweep (:func:`run_sweep`):
    complete, so a sweep killed at any moment (even with SIGKILL) leaves complete batches only;
    running it again trains the rest.
 
-On a Ray cluster every worker writes its batch directly into the store path: the store must
-be on storage that every node mounts at the same path (NFS, Lustre, a shared volume). The lock
-is taken by the driver only; partial batches left by dead processes are cleaned only from the
-driver's host when the next sweep starts.
+Ray (``pip install 'circle-survival[ray]'``): ``run_sweep(..., executor="ray")`` uses the Ray
+already initialised in the process, or connects to ``address`` (e.g. ``"auto"`` or
+``"HEAD:6379"`` of a cluster started with ``ray start``), or starts a local Ray. Each task asks
+for ``ray_cpus`` CPUs and, for runs on cuda (or "auto" on a cluster with GPUs), ``ray_gpus``
+GPUs (default 1; a fraction packs several batches on one GPU). Every task writes its batch
+directly into the store path, so on a cluster:
+
+- the store must be on storage every node mounts at the same absolute path (NFS, Lustre, a
+  shared volume), and every node needs the same version of this package installed;
+- batch sizes are chosen on the driver: from the driver's GPU memory, or 64 models when the
+  driver has no GPU (pass ``max_batch`` to size batches for the workers' devices);
+- the lock is taken by the driver only, and partial batches of dead processes are cleaned
+  from the driver's host only, when the next sweep starts.
+
+On a GPU the default batch size follows free memory, so a resumed sweep may batch its
+remaining runs differently from the first attempt; every run is still trained exactly once.
 """
 
 from __future__ import annotations
@@ -79,7 +91,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # -- the spec ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=True)
+@dataclass(frozen=True)
 class SweepSpec:
     """A grid of runs.
 
@@ -121,6 +133,9 @@ class SweepSpec:
         configs, ids = _expand(self)
         _set(self, "_configs", configs)
         _set(self, "_run_ids", ids)
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -185,7 +200,7 @@ class SweepSpec:
 
     def seed_triples(self) -> list[tuple[int, int, int]]:
         """(embedding, mlp, split) seeds of each run at one axis point."""
-        lists = [self.seeds.get(src, (int(self.base.get(f"{src}_seed", 0)),))
+        lists = [self.seeds.get(src, (self.base.get(f"{src}_seed", 0),))
                  for src in SEED_SOURCES]
         if self.seeds_combine == "grid":
             return list(itertools.product(*lists))
@@ -249,7 +264,7 @@ def _check_base(base: Any) -> dict[str, Any]:
     unknown = sorted(set(base) - set(CONFIG_FIELDS))
     if unknown:
         raise ConfigError(f"base: unknown config field {unknown[0]!r}")
-    return dict(base)
+    return _plain(base)
 
 
 def _check_axes(axes: Any) -> dict[str, tuple[Any, ...]]:
@@ -263,7 +278,7 @@ def _check_axes(axes: Any) -> dict[str, tuple[Any, ...]]:
             raise ConfigError(f"axes.{name}: expected a list of values, got {values!r}")
         if not values:
             raise ConfigError(f"axes.{name}: empty axis (give at least one value)")
-        out[name] = tuple(values)
+        out[name] = tuple(_plain(v) for v in values)
     return out
 
 
@@ -393,11 +408,11 @@ def n_params(cfg: RunConfig) -> int:
 
 
 #: A guess of the per-run table row (Parquet, compressed) in bytes.
-TABLE_BYTES_PER_RUN = 2048
+TABLE_BYTES_PER_RUN = 3072
 
 
 def estimate_disk(batches: Sequence[Sequence[RunConfig]]) -> dict[str, int]:
-    """Bytes a set of batches writes (uncompressed arrays, so an upper bound), by kind:
+    """About the bytes a set of batches writes (arrays uncompressed, plus a table row), by kind:
     signals, metrics, embeddings, weights, snapshots, other (split indices and table)."""
     from .trainer import RecordPlan, array_shapes
 
@@ -438,19 +453,22 @@ class Calibration:
     seconds_per_model_step: float
 
 
-def calibrate(batch: Sequence[RunConfig], budget_s: float = 1.0,
-              max_models: int = 8) -> Calibration:
-    """Time a few training steps of a mini batch shaped like ``batch`` (its first
-    ``max_models`` models on the CPU, the whole batch on a GPU) and take the median step;
-    includes signals every step and test metrics every ``metrics_every`` steps, as the
-    trainer records them."""
+def calibrate(batch: Sequence[RunConfig], budget_s: float = 1.0, max_models: int = 8,
+              max_models_gpu: int = 1024) -> Calibration:
+    """Time a few training steps of a mini batch shaped like ``batch`` and take the median.
+
+    Uses the batch's first ``max_models`` models on the CPU (the cost per model hardly
+    depends on the batch size there) and up to ``max_models_gpu`` on a GPU (where it falls
+    with the batch size). Signals every step and test metrics every ``metrics_every`` steps
+    are included, as the trainer records them.
+    """
     import torch
 
     from .trainer import Trainer
 
     cfg = batch[0]
     device = resolve_device(cfg.device)
-    configs = list(batch) if device.startswith("cuda") else list(batch[:max_models])
+    configs = list(batch[:max_models_gpu if device.startswith("cuda") else max_models])
     trainer = Trainer(configs)
     m = len(configs)
     sig = torch.empty(m, cfg.n_freq, dtype=trainer.dtype, device=trainer.device)
@@ -709,7 +727,7 @@ class ProgressBar:
 
         self.bar = tqdm(total=total, initial=done, unit="run", file=sys.stderr,
                         disable=not enabled, dynamic_ncols=True, smoothing=0.1,
-                        bar_format="{desc}{percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} runs "
+                        bar_format="{desc}{percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} runs "
                                    "[{elapsed}<{remaining}{postfix}]")
 
     def add(self, runs: float) -> None:

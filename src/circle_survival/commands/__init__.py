@@ -10,7 +10,7 @@ import importlib
 import typer
 
 #: Modules (in this package) whose commands the CLI offers, in help order.
-MODULES: list[str] = ["analyze", "sweep", "dynamics", "reproduce"]
+MODULES: list[str] = ["analyze", "sweep", "dynamics", "reproduce", "ablation"]
 
 
 def register_all(app: typer.Typer) -> None:

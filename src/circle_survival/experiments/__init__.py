@@ -12,7 +12,7 @@ from ..errors import ConfigError
 from .base import SCALES, Claim, Experiment, ExperimentResult, write_result
 
 #: modules defining presets (each exposes ``EXPERIMENTS``: a list of Experiment instances)
-MODULES: list[str] = ["landscape", "dynamics"]
+MODULES: list[str] = ["landscape", "dynamics", "interventions"]
 
 
 def all_experiments() -> list[Experiment]:

@@ -82,12 +82,14 @@ def base_deviations(base: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def steps_deviation(steps: int, paper_steps: int) -> list[str]:
-    """The note for shortened runs (circles can still die late, DESIGN.md)."""
+def steps_deviation(steps: int, paper_steps: int, why: str | None = None) -> list[str]:
+    """The note for shortened runs; ``why`` says what more steps could change (default:
+    circles can still die late, DESIGN.md)."""
     if steps >= paper_steps:
         return []
-    return [f"{steps:,} steps instead of {paper_steps:,} (circles can still die later, so "
-            f"counts can be higher than after {paper_steps:,} steps)"]
+    why = why or (f"circles can still die later, so counts can be higher than after "
+                  f"{paper_steps:,} steps")
+    return [f"{steps:,} steps instead of {paper_steps:,} ({why})"]
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
@@ -118,6 +120,10 @@ class _Preset(Experiment):
 
     paper_steps = PAPER_STEPS
     paper_runs = 1
+    #: what "runs per point" counts, in the deviation text
+    per_point = "point"
+    #: what more steps could change (None: circles can still die late)
+    short_steps_note: str | None = None
 
     def __init__(self, *, smoke_steps: int, smoke_runs: int = 1,
                  smoke_base: Mapping[str, Any] | None = None) -> None:
@@ -150,9 +156,10 @@ class _Preset(Experiment):
         self.check_scale(scale)
         if scale == "paper":
             return []
-        out = steps_deviation(self.smoke_steps, self.paper_steps)
+        out = steps_deviation(self.smoke_steps, self.paper_steps, self.short_steps_note)
         if self.smoke_runs < self.paper_runs:
-            out.append(f"{self.smoke_runs} runs per point instead of {self.paper_runs}")
+            out.append(f"{self.smoke_runs} runs per {self.per_point} instead of "
+                       f"{self.paper_runs}")
         return out + base_deviations(self.smoke_base)
 
     def _result(self, scale: str, n_runs: int, numbers: dict[str, Any]) -> ExperimentResult:
@@ -291,6 +298,7 @@ class Dimension(_Preset):
     number = 2
     title = "Embedding dimension as a resource"
     paper_runs = 50
+    per_point = "d"
 
     def __init__(self, smoke_ds: Sequence[int] = (16, 48, 80, 128), smoke_runs: int = 5,
                  smoke_steps: int = 2000, smoke_base: Mapping[str, Any] | None = None) -> None:
@@ -412,6 +420,8 @@ class FrozenEmbedding(_Preset):
     paper_steps = 10_000
     paper_runs = 5
     paper_checkpoints = (500, 1000, 5000, 10_000)
+    per_point = "d"
+    short_steps_note = "the test loss can still fall later"
 
     def __init__(self, smoke_ds: Sequence[int] = (16, 32, 48, 64, 96, 128), smoke_runs: int = 2,
                  smoke_steps: int = 3000, smoke_base: Mapping[str, Any] | None = None,
@@ -641,6 +651,7 @@ class InitialSignal(_Preset):
     title = "Initial signal against survival rate"
     paper_runs = 50
     paper_embeddings = 10
+    per_point = "embedding"
 
     def __init__(self, smoke_embeddings: int = 4, smoke_runs: int = 5, smoke_steps: int = 2000,
                  smoke_base: Mapping[str, Any] | None = None) -> None:

@@ -1,0 +1,97 @@
+"""``circle-survival ablate``: ablation-then-train (experiment 9) in one command.
+
+From one seed (embedding, MLP and split), train the five runs O (nothing removed), A (the
+strongest circle), B (the two strongest), C (one random circle) and D (two random circles),
+the constant term removed, into a store (runs already there are skipped, so an interrupted
+command resumes), then plot their test losses on log–log axes and print the key numbers.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import ConfigError
+
+Opt = typer.Option
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ablate`` to the CLI."""
+    app.command("ablate")(ablate_command)
+
+
+def ablate_command(
+    seed: Annotated[int, Opt(help="Seed of the embedding, the MLP and the split.")] = 0,
+    store: Annotated[Path, Opt(help="Store to train into (runs already there are reused).")
+                     ] = Path("ablation-store"),
+    steps: Annotated[int, Opt(help="Optimiser steps per run.")] = 30_000,
+    out: Annotated[Path | None, Opt(help="Figure path stem (writes STEM.png and STEM.svg) "
+                                         "[STORE/ablation-seedS].")] = None,
+    p: Annotated[int, Opt(help="Modulus.")] = 59,
+    d: Annotated[int, Opt(help="Embedding width.")] = 128,
+    dtype: Annotated[str, Opt(help="float64 or float32.")] = "float64",
+    device: Annotated[str, Opt(help="cpu, cuda or auto.")] = "auto",
+    quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
+) -> None:
+    """Train O, A, B, C, D from one seed and plot their test loss (experiment 9)."""
+    from ..config import resolve_device
+    from ..experiments.interventions import ablation_configs
+
+    if seed < 0:
+        raise ConfigError(f"seed must be >= 0, got {seed}")
+    configs = ablation_configs(seed, steps=steps, p=p, d=d, dtype=dtype, device=device)
+    resolve_device(configs["O"].device)
+    train(list(configs.values()), store, quiet)
+    stem = out or Path(store) / f"ablation-seed{seed}"
+    report(store, {name: c.run_id for name, c in configs.items()}, stem,
+           note=f"seed {seed}, p = {p}, d = {d}, {steps:,} steps, {dtype}")
+
+
+def train(configs: list, store: Path, quiet: bool) -> None:
+    """Train the runs not yet in ``store`` (one batch), with a progress bar."""
+    from ..runner import train_to_store
+    from ..store import completed_run_ids
+
+    todo = [c for c in configs if c.run_id not in completed_run_ids(store)]
+    if len(todo) < len(configs):
+        typer.echo(f"{len(configs) - len(todo)} of {len(configs)} runs already in {store}",
+                   err=True)
+    bar = None
+    if todo and not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=todo[0].steps, unit="step", dynamic_ncols=True, file=sys.stderr,
+                   desc=f"{len(todo)} runs")
+    try:
+        train_to_store(todo, store, progress=(lambda n, m: bar.update(n)) if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def report(store: Path, ids: dict[str, str], stem: Path, note: str) -> None:
+    """Write the figure and print, per variant, the kept circles, the final test loss, the
+    spikes and the final circles, then the claims."""
+    from ..experiments.interventions import analyze_ablation
+    from ..figures.interventions import ablation_test_loss
+    from ..figures.io import save_figure
+    from ..store import load
+
+    numbers, claims, fig_data = analyze_ablation(load(store), ids)
+    paths = save_figure(ablation_test_loss(**fig_data, note=note), stem)
+    typer.echo(f"{'':2}{'kept':<14} {'final test loss':>15} {'spikes':>6} {'reaches 10x O':>13}"
+               f"  final circles")
+    for name, v in numbers["variants"].items():
+        kept = "all" if v["kept"] is None else ",".join(str(k) for k in v["kept"])
+        conv = "never" if v["converge_step"] is None else str(v["converge_step"])
+        circ = ",".join(str(c) for c in v["final_circles"]) or "-"
+        typer.echo(f"{name:<2}{kept:<14} {v['final_test_loss']:>15.3g} {v['n_spikes']:>6} "
+                   f"{conv:>13}  {circ}")
+    for c in claims:
+        verdict = {True: "holds", False: "does not hold", None: "undecided"}[c.holds]
+        typer.echo(f"[{verdict}] {c.paper}\n    here: {c.observed}")
+    typer.echo(f"figure: {', '.join(str(p) for p in paths)}")

@@ -1,0 +1,193 @@
+"""Figures of the interventions on the initial embedding: the causal perturbation of one
+frequency (experiment 6), two constructed circles (experiment 7) and ablation-then-train
+(experiment 9).
+
+Every function takes data (arrays or DataFrames) and returns a :class:`matplotlib.figure.Figure`
+on an Agg canvas; no pyplot state is touched. Rates are drawn with Wilson 95% intervals
+(:func:`wilson_interval`) and every figure names the number of runs behind each point; a
+``note`` (the scale and its departures from the paper) is printed under the title.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+#: Colours of the ablation variants (O is drawn in both panels).
+ABLATION_COLORS = {"O": "tab:blue", "A": "tab:orange", "B": "tab:green", "C": "tab:pink",
+                   "D": "tab:cyan"}
+#: The two panels of the ablation figure: the strongest circles, and random circles.
+ABLATION_PANELS = (("O", "A", "B"), ("O", "C", "D"))
+LARGER_COLOR = "tab:red"
+SMALLER_COLOR = "tab:blue"
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _suptitle(fig: Figure, title: str, note: str | None, width: int = 110) -> None:
+    """The title, with the scale note wrapped on the lines below it."""
+    text = title
+    if note:
+        text += "\n" + "\n".join(textwrap.wrap(note, width))
+    fig.suptitle(text, fontsize="medium")
+
+
+def wilson_interval(successes: np.ndarray | int, n: np.ndarray | int, z: float = 1.96
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of the rate successes / n (95% for z = 1.96).
+
+    Elementwise over arrays; returns (low, high), each clipped to [0, 1]; (0, 1) where n = 0.
+    """
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        phat = k / n
+        denom = 1 + z**2 / n
+        centre = (phat + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(phat * (1 - phat) / n + z**2 / (4 * n**2)) / denom
+    low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), 0.0)
+    high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), 1.0)
+    return low, high
+
+
+def _rate_errorbars(ax, x: np.ndarray, n_survived: np.ndarray, n_runs: np.ndarray,
+                    **style) -> None:
+    """Survival rates at ``x`` with Wilson 95% intervals as error bars."""
+    rate = n_survived / np.maximum(n_runs, 1)
+    low, high = wilson_interval(n_survived, n_runs)
+    err = np.vstack([rate - low, high - rate])
+    ax.errorbar(x, rate, yerr=err, capsize=2, elinewidth=0.8, markersize=4, **style)
+
+
+def _runs_text(n_runs: np.ndarray) -> str:
+    """'50 runs per point', or '5–50 runs per point' when the counts differ."""
+    lo, hi = int(np.min(n_runs)), int(np.max(n_runs))
+    return f"{hi} runs per point" if lo == hi else f"{lo}–{hi} runs per point"
+
+
+# -- experiment 9: ablation-then-train --------------------------------------------------------
+def ablation_test_loss(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    labels: Mapping[str, str] | None = None,
+    note: str | None = None,
+) -> Figure:
+    """Test loss over training of the ablation variants, on log–log axes, in two panels:
+    O, A, B (no ablation, strongest circle, two strongest) and O, C, D (random circles).
+
+    Args:
+        curves: variant ("O", "A", ...) -> (steps (T,), test loss (T,)), one run each. Step 0
+            cannot be drawn on a log axis and is left out.
+        labels: variant -> legend text (default: the variant's name).
+        note: the scale note printed under the title.
+    """
+    labels = dict(labels or {})
+    fig = _figure(12.0, 4.8)
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, panel in zip(axes, ABLATION_PANELS, strict=True):
+        for name in panel:
+            if name not in curves:
+                continue
+            steps, loss = (np.asarray(a, dtype=float) for a in curves[name])
+            ok = (steps > 0) & np.isfinite(loss) & (loss > 0)
+            ax.plot(steps[ok], loss[ok], color=ABLATION_COLORS.get(name), lw=1.2, alpha=0.85,
+                    label=labels.get(name, name))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.grid(True, which="major", ls="--", alpha=0.4)
+        ax.set_xlabel("step (log scale)")
+        ax.legend(title="one run per curve", fontsize="small", loc="lower left")
+    axes[0].set_ylabel("test loss (log scale)")
+    axes[0].set_title("strongest circles")
+    axes[1].set_title("random circles")
+    _suptitle(fig, "Test loss after restricting the initial embedding (ablation-then-train)",
+              note)
+    return fig
+
+
+# -- experiment 6: perturbing one frequency ---------------------------------------------------
+def perturbation_survival(
+    rates: pd.DataFrame,
+    k: int,
+    note: str | None = None,
+    statistic: str | None = None,
+) -> Figure:
+    """Survival rate of the perturbed frequency against its shifted initial signal,
+    one curve per fixed embedding, with Wilson 95% intervals.
+
+    Args:
+        rates: one row per (embedding, alpha): columns embedding_seed, x (alpha * S_k minus
+            the mean of the embedding's unperturbed signals), n_runs, n_survived.
+        k: the perturbed frequency (for the labels).
+        note: the scale note printed under the title.
+        statistic: a line about the trend (e.g. Spearman's r) shown in the axes.
+    """
+    fig = _figure(7.5, 5.0)
+    ax = fig.subplots()
+    groups = list(rates.groupby("embedding_seed", sort=True))
+    cmap = colormaps["viridis"]
+    for i, (seed, g) in enumerate(groups):
+        g = g.sort_values("x")
+        color = cmap(i / max(1, len(groups) - 1) * 0.9)
+        _rate_errorbars(ax, g["x"].to_numpy(float), g["n_survived"].to_numpy(float),
+                        g["n_runs"].to_numpy(float), color=color, marker="o", lw=1.0,
+                        alpha=0.85, label=f"embedding {seed}")
+    ax.axvline(0.0, color="0.6", lw=0.8, ls=":")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel(f"α·S_{k} − mean_k S_k  (perturbed signal of k = {k} above the mean)")
+    ax.set_ylabel(f"survival rate of k = {k}")
+    ax.set_title(f"{_runs_text(rates['n_runs'].to_numpy())}; Wilson 95% intervals",
+                 fontsize="small")
+    ax.legend(fontsize="x-small", ncol=1 + len(groups) // 9, loc="upper left")
+    if statistic:
+        ax.text(0.98, 0.03, statistic, transform=ax.transAxes, ha="right", va="bottom",
+                fontsize="small", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
+    _suptitle(fig, f"Survival of frequency k = {k} after scaling its Fourier component by α",
+              note, width=80)
+    return fig
+
+
+# -- experiment 7: two constructed circles ----------------------------------------------------
+def two_circles_survival(rates: pd.DataFrame, note: str | None = None) -> Figure:
+    """Survival rate of the larger and of the smaller constructed circle against the ratio r
+    of their signals (log x axis), with Wilson 95% intervals.
+
+    Args:
+        rates: one row per r: columns ratio, n_runs, n_larger, n_smaller (runs in which that
+            circle survives).
+        note: the scale note printed under the title.
+    """
+    r = rates.sort_values("ratio")
+    x = r["ratio"].to_numpy(float)
+    n = r["n_runs"].to_numpy(float)
+    fig = _figure(7.0, 4.8)
+    ax = fig.subplots()
+    _rate_errorbars(ax, x, r["n_larger"].to_numpy(float), n, color=LARGER_COLOR, marker="o",
+                    lw=1.2, label="larger circle (signal s)")
+    _rate_errorbars(ax, x * 1.03, r["n_smaller"].to_numpy(float), n, color=SMALLER_COLOR,
+                    marker="s", lw=1.2, label="smaller circle (signal r·s)")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("ratio r of the smaller to the larger initial signal (log scale)")
+    ax.set_ylabel("survival rate")
+    ax.set_title(f"{_runs_text(n)}; Wilson 95% intervals", fontsize="small")
+    ax.grid(True, which="major", ls="--", alpha=0.4)
+    ax.legend(fontsize="small", loc="best")
+    _suptitle(fig, "Two constructed circles: which survives?", note, width=80)
+    return fig
+
+
+def variant_label(name: str, description: str, kept: Sequence[int] | None) -> str:
+    """A legend entry: 'A: strongest circle {7}'; O has no kept set."""
+    if kept is None:
+        return f"{name}: {description}"
+    return f"{name}: {description} {{{', '.join(str(k) for k in kept)}}}"

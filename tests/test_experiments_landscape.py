@@ -1,0 +1,314 @@
+"""Presets of experiments/landscape.py (experiments 1-5).
+
+Tiny versions of every preset (p = 11 .. 17, d = 8 .. 16, hidden (16, 16), a few dozen steps)
+train end to end through ``circle-survival reproduce`` into one store, with the registry
+patched to hand out the tiny instances; ``circle-survival report`` then builds a page with the
+claims table. The paper-scale specs are checked against the paper's grids and counts without
+training them.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import circle_survival.experiments as registry
+from circle_survival import fourier, load
+from circle_survival.cli import main
+from circle_survival.errors import ConfigError
+from circle_survival.experiments import all_experiments
+from circle_survival.experiments.base import SCALES
+from circle_survival.experiments.landscape import (
+    EXPERIMENTS,
+    PAPER_DS,
+    PAPER_INTEGERS,
+    PAPER_PRIMES,
+    PAPER_WD_LINEAR,
+    PAPER_WD_LOG,
+    CirclesVsP,
+    CirclesVsWeightDecay,
+    Dimension,
+    FrozenEmbedding,
+    InitialSignal,
+    SignalEvolution,
+    base_deviations,
+    wilson_interval,
+)
+from circle_survival.store import init_store
+
+SMALL = {"hidden": (16, 16), "lr": 0.03}
+TINY = {"p": 13, "d": 12, **SMALL}
+
+
+def tiny_presets():
+    return {
+        "signal-evolution": SignalEvolution(smoke_steps=40, smoke_base=TINY),
+        "dimension": Dimension(smoke_ds=(8, 16), smoke_runs=3, smoke_steps=30,
+                               smoke_base={"p": 13, **SMALL}),
+        "frozen-embedding": FrozenEmbedding(smoke_ds=(8, 16), smoke_runs=2, smoke_steps=30,
+                                            smoke_checkpoints=(10, 20),
+                                            smoke_base={"p": 13, **SMALL}),
+        "circles-vs-p": CirclesVsP(smoke_primes=(11, 13), smoke_integers=(12, 14),
+                                   smoke_runs=2, smoke_steps=30,
+                                   smoke_base={"d": 8, **SMALL}),
+        "circles-vs-weight-decay": CirclesVsWeightDecay(
+            smoke_log=PAPER_WD_LOG[::15], smoke_linear=PAPER_WD_LINEAR[::15], smoke_runs=2,
+            smoke_steps=30, smoke_base=TINY),
+        "initial-signal": InitialSignal(smoke_embeddings=2, smoke_runs=3, smoke_steps=30,
+                                        smoke_base=TINY),
+    }
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    """Every tiny preset reproduced through the CLI into one store, then a report."""
+    root = tmp_path_factory.mktemp("landscape")
+    store = root / "store"
+    presets = tiny_presets()
+
+    def get(name):
+        if name not in presets:
+            raise ConfigError(f"no experiment {name!r}")
+        return presets[name]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(registry, "get", get)
+        for name in presets:
+            main(["reproduce", name, "--scale", "smoke", "--store", str(store), "--quiet"])
+    report = root / "report.html"
+    main(["report", str(store), "--out", str(report)])
+    return presets, store, report
+
+
+@pytest.fixture(scope="module")
+def results(reproduced):
+    """Each tiny preset analysed again from the store (to inspect the Figure objects)."""
+    presets, store, _ = reproduced
+    st = load(store)
+    return {name: exp.analyze(st, "smoke") for name, exp in presets.items()}
+
+
+def result_doc(store, name):
+    return json.loads((store / "results" / f"{name}-smoke" / "result.json").read_text())
+
+
+def suptitle(fig):
+    return fig._suptitle.get_text() if fig._suptitle is not None else ""
+
+
+def marked_lines(ax):
+    return [ln for ln in ax.lines if ln.get_marker() not in (None, "None", "", "_", "|")]
+
+
+# -- registry and paper scale ---------------------------------------------------------------
+def test_registered_with_unique_sweep_names():
+    names = {e.name for e in all_experiments()}
+    assert {e.name for e in EXPERIMENTS} <= names
+    assert [e.number for e in EXPERIMENTS] == [1, 2, 3, 4, 4, 5]
+    specs = [s.name for e in all_experiments() for scale in SCALES for s in e.specs(scale)]
+    assert len(specs) == len(set(specs))
+
+
+def test_paper_scale_grids_and_counts():
+    exp = {e.name: e for e in EXPERIMENTS}
+    assert exp["signal-evolution"].deviations("paper") == []
+    (spec,) = exp["signal-evolution"].specs("paper")
+    (cfg,) = spec.configs()
+    assert (cfg.p, cfg.d, cfg.steps, cfg.dtype, cfg.embedding_steps) == (59, 128, 30_000,
+                                                                          "float64", (15_000,))
+    assert (cfg.embedding_seed, cfg.mlp_seed, cfg.split_seed) == (0, 0, 0)
+
+    (spec,) = exp["dimension"].specs("paper")
+    assert len(spec) == 8 * 50 and spec.axes["d"] == PAPER_DS == (16, 32, 48, 64, 80, 96, 112,
+                                                                   128)
+    cfgs = spec.configs()
+    assert all(c.steps == 30_000 and c.embedding_seed == c.mlp_seed == c.split_seed
+               for c in cfgs)
+    assert len({c.embedding_seed for c in cfgs}) == 50
+
+    (spec,) = exp["frozen-embedding"].specs("paper")
+    assert len(spec) == 8 * 5
+    assert all(c.freeze_embedding and c.steps == 10_000 for c in spec.configs())
+    assert exp["frozen-embedding"].checkpoints("paper") == [500, 1000, 5000, 10_000]
+    assert spec.configs()[0].metrics_every == 500
+
+    primes, integers = exp["circles-vs-p"].specs("paper")
+    assert PAPER_PRIMES[0] == 13 and PAPER_PRIMES[-1] == 127 and len(PAPER_PRIMES) == 26
+    assert all(fourier.delta(1, p) == 1 for p in PAPER_PRIMES)
+    assert PAPER_INTEGERS == tuple(range(16, 102))
+    assert len(primes) == 26 * 10 and len(integers) == 86 * 10
+
+    log, linear = exp["circles-vs-weight-decay"].specs("paper")
+    assert np.allclose(log.axes["weight_decay"], 10 ** np.linspace(-4, -2, 16))
+    assert np.allclose(linear.axes["weight_decay"], np.linspace(0.1, 1.5, 16))
+    assert len(log) == len(linear) == 16 * 10
+
+    (spec,) = exp["initial-signal"].specs("paper")
+    cfgs = spec.configs()
+    assert len(cfgs) == 500 and len({c.embedding_seed for c in cfgs}) == 10
+    assert all(c.mlp_seed == c.split_seed for c in cfgs)
+    assert len({(c.embedding_seed, c.mlp_seed) for c in cfgs}) == 500
+    for e in EXPERIMENTS:
+        assert e.deviations("paper") == []
+        assert all(c.dtype == "float64" for s in e.specs("paper") for c in s.configs())
+
+
+def test_smoke_deviations_name_the_shortcuts():
+    dev = " ".join(Dimension().deviations("smoke"))
+    assert "steps instead of 30,000" in dev and "die later" in dev
+    assert "runs per d instead of 50" in dev and "d ∈" in dev
+    assert "test loss can still fall" in " ".join(FrozenEmbedding().deviations("smoke"))
+    assert base_deviations({"p": 13, "hidden": [16, 16], "signal_every": 100}) == [
+        "p = 13 instead of 59", "hidden = (16, 16) instead of (100, 100)"]
+    for e in EXPERIMENTS:
+        assert e.deviations("smoke")
+
+
+def test_smoke_budget():
+    """Each default smoke preset fits about 40,000 model-steps at the paper's shape."""
+    from circle_survival.config import RunConfig
+    from circle_survival.sweep import model_step_flops
+
+    ref = model_step_flops(RunConfig())
+    for e in EXPERIMENTS:
+        work = sum(model_step_flops(c) * c.steps for s in e.specs("smoke") for c in s.configs())
+        assert work / ref <= 42_000, e.name
+
+
+def test_wilson_interval_reexported():
+    lo, hi = wilson_interval(np.array([0, 10]), np.array([10, 10]))
+    assert lo[0] == 0 and hi[1] == 1
+
+
+def test_analyze_needs_the_runs(tmp_path):
+    store = load(init_store(tmp_path / "empty"))
+    with pytest.raises(ConfigError, match="reproduce"):
+        tiny_presets()["dimension"].analyze(store, "smoke")
+
+
+# -- end to end -----------------------------------------------------------------------------
+def test_cli_writes_results_and_report(reproduced):
+    presets, store, report = reproduced
+    for name in presets:
+        doc = result_doc(store, name)
+        assert doc["claims"] and doc["figures"] and doc["scale"] == "smoke"
+        out = store / "results" / f"{name}-smoke"
+        for files in doc["figures"].values():
+            assert all((out / f).is_file() for f in files)
+    html = report.read_text()
+    assert "<table" in html and "Signal evolution of one run" in html
+    assert "Initial signal against survival rate" in html
+    for verdict in ("holds", "does not hold", "undecided"):
+        if verdict in html:
+            break
+    else:
+        pytest.fail("no claim verdict in the report")
+
+
+def test_signal_evolution(results, reproduced):
+    res = results["signal-evolution"]
+    store = reproduced[1]
+    num = result_doc(store, "signal-evolution")["numbers"]
+    assert {"n_circles", "circles", "plane_frequencies", "survivor_to_dead_ratio",
+            "test_loss"} <= set(num)
+    assert set(res.figures) == {"signal_evolution", "circles_fft", "circles_pca",
+                                "planes_over_time"}
+    ax = res.figures["signal_evolution"].axes[0]
+    assert len(ax.lines) == fourier.n_freq(13) and ax.get_xscale() == "log"
+    planes = res.figures["planes_over_time"]
+    assert len([a for a in planes.axes if a.get_visible()]) == 3 * len(num["plane_frequencies"])
+    titles = " ".join(a.get_title() for a in planes.axes)
+    assert "step 0" in titles and "step 20" in titles and "step 40" in titles
+    for fig in res.figures.values():
+        assert "smoke scale, 1 runs" in suptitle(fig)
+    assert len(res.claims) == 2
+
+
+def test_signal_evolution_plane_pair():
+    s0 = np.array([0, 5, 9, 7, 8, 1.0])
+    assert SignalEvolution.plane_pair(s0, [1, 3], [2, 4, 5]) == [3, 2]
+    assert SignalEvolution.plane_pair(s0, [], [2, 4]) == [2]
+
+
+def test_dimension(results, reproduced):
+    res = results["dimension"]
+    num = result_doc(reproduced[1], "dimension")["numbers"]
+    assert num["ds"] == [8, 16] and num["runs_per_d"] == [3, 3]
+    assert {"spearman_r_circles_d", "mean_initial_circularity", "ttest_p",
+            "mean_circularity_survivors"} <= set(num)
+    ax = res.figures["circles_vs_d"].axes[0]
+    (means,) = marked_lines(ax)
+    assert list(means.get_xdata()) == [8, 16]
+    assert "3 runs per point" in " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert len(marked_lines(res.figures["circularity_vs_d"].axes[0])) == 2
+    hist = res.figures["circularity_histogram"].axes[0]
+    assert "d = 16" in hist.get_title() and hist.patches
+    assert all("smoke scale, 6 runs" in suptitle(f) for f in res.figures.values())
+    assert len(res.claims) == 3
+
+
+def test_dimension_circularity_matches_fourier(results, reproduced):
+    store = load(reproduced[1])
+    exp = reproduced[0]["dimension"]
+    ids = exp.specs("smoke")[0].run_ids()
+    runs = store.runs.loc[ids, ["p", "d", "circles"]]
+    per_run, freq = Dimension.circularities(store, runs)
+    e0 = store.embeddings(ids[0])[0]
+    c = fourier.circularity(e0)[1:7]
+    assert per_run.loc[ids[0], "mean_circularity"] == pytest.approx(c.mean())
+    assert np.allclose(freq[freq["run_id"] == ids[0]]["circularity"], c)
+    assert len(freq) == len(ids) * 6
+
+
+def test_frozen_embedding(results, reproduced):
+    res = results["frozen-embedding"]
+    num = result_doc(reproduced[1], "frozen-embedding")["numbers"]
+    assert num["checkpoints"] == [10, 20, 30]
+    assert set(num["mean_test_loss"]) == {"10", "20", "30"}
+    ax_loss, ax_acc = res.figures["frozen_embedding"].axes
+    assert len(marked_lines(ax_loss)) == 3 and len(marked_lines(ax_acc)) == 3
+    assert any(list(ln.get_xdata()) == [13, 13] for ln in ax_loss.lines)
+    store = load(reproduced[1])
+    rid = reproduced[0]["frozen-embedding"].specs("smoke")[0].run_ids()[0]
+    emb = store.embeddings(rid)
+    assert np.array_equal(emb[0], emb[30])  # frozen
+    assert len(res.claims) == 2
+
+
+def test_circles_vs_p(results, reproduced):
+    res = results["circles-vs-p"]
+    num = result_doc(reproduced[1], "circles-vs-p")["numbers"]
+    assert num["primes"]["values"] == [11, 13] and num["integers"]["values"] == [12, 14]
+    assert num["n_runs"] == 8 and num["primes"]["runs_per_point"] == [2, 2]
+    (ax,) = res.figures["circles_vs_p"].axes
+    assert len(marked_lines(ax)) == 2 and ax.get_xlabel() == "modulus p"
+    assert "smoke scale, 8 runs" in suptitle(res.figures["circles_vs_p"])
+    assert len(res.claims) == 1
+
+
+def test_circles_vs_weight_decay(results, reproduced):
+    res = results["circles-vs-weight-decay"]
+    num = result_doc(reproduced[1], "circles-vs-weight-decay")["numbers"]
+    assert np.allclose(num["log"]["values"], [1e-4, 1e-2])
+    assert np.allclose(num["linear"]["values"], [0.1, 1.5])
+    ax_log, ax_lin = res.figures["circles_vs_weight_decay"].axes
+    assert ax_log.get_xscale() == "log" and ax_lin.get_xscale() == "linear"
+    assert all(len(marked_lines(a)) == 1 for a in (ax_log, ax_lin))
+    assert res.claims[0].paper.startswith("The number of circles falls")
+
+
+def test_initial_signal(results, reproduced):
+    res = results["initial-signal"]
+    num = result_doc(reproduced[1], "initial-signal")["numbers"]
+    assert num["n_embeddings"] == 2 and num["runs_per_embedding"] == 3
+    assert num["n_points"] == 2 * 6
+    assert "pearson_r" in num and "pearson_p" in num
+    (ax,) = res.figures["signal_vs_survival"].axes
+    assert sum(len(ln.get_xdata()) for ln in marked_lines(ax)) == 12
+    assert "Pearson r" in ax.get_title()
+    assert "smoke scale, 6 runs" in suptitle(res.figures["signal_vs_survival"])
+    store = load(reproduced[1])
+    ids = reproduced[0]["initial-signal"].specs("smoke")[0].run_ids()
+    seeds = store.runs.loc[ids, ["embedding_seed", "mlp_seed", "split_seed"]]
+    assert (seeds["mlp_seed"] == seeds["split_seed"]).all()
+    assert sorted(seeds["embedding_seed"].unique()) == [0, 1]
