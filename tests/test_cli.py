@@ -57,7 +57,7 @@ def test_toml_config_and_grid(tmp_path, capsys):
     (["--activation", "swish"], "unknown activation 'swish'"),
     (["--device", "cuda:0"], "CUDA is not available"),
     (["--device", "tpu"], "unknown device"),
-    (["--seeds", "3:1"], "seed range '3:1' is empty"),
+    (["--seeds", "3:1"], "no seeds in '3:1'"),
     (["--embedding-seeds", "0:3", "--mlp-seeds", "0:2"], "mlp seeds: 2 values"),
     (["--hidden", "a,b"], "hidden: expected comma-separated integers"),
     (["--p", "x"], "Invalid value for '--p'"),

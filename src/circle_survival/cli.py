@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from .config import RunConfig, load_toml, resolve_device
+from .config import RunConfig, load_toml, parse_seed_list, resolve_device
 from .errors import CircleSurvivalError, ConfigError
 
 app = typer.Typer(
@@ -22,29 +22,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Train modular-addition networks in batches and study which Fourier circles survive.",
 )
-
-
-def parse_seeds(text: str, name: str) -> list[int]:
-    """'5' -> [5]; '0:4' -> [0, 1, 2, 3]; '0:10:2' -> [0, 2, ...]; '1,3,7' -> [1, 3, 7]."""
-    try:
-        out: list[int] = []
-        for part in text.split(","):
-            part = part.strip()
-            if ":" in part:
-                bounds = [int(x) for x in part.split(":")]
-                if len(bounds) not in (2, 3):
-                    raise ValueError
-                out += list(range(*bounds))
-            else:
-                out.append(int(part))
-    except ValueError:
-        raise ConfigError(f"{name}: cannot read seed range {text!r} (use 5, 0:10, 0:10:2 or "
-                          "1,3,7)") from None
-    if not out:
-        raise ConfigError(f"{name}: seed range {text!r} is empty")
-    if any(s < 0 for s in out):
-        raise ConfigError(f"{name}: seeds must be >= 0")
-    return out
 
 
 def _int_list(text: str | None, name: str) -> tuple[int, ...] | None:
@@ -90,8 +67,7 @@ def build_configs(base: dict, seeds: str | None, embedding_seeds: str | None,
     def pick(cli: str | None, key: str, field: str) -> list[int]:
         for src in (cli, file_seeds[key], seeds, file_seeds["seeds"]):
             if src is not None:
-                return parse_seeds(str(src) if not isinstance(src, list) else
-                                   ",".join(map(str, src)), key)
+                return list(parse_seed_list(src, key))
         return [int(base.pop(field, 0))]
 
     emb = pick(embedding_seeds, "embedding_seeds", "embedding_seed")

@@ -265,6 +265,48 @@ def record_steps(every: int, explicit: tuple[int, ...], steps: int, *,
     return sorted(s for s in out if 0 <= s <= steps)
 
 
+def parse_seed_list(value: Any, name: str) -> tuple[int, ...]:
+    """Seeds from an int, a list of ints, or a string: "5", "0:50", "0:50:5", "1,3,7"."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: expected seeds, got {value!r}")
+    if isinstance(value, int):
+        seeds: list[int] = [value]
+    elif isinstance(value, list | tuple):
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+            raise ConfigError(f"{name}: seeds must be integers, got {list(value)!r}")
+        seeds = list(value)
+    elif isinstance(value, str):
+        seeds = _parse_seed_string(value, name)
+    else:
+        raise ConfigError(f"{name}: expected a list, an integer or a range 'a:b', got "
+                          f"{value!r}")
+    if not seeds:
+        raise ConfigError(f"{name}: no seeds in {value!r}")
+    bad = [s for s in seeds if not 0 <= s < 2**32]
+    if bad:
+        raise ConfigError(f"{name}: seeds must be in [0, 2**32), got {bad[0]}")
+    return tuple(seeds)
+
+
+def _parse_seed_string(text: str, name: str) -> list[int]:
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if ":" in part:
+                bounds = [int(x) for x in part.split(":")]
+                if len(bounds) not in (2, 3):
+                    raise ValueError
+                out += list(range(*bounds))
+            else:
+                out.append(int(part))
+    except ValueError:
+        raise ConfigError(f"{name}: cannot read seeds {text!r} (use 5, 0:10, 0:10:2 or "
+                          "1,3,7)") from None
+    return out
+
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML file into a dict; a missing or malformed file raises ConfigError."""
     path = Path(path)

@@ -12,11 +12,12 @@ from .errors import StoreError
 from .store import (
     CHECKPOINT,
     BatchWriter,
+    batch_id_for,
     completed_run_ids,
     init_store,
     is_store,
     load,
-    process_alive,
+    tmp_abandoned,
 )
 from .trainer import Trainer
 
@@ -76,10 +77,39 @@ def clean_stale_tmp(store: str | Path) -> None:
     if not tmp.is_dir():
         return
     for d in tmp.iterdir():
-        parts = d.name.split(".")
-        if (len(parts) == 3 and parts[1].isdigit() and not process_alive(int(parts[1]))
-                and not (d / CHECKPOINT).is_file()):
+        if tmp_abandoned(d.name) and not (d / CHECKPOINT).is_file():
             shutil.rmtree(d, ignore_errors=True)
+
+
+def train_batch(configs: Sequence[RunConfig], store: str | Path, *,
+                progress: Callable[[int], None] | None = None, chunk_size: int | None = None,
+                checkpoint_seconds: float = 300.0) -> list[str]:
+    """Train one batch and commit it atomically into ``store`` (which must exist); return its
+    run ids.
+
+    A batch already committed (same runs, same order) is skipped; a checkpointed partial batch
+    of the same runs left by a dead process of this host is resumed from its checkpoint
+    (``progress`` is first told the step it resumes from). This touches only this batch's
+    files, so many hosts may run it against one shared store.
+    """
+    configs = list(configs)
+    ids = [c.run_id for c in configs]
+    if (Path(store) / "batches" / batch_id_for(ids) / "COMPLETE").is_file():
+        return []
+    trainer = Trainer(configs, chunk_size=chunk_size)
+    writer = BatchWriter(store, configs)
+    try:
+        if writer.checkpoint is not None:
+            trainer.load_state(writer.checkpoint)
+            if progress is not None:
+                progress(trainer.step_count)
+        result = trainer.run(writer, progress=progress, checkpoint=writer.save_checkpoint,
+                             checkpoint_seconds=checkpoint_seconds)
+        writer.commit(result, trainer.state_dict())
+    except BaseException:
+        writer.abort()
+        raise
+    return ids
 
 
 def train_to_store(
@@ -113,24 +143,12 @@ def train_to_store(
     for batch in plan_batches(todo, max_batch):
         if on_batch_start is not None:
             on_batch_start(batch)
-        trainer = Trainer(batch, chunk_size=chunk_size)
-        writer = BatchWriter(store, batch)
-        if writer.checkpoint is not None:
-            trainer.load_state(writer.checkpoint)
-            if progress:
-                progress(trainer.step_count, len(batch))
-        try:
-            m = len(batch)
-            result = trainer.run(writer, progress=(lambda n, m=m: progress(n, m))
-                                 if progress else None, checkpoint=writer.save_checkpoint,
-                                 checkpoint_seconds=checkpoint_seconds)
-            writer.commit(result, trainer.state_dict())
-        except BaseException:
-            writer.abort()
-            raise
-        trained += [c.run_id for c in batch]
+        m = len(batch)
+        trained += train_batch(batch, store, chunk_size=chunk_size,
+                               checkpoint_seconds=checkpoint_seconds,
+                               progress=(lambda n, m=m: progress(n, m)) if progress else None)
     return trained
 
 
 __all__ = ["StoreError", "check_same_base", "default_max_batch", "plan_batches",
-           "train_to_store"]
+           "train_batch", "train_to_store"]

@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -105,6 +106,34 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def _host() -> str:
+    return socket.gethostname().replace(".", "-") or "host"
+
+
+def tmp_batch_name(batch_id: str) -> str:
+    """Name of a batch being written: ``<batch_id>.<host>.<pid>.<random>``."""
+    return f"{batch_id}.{_host()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+
+
+def tmp_owner(name: str) -> tuple[str, str, int] | None:
+    """(batch_id, host, pid) of a partial batch's directory name, None if not one of ours."""
+    parts = name.split(".")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return None
+    return parts[0], parts[1], int(parts[2])
+
+
+def tmp_abandoned(name: str, *, own_process_too: bool = False) -> bool:
+    """Whether a partial batch was left by a process of this host that no longer runs (or,
+    with ``own_process_too``, by this very process). Batches of other hosts never are."""
+    owner = tmp_owner(name)
+    if owner is None or owner[1] != _host():
+        return False
+    if owner[2] == os.getpid():
+        return own_process_too
+    return not process_alive(owner[2])
+
+
 def batch_id_for(run_ids: Sequence[str]) -> str:
     """A batch's id: a digest of its (ordered) run ids."""
     return hashlib.sha256("\n".join(run_ids).encode()).hexdigest()[:16]
@@ -147,7 +176,7 @@ class BatchWriter:
         self.configs = list(configs)
         self.run_ids = [c.run_id for c in configs]
         self.batch_id = batch_id_for(self.run_ids)
-        self.tmp = self.store / "tmp" / f"{self.batch_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        self.tmp = self.store / "tmp" / tmp_batch_name(self.batch_id)
         self.checkpoint: dict[str, np.ndarray] | None = None
         if self._adopt_partial():
             self.group = zarr.open_group(str(self.tmp / "arrays.zarr"), mode="r+")
@@ -165,8 +194,7 @@ class BatchWriter:
         """Take over a checkpointed partial batch of the same runs left by a dead process."""
         tmp_root = self.store / "tmp"
         for d in sorted(tmp_root.glob(f"{self.batch_id}.*")) if tmp_root.is_dir() else []:
-            pid = d.name.split(".")[1]
-            if not pid.isdigit() or (int(pid) != os.getpid() and process_alive(int(pid))):
+            if not tmp_abandoned(d.name, own_process_too=True):
                 continue
             if not (d / CHECKPOINT).is_file():
                 continue

@@ -67,15 +67,15 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .config import SEED_FIELDS, RunConfig, load_toml, resolve_device
+from .config import SEED_FIELDS, RunConfig, load_toml, parse_seed_list, resolve_device
 from .errors import ConfigError, StoreError
-from .runner import clean_stale_tmp, plan_batches
-from .store import BatchWriter, batch_id_for, completed_run_ids, init_store
+from .runner import clean_stale_tmp, plan_batches, train_batch
+from .store import completed_run_ids, init_store, process_alive, tmp_abandoned
 
 SEED_SOURCES = ("embedding", "mlp", "split")
 COMBINE_MODES = ("grid", "zip")
@@ -291,47 +291,6 @@ def _check_seeds(seeds: Any) -> dict[str, tuple[int, ...]]:
             raise ConfigError(f"seeds: unknown seed source {src!r} (expected one of "
                               f"{', '.join(SEED_SOURCES)})")
         out[src] = parse_seed_list(value, f"seeds.{src}")
-    return out
-
-
-def parse_seed_list(value: Any, name: str) -> tuple[int, ...]:
-    """Seeds from an int, a list of ints, or a string: "5", "0:50", "0:50:5", "1,3,7"."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{name}: expected seeds, got {value!r}")
-    if isinstance(value, int):
-        seeds: list[int] = [value]
-    elif isinstance(value, list | tuple):
-        if not all(isinstance(s, int) and not isinstance(s, bool) for s in value):
-            raise ConfigError(f"{name}: seeds must be integers, got {list(value)!r}")
-        seeds = list(value)
-    elif isinstance(value, str):
-        seeds = _parse_seed_string(value, name)
-    else:
-        raise ConfigError(f"{name}: expected a list, an integer or a range 'a:b', got "
-                          f"{value!r}")
-    if not seeds:
-        raise ConfigError(f"{name}: no seeds in {value!r}")
-    bad = [s for s in seeds if not 0 <= s < 2**32]
-    if bad:
-        raise ConfigError(f"{name}: seeds must be in [0, 2**32), got {bad[0]}")
-    return tuple(seeds)
-
-
-def _parse_seed_string(text: str, name: str) -> list[int]:
-    out: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if ":" in part:
-                bounds = [int(x) for x in part.split(":")]
-                if len(bounds) not in (2, 3):
-                    raise ValueError
-                out += list(range(*bounds))
-            else:
-                out.append(int(part))
-    except ValueError:
-        raise ConfigError(f"{name}: cannot read seeds {text!r} (use 5, 0:10, 0:10:2 or "
-                          "1,3,7)") from None
     return out
 
 
@@ -599,20 +558,7 @@ def holder_alive(holder: Mapping[str, Any] | None) -> bool | None:
         return False
     if holder.get("host") != socket.gethostname():
         return None
-    return pid_alive(int(holder.get("pid", 0) or 0))
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this host."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(int(holder.get("pid", 0) or 0))
 
 
 def record_sweep(store: str | Path, spec: SweepSpec) -> Path:
@@ -670,8 +616,7 @@ def sweep_status(store: str | Path) -> StoreStatus:
         progress.append(SweepProgress(rec.get("name", f.stem), len(done & set(ids)), len(ids)))
     live, stale = [], []
     for d in sorted((store / "tmp").iterdir()) if (store / "tmp").is_dir() else []:
-        parts = d.name.split(".")
-        if len(parts) == 3 and parts[1].isdigit() and not pid_alive(int(parts[1])):
+        if tmp_abandoned(d.name):
             stale.append(d.name)
         else:
             live.append(d.name)
@@ -682,41 +627,6 @@ def sweep_status(store: str | Path) -> StoreStatus:
 
 
 # -- executors -----------------------------------------------------------------------------
-
-
-def train_batch(configs: Sequence[RunConfig], store: str | Path,
-                progress: Callable[[int], None] | None = None,
-                checkpoint_seconds: float = 300.0) -> list[str]:
-    """Train one batch and commit it atomically into ``store``; return its run ids.
-
-    A batch already committed (same runs, same order) is skipped; a checkpointed partial
-    batch of the same runs left by a dead process is resumed. This is the per-batch body of
-    ``runner.train_to_store`` without its store-wide scan and cleanup of ``tmp/``, which the
-    sweep's driver does once (and which must not run on other hosts of a cluster).
-    """
-    from .trainer import Trainer
-
-    configs = list(configs)
-    ids = [c.run_id for c in configs]
-    if (Path(store) / "batches" / batch_id_for(ids) / "COMPLETE").is_file():
-        return []
-    trainer = Trainer(configs)
-    writer = BatchWriter(store, configs)
-    try:
-        run_kwargs: dict[str, Any] = {}
-        if hasattr(writer, "save_checkpoint"):  # mid-batch checkpoints (store.py)
-            if getattr(writer, "checkpoint", None) is not None:
-                trainer.load_state(writer.checkpoint)
-                if progress is not None:
-                    progress(trainer.step_count)
-            run_kwargs = {"checkpoint": writer.save_checkpoint,
-                          "checkpoint_seconds": checkpoint_seconds}
-        result = trainer.run(writer, progress=progress, **run_kwargs)
-        writer.commit(result, trainer.state_dict())
-    except BaseException:
-        writer.abort()
-        raise
-    return ids
 
 
 class ProgressBar:

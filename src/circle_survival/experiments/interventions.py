@@ -333,6 +333,10 @@ class Perturbation(_Preset):
     name = "perturbation"
     number = 6
     title = "Initial signal, causal: scaling one frequency's Fourier component"
+    paper_k = PAPER_K
+    paper_alphas = PAPER_ALPHAS
+    paper_embeddings = PAPER_EMBEDDINGS
+    paper_runs = PAPER_RUNS_PER_ALPHA
 
     def __init__(self, smoke_k: int = 7, smoke_embeddings: int = 2,
                  smoke_alphas: Sequence[float] = (0.6, 0.8, 1.0, 1.2, 1.4),
@@ -347,20 +351,20 @@ class Perturbation(_Preset):
 
     def k(self, scale: str) -> int:
         self.check_scale(scale)
-        return self.smoke_k if scale == "smoke" else PAPER_K
+        return self.smoke_k if scale == "smoke" else self.paper_k
 
     def alphas(self, scale: str) -> tuple[float, ...]:
         self.check_scale(scale)
-        return self.smoke_alphas if scale == "smoke" else PAPER_ALPHAS
+        return self.smoke_alphas if scale == "smoke" else self.paper_alphas
 
     def n_embeddings(self, scale: str) -> int:
         self.check_scale(scale)
-        return self.smoke_embeddings if scale == "smoke" else PAPER_EMBEDDINGS
+        return self.smoke_embeddings if scale == "smoke" else self.paper_embeddings
 
     def runs(self, scale: str) -> int:
         """Runs per (embedding, α)."""
         self.check_scale(scale)
-        return self.smoke_runs if scale == "smoke" else PAPER_RUNS_PER_ALPHA
+        return self.smoke_runs if scale == "smoke" else self.paper_runs
 
     def specs(self, scale: str) -> list[SweepSpec]:
         k, runs = self.k(scale), list(range(self.runs(scale)))
@@ -374,14 +378,16 @@ class Perturbation(_Preset):
         out = super().deviations(scale)
         if scale == "paper":
             return out
-        if self.smoke_k != PAPER_K:
-            out.append(f"perturbed frequency k = {self.smoke_k} instead of {PAPER_K}")
-        if self.smoke_embeddings != PAPER_EMBEDDINGS:
-            out.append(f"{self.smoke_embeddings} fixed embeddings instead of {PAPER_EMBEDDINGS}")
-        if self.smoke_alphas != PAPER_ALPHAS:
-            out.append(f"α ∈ {_fmt(self.smoke_alphas)} instead of 50 values in [0.85, 1.15]")
-        if self.smoke_runs != PAPER_RUNS_PER_ALPHA:
-            out.append(f"{self.smoke_runs} runs per α instead of {PAPER_RUNS_PER_ALPHA}")
+        if self.smoke_k != self.paper_k:
+            out.append(f"perturbed frequency k = {self.smoke_k} instead of {self.paper_k}")
+        if self.smoke_embeddings != self.paper_embeddings:
+            out.append(f"{self.smoke_embeddings} fixed embeddings instead of "
+                       f"{self.paper_embeddings}")
+        if self.smoke_alphas != self.paper_alphas:
+            out.append(f"α ∈ {_fmt(self.smoke_alphas)} instead of {len(self.paper_alphas)} "
+                       f"values in [{min(self.paper_alphas):g}, {max(self.paper_alphas):g}]")
+        if self.smoke_runs != self.paper_runs:
+            out.append(f"{self.smoke_runs} runs per α instead of {self.paper_runs}")
         return out
 
     def run_table(self, store: Store, scale: str) -> pd.DataFrame:
@@ -470,6 +476,9 @@ class TwoCircles(_Preset):
     name = "two-circles"
     number = 7
     title = "Initial signal, constructed: two circles of different signal"
+    paper_ratios = PAPER_RATIOS
+    paper_runs = PAPER_RUNS_PER_RATIO
+    paper_signal = PAPER_SIGNAL
 
     def __init__(self, smoke_ratios: Sequence[float] | None = None, smoke_runs: int = 12,
                  smoke_steps: int = 2000, smoke_signal: float | None = None,
@@ -479,8 +488,8 @@ class TwoCircles(_Preset):
         ratios = (np.exp(np.linspace(-4.0, 0.0, 6)) if smoke_ratios is None else smoke_ratios)
         self.smoke_ratios = tuple(float(r) for r in ratios)
         self.smoke_runs = int(smoke_runs)
-        self.smoke_signal = (self._scaled_signal() if smoke_signal is None
-                             else float(smoke_signal))
+        self.signal_scaled = smoke_signal is None
+        self.smoke_signal = self._scaled_signal() if self.signal_scaled else float(smoke_signal)
         self.seed = int(seed)
 
     def _scaled_signal(self) -> float:
@@ -491,16 +500,16 @@ class TwoCircles(_Preset):
 
     def ratios(self, scale: str) -> tuple[float, ...]:
         self.check_scale(scale)
-        return self.smoke_ratios if scale == "smoke" else PAPER_RATIOS
+        return self.smoke_ratios if scale == "smoke" else self.paper_ratios
 
     def runs(self, scale: str) -> int:
         """Runs per ratio."""
         self.check_scale(scale)
-        return self.smoke_runs if scale == "smoke" else PAPER_RUNS_PER_RATIO
+        return self.smoke_runs if scale == "smoke" else self.paper_runs
 
     def signal(self, scale: str) -> float:
         self.check_scale(scale)
-        return self.smoke_signal if scale == "smoke" else PAPER_SIGNAL
+        return self.smoke_signal if scale == "smoke" else self.paper_signal
 
     def interventions(self, scale: str) -> list[dict[str, Any]]:
         """One construct intervention per run: ratio outer, run index inner."""
@@ -519,13 +528,15 @@ class TwoCircles(_Preset):
         out = super().deviations(scale)
         if scale == "paper":
             return out
-        if self.smoke_ratios != PAPER_RATIOS:
-            out.append(f"r ∈ {_fmt(self.smoke_ratios)} instead of 16 values in "
-                       "exp([−4, 0])")
-        if self.smoke_runs != PAPER_RUNS_PER_RATIO:
-            out.append(f"{self.smoke_runs} runs per r instead of {PAPER_RUNS_PER_RATIO}")
-        if self.smoke_signal != PAPER_SIGNAL:
-            out.append(f"larger signal s = {self.smoke_signal:.3g} instead of {PAPER_SIGNAL:g}")
+        if self.smoke_ratios != self.paper_ratios:
+            out.append(f"r ∈ {_fmt(self.smoke_ratios)} instead of {len(self.paper_ratios)} "
+                       "values in exp([−4, 0])")
+        if self.smoke_runs != self.paper_runs:
+            out.append(f"{self.smoke_runs} runs per r instead of {self.paper_runs}")
+        if self.smoke_signal != self.paper_signal:
+            why = " (scaled by sqrt(p d) to the smaller shape)" if self.signal_scaled else ""
+            out.append(f"larger signal s = {self.smoke_signal:.3g} instead of "
+                       f"{self.paper_signal:g}{why}")
         return out
 
     def run_table(self, store: Store, scale: str) -> pd.DataFrame:

@@ -1,0 +1,289 @@
+"""The intervention presets (experiments 6, 7 and 9): paper-scale grids and counts, tiny
+versions trained end to end (specs -> run_sweep -> analyze -> write_result), the effect of
+each intervention on the initial embeddings in the store, and the analysis helpers."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from circle_survival import RunConfig, fourier, load
+from circle_survival.errors import ConfigError
+from circle_survival.experiments import get, write_result
+from circle_survival.experiments import interventions as iv
+from circle_survival.init import draw_embedding
+from circle_survival.store import init_store
+from circle_survival.sweep import model_step_flops, run_sweep
+
+TINY = dict(p=11, d=8, hidden=(16, 16), lr=0.05, device="cpu")
+STEPS = 40
+
+
+def tiny_presets():
+    return {
+        "ablation": iv.Ablation(seed=3, smoke_steps=STEPS, smoke_base=TINY),
+        "perturbation": iv.Perturbation(smoke_k=3, smoke_embeddings=2, smoke_alphas=(0.5, 1.5),
+                                        smoke_runs=2, smoke_steps=STEPS, smoke_base=TINY),
+        "two-circles": iv.TwoCircles(smoke_ratios=(0.05, 1.0), smoke_runs=2,
+                                     smoke_steps=STEPS, smoke_base=TINY),
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The three tiny presets trained into one store, analysed and written."""
+    root = tmp_path_factory.mktemp("interventions")
+    store, presets, results = root / "store", tiny_presets(), {}
+    for name, exp in presets.items():
+        for spec in exp.specs("smoke"):
+            run_sweep(spec, store, progress=False)
+    opened = load(store)
+    for name, exp in presets.items():
+        res = exp.analyze(opened, "smoke")
+        write_result(res, root / "results" / name)
+        results[name] = res
+    return {"store": opened, "presets": presets, "results": results, "root": root}
+
+
+def initial(store, rid):
+    return store.embeddings(rid)[0]
+
+
+def unedited(store, rid):
+    """The embedding the run would have drawn without its intervention."""
+    return draw_embedding(store.config(rid).replace(intervention={})).numpy()
+
+
+# -- registry and paper scale ---------------------------------------------------------------
+def test_registered_in_paper_order():
+    assert [get(n).number for n in ("perturbation", "two-circles", "ablation")] == [6, 7, 9]
+    names = [e.spec_name(sc) for e in iv.EXPERIMENTS for sc in ("smoke", "paper")]
+    assert len(names) == len(set(names)) == 6
+    assert [s.name for s in iv.EXPERIMENTS[0].specs("smoke")] == ["perturbation-smoke"]
+
+
+def test_ablation_paper_spec():
+    exp = iv.Ablation(seed=7)
+    (spec,) = exp.specs("paper")
+    configs = spec.configs()
+    assert spec.name == "ablation-paper" and len(spec) == 5
+    assert [c.intervention for c in configs] == [v for _, v in iv.ABLATIONS.values()]
+    assert all((c.embedding_seed, c.mlp_seed, c.split_seed) == (7, 7, 7) for c in configs)
+    assert all(c.steps == 30_000 and c.dtype == "float64" and c.metrics_every == 10
+               and (c.p, c.d) == (59, 128) for c in configs)
+    assert exp.deviations("paper") == []
+
+
+def test_two_circles_paper_spec():
+    exp = iv.TwoCircles()
+    (spec,) = exp.specs("paper")
+    configs = spec.configs()
+    assert len(spec) == 16 * 100 and spec.name == "two-circles-paper"
+    ratios = sorted({c.intervention["ratio"] for c in configs})
+    assert np.allclose(ratios, np.exp(np.linspace(-4, 0, 16)))
+    assert {c.intervention["signal"] for c in configs} == {80.0}
+    assert {(c.mlp_seed, c.split_seed) for c in configs} == {(0, 0)}
+    assert {c.intervention["pair_seed"] for c in configs} == set(range(100))
+    assert all(c.steps == 30_000 and c.dtype == "float64" for c in configs)
+    assert exp.deviations("paper") == []
+
+
+def test_perturbation_paper_grid():
+    exp = iv.Perturbation()
+    assert exp.k("paper") == 25 and exp.n_embeddings("paper") == 8 and exp.runs("paper") == 50
+    assert np.allclose(exp.alphas("paper"), np.linspace(0.85, 1.15, 50))
+    assert exp.deviations("paper") == []
+
+    class Small(iv.Perturbation):  # the paper's grid with fewer embeddings and runs
+        paper_embeddings, paper_runs = 2, 3
+
+    (spec,) = Small().specs("paper")
+    configs = spec.configs()
+    assert len(spec) == 2 * 50 * 3 and spec.name == "perturbation-paper"
+    assert {c.intervention["k"] for c in configs} == {25}
+    assert {(c.embedding_seed, c.mlp_seed, c.split_seed) for c in configs} == {
+        (e, i, i) for e in range(2) for i in range(3)}
+    assert all(c.steps == 30_000 and c.dtype == "float64" for c in configs)
+
+
+@pytest.mark.slow
+def test_perturbation_paper_count():
+    assert len(iv.Perturbation().specs("paper")[0]) == 8 * 50 * 50
+
+
+def test_default_smoke_budget():
+    """Each default smoke preset fits about 40,000 model-steps at the paper's shape."""
+    ref = model_step_flops(RunConfig())
+    for exp in iv.EXPERIMENTS:
+        work = sum(model_step_flops(c) * c.steps for s in exp.specs("smoke")
+                   for c in s.configs())
+        assert work / ref <= 40_000, exp.name
+        devs = exp.deviations("smoke")
+        assert devs and any("steps instead of 30,000" in d and "die" in d for d in devs)
+
+
+def test_smoke_deviations_name_every_departure():
+    devs = " ".join(tiny_presets()["perturbation"].deviations("smoke"))
+    for text in ("k = 3 instead of 25", "2 fixed embeddings instead of 8", "2 runs per α",
+                 "p = 11 instead of 59", "40 steps instead of 30,000"):
+        assert text in devs
+    devs = " ".join(tiny_presets()["two-circles"].deviations("smoke"))
+    assert "2 runs per r instead of 100" in devs and "larger signal s =" in devs
+
+
+# -- interventions as the presets apply them ------------------------------------------------
+def test_perturbation_scales_one_frequency(trained):
+    store, exp = trained["store"], trained["presets"]["perturbation"]
+    (spec,) = exp.specs("smoke")
+    p = TINY["p"]
+    for rid, cfg in zip(spec.run_ids(), spec.configs(), strict=True):
+        alpha = cfg.intervention["alpha"]
+        before = fourier.signal(unedited(store, rid), half=True)
+        after = fourier.signal(initial(store, rid), half=True)
+        others = np.arange(p // 2 + 1) != 3
+        assert after[3] == pytest.approx(alpha * before[3], rel=1e-10)
+        assert np.allclose(after[others], before[others], rtol=1e-10)
+        res = json.loads(store.runs.loc[rid, "intervention_resolved"])
+        assert res["k"] == 3 and res["signal_before"] == pytest.approx(before[3])
+
+
+def test_ablation_keeps_only_the_chosen_circles(trained):
+    store, exp = trained["store"], trained["presets"]["ablation"]
+    ids = dict(zip(iv.ABLATIONS, exp.specs("smoke")[0].run_ids(), strict=True))
+    drawn = unedited(store, ids["O"])
+    s0 = fourier.signal(drawn, half=True)
+    order = [int(k) for k in 1 + np.argsort(-s0[1:])]
+    np.testing.assert_allclose(initial(store, ids["O"]), drawn)
+    expect = {"A": order[:1], "B": order[:2]}
+    for name, size in (("A", 1), ("B", 2), ("C", 1), ("D", 2)):
+        rid = ids[name]
+        kept = json.loads(store.runs.loc[rid, "intervention_resolved"])["keep"]
+        assert len(kept) == size
+        if name in expect:
+            assert kept == expect[name]
+        s = fourier.signal(initial(store, rid), half=True)
+        mask = np.zeros_like(s, dtype=bool)
+        mask[kept] = True
+        np.testing.assert_allclose(s[mask], s0[mask], rtol=1e-10)
+        assert np.all(s[~mask] < 1e-9)  # everything else, the constant term too, removed
+
+
+def test_constructed_embeddings_have_the_requested_circles(trained):
+    store, exp = trained["store"], trained["presets"]["two-circles"]
+    (spec,) = exp.specs("smoke")
+    s_big = exp.signal("smoke")
+    for rid, cfg in zip(spec.run_ids(), spec.configs(), strict=True):
+        res = json.loads(store.runs.loc[rid, "intervention_resolved"])
+        big, small = res["pair"]
+        assert big != small and res["ratio"] == cfg.intervention["ratio"]
+        s = fourier.signal(initial(store, rid), half=True)
+        assert s[big] == pytest.approx(s_big, rel=1e-9)
+        assert s[small] == pytest.approx(cfg.intervention["ratio"] * s_big, rel=1e-9)
+        rest = np.ones_like(s, dtype=bool)
+        rest[[big, small]] = False
+        assert np.allclose(s[rest], 1e-6, rtol=1e-3)
+
+
+# -- analysis end to end --------------------------------------------------------------------
+def test_results_written(trained):
+    for name, res in trained["results"].items():
+        doc = json.loads((trained["root"] / "results" / name / "result.json").read_text())
+        assert doc["name"] == name and doc["scale"] == "smoke" and doc["claims"]
+        assert doc["deviations"] == res.deviations
+        for fig in res.figures:
+            assert (trained["root"] / "results" / name / f"{fig}.png").stat().st_size > 1000
+
+
+def test_ablation_result(trained):
+    res = trained["results"]["ablation"]
+    assert res.n_runs == 5 and len(res.claims) == 2
+    v = res.numbers["variants"]
+    assert list(v) == ["O", "A", "B", "C", "D"] and v["O"]["kept"] is None
+    assert {"final_test_loss", "n_spikes", "converge_step", "final_circles"} <= set(v["A"])
+    assert res.numbers["metrics_every"] == 10
+    fig = res.figures["ablation_test_loss"]
+    left, right = fig.axes[:2]
+    assert len(left.lines) == 3 and len(right.lines) == 3
+    assert left.get_xscale() == "log" and left.get_yscale() == "log"
+    steps = left.lines[0].get_xdata()
+    assert steps[0] == 10 and steps[-1] == STEPS  # every 10 steps, step 0 left out
+    assert "smoke scale, 5 runs" in fig.get_suptitle()
+    assert "40 steps instead of 30,000" in fig.get_suptitle()
+
+
+def test_perturbation_result(trained):
+    res = trained["results"]["perturbation"]
+    assert res.n_runs == 8
+    n = res.numbers
+    assert {"k", "spearman_r", "spearman_p", "pearson_r", "points", "runs_per_point"} <= set(n)
+    assert n["k"] == 3 and n["n_points"] == 4 and n["runs_per_point"] == 2
+    assert len(res.claims) == 1 and res.claims[0].holds in (True, None)
+    ax = res.figures["perturbation_survival"].axes[0]
+    assert len(ax.containers) == 2  # one curve (with its intervals) per embedding
+    assert "2 runs per point" in ax.get_title()
+    # x = alpha * S_k - mean_k S_k of the unperturbed embedding
+    store = trained["store"]
+    rid = trained["presets"]["perturbation"].specs("smoke")[0].run_ids()[0]
+    s = fourier.signal(unedited(store, rid))
+    x0 = 0.5 * s[3] - s.mean()
+    assert np.isclose(n["points"]["x"][0], x0)
+
+
+def test_two_circles_result(trained):
+    res = trained["results"]["two-circles"]
+    assert res.n_runs == 4 and len(res.claims) == 2
+    n = res.numbers
+    assert {"small_r", "largest_r", "rates", "runs_per_ratio"} <= set(n)
+    assert n["rates"]["ratio"] == [0.05, 1.0]
+    assert res.claims[1].holds is None  # fewer than 30 runs at smoke scale
+    ax = res.figures["two_circles_survival"].axes[0]
+    assert len(ax.containers) == 2 and ax.get_xscale() == "log"
+    assert "smoke scale, 4 runs" in res.figures["two_circles_survival"].get_suptitle()
+
+
+def test_analyze_needs_the_runs(tmp_path):
+    init_store(tmp_path / "empty")
+    for exp in tiny_presets().values():
+        with pytest.raises(ConfigError, match="not in"):
+            exp.analyze(load(tmp_path / "empty"), "smoke")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def test_count_spikes_and_converge_step():
+    loss = np.array([4.0, 3.0, 0.1, 2.0, 0.05, 0.01, 0.2, 0.001])
+    assert iv.count_spikes(loss) == 2
+    assert iv.count_spikes(np.array([1.0, 0.5, 0.25])) == 0
+    steps = np.arange(0, 80, 10)
+    assert iv.converge_step(steps, loss, 0.06) == 70
+    assert iv.converge_step(steps, loss, 0.5) == 70 - 30
+    assert iv.converge_step(steps, loss, 1e-4) is None
+    assert iv.converge_step(steps, loss, 10.0) == 0
+
+
+def test_ablation_claims_criteria():
+    def variant(final, spikes, conv):
+        return {"final_test_loss": final, "n_spikes": spikes, "converge_step": conv}
+
+    v = {"O": variant(1e-7, 0, 5000), "A": variant(1e-6, 4, 29000), "B": variant(2e-7, 0, 5000),
+         "C": variant(1e-6, 3, None), "D": variant(5e-6, 5, None)}
+    claims = iv._ablation_claims(v)
+    assert [c.holds for c in claims] == [True, True]
+    v["B"] = variant(1e-5, 0, 20000)
+    v["C"] = variant(1e-7, 0, 4000)
+    assert [c.holds for c in iv._ablation_claims(v)] == [False, False]
+
+
+def test_mcnemar_and_ratio_rates():
+    import pandas as pd
+
+    assert math.isnan(iv.mcnemar(0, 0))
+    assert iv.mcnemar(10, 0) < 0.01 and iv.mcnemar(3, 3) == 1.0
+    runs = pd.DataFrame({"ratio": [0.1, 0.1, 0.1, 1.0, 1.0],
+                         "larger_survived": [True, True, False, True, False],
+                         "smaller_survived": [False, True, False, False, True]})
+    rates = iv.ratio_rates(runs)
+    assert rates["n_runs"].tolist() == [3, 2]
+    assert rates["n_larger_only"].tolist() == [1, 1] and rates["n_both"].tolist() == [1, 0]
+    assert rates["rate_larger"].tolist() == pytest.approx([2 / 3, 0.5])
+    assert (rates["ci_low_larger"] <= rates["rate_larger"]).all()
