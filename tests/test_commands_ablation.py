@@ -1,6 +1,8 @@
 """``circle-survival ablate``: trains O, A, B, C, D from one seed, writes the figure, resumes,
 and refuses bad input with one line and exit status 2 before writing anything."""
 
+import contextlib
+import io
 import json
 
 import numpy as np
@@ -26,11 +28,7 @@ def ablated(tmp_path_factory):
     """One ablate run (seed 2) into a fresh store; returns (store, stem, stdout)."""
     root = tmp_path_factory.mktemp("ablate")
     store, stem = root / "store", root / "figs" / "abl"
-    capture = pytest.CaptureFixture  # noqa: F841 - capsys is function-scoped; capture by hand
-    import contextlib
-    import io
-
-    buf = io.StringIO()
+    buf = io.StringIO()  # capsys is function-scoped: capture this module-wide call by hand
     with contextlib.redirect_stdout(buf), pytest.raises(SystemExit) as exc:
         main(["ablate", "--seed", "2", "--store", str(store), "--out", str(stem), *ARGS])
         raise SystemExit(0)
@@ -83,7 +81,7 @@ def test_second_call_resumes(ablated, tmp_path, capsys):
     assert stem.with_suffix(".png").is_file()
 
 
-def test_default_figure_path(tmp_path, capsys, monkeypatch):
+def test_default_figure_path(tmp_path, capsys):
     store = tmp_path / "s"
     code, _, err = run_cli(["ablate", "--seed", "0", "--store", store, "--steps", "10", "--p",
                             "7", "--d", "4", "--device", "cpu", "--quiet"], capsys)

@@ -35,7 +35,7 @@ def trained(tmp_path_factory):
     """The three tiny presets trained into one store, analysed and written."""
     root = tmp_path_factory.mktemp("interventions")
     store, presets, results = root / "store", tiny_presets(), {}
-    for name, exp in presets.items():
+    for exp in presets.values():
         for spec in exp.specs("smoke"):
             run_sweep(spec, store, progress=False)
     opened = load(store)

@@ -8,18 +8,9 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
+from .sweep import human_seconds
 
 Opt = typer.Option
-
-
-def _format_seconds(s: float) -> str:
-    if s < 90:
-        return f"{s:.0f} s"
-    if s < 5400:
-        return f"{s / 60:.0f} min"
-    if s < 48 * 3600:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} days"
 
 
 def seconds_per_flop() -> float:
@@ -46,7 +37,7 @@ def list_experiments() -> None:
         for scale in SCALES:
             configs = [c for spec in e.specs(scale) for c in spec.configs()]
             secs = per_flop * sum(model_step_flops(c) * c.steps for c in configs)
-            cells += [f"{len(configs):>10}", f"{_format_seconds(secs):>10}"]
+            cells += [f"{len(configs):>10}", f"{human_seconds(secs):>10}"]
         typer.echo(f"{e.number:>2}  {e.name:<16} {' '.join(cells)}  {e.title}")
     typer.echo("times: serial training on this machine, from a short calibration")
 
