@@ -123,8 +123,12 @@ def test_registered_with_unique_sweep_names():
     names = {e.name for e in all_experiments()}
     assert {e.name for e in EXPERIMENTS} <= names
     assert [e.number for e in EXPERIMENTS] == [1, 2, 3, 4, 4, 5]
-    specs = [s.name for e in all_experiments() for scale in SCALES for s in e.specs(scale)]
-    assert len(specs) == len(set(specs))
+    assert len(names) == len(all_experiments())  # preset names are unique ...
+    for e in EXPERIMENTS:  # ... and every sweep name starts with its preset's and scale
+        for scale in SCALES:
+            specs = [s.name for s in e.specs(scale)]
+            assert len(specs) == len(set(specs))
+            assert all(n.startswith(f"{e.name}-{scale}") for n in specs)
 
 
 def test_paper_scale_grids_and_counts():
@@ -155,6 +159,7 @@ def test_paper_scale_grids_and_counts():
     assert all(fourier.delta(1, p) == 1 for p in PAPER_PRIMES)
     assert PAPER_INTEGERS == tuple(range(16, 102))
     assert len(primes) == 26 * 10 and len(integers) == 86 * 10
+    assert exp["circles-vs-p"].n_runs("paper") == 1120 - 20 * 10  # shared primes train once
 
     log, linear = exp["circles-vs-weight-decay"].specs("paper")
     assert np.allclose(log.axes["weight_decay"], 10 ** np.linspace(-4, -2, 16))

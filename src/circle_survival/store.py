@@ -39,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import zarr
+from zarr.codecs import BloscCodec
 from safetensors.numpy import load_file, save_file
 
 from .config import RunConfig
@@ -187,7 +188,8 @@ class BatchWriter:
         self.arrays = {}
         for name, (shape, dtype) in array_shapes(configs).items():
             self.arrays[name] = self.group.create_array(
-                name, shape=shape, dtype=dtype, chunks=_chunks(name, shape), fill_value=0)
+                name, shape=shape, dtype=dtype, chunks=_chunks(name, shape), fill_value=0,
+                compressors=BloscCodec(cname="zstd", clevel=5, shuffle="shuffle"))
         self.group.attrs["metric_names"] = list(METRIC_NAMES)
 
     def _adopt_partial(self) -> bool:

@@ -79,14 +79,17 @@ def _override_text(overrides: Mapping[str, Any]) -> str:
 
 def _steps_deviation(steps: int, what: str) -> str:
     return (f"{steps:,} steps instead of {PAPER_STEPS:,}: {what} judged at step {steps:,} "
-            "(circles can still die later, so survivor counts differ from full-length runs)")
+            "(circles can still die later, so counts differ from full-length runs)")
 
 
 def _titled(fig: Figure, title: str, result: ExperimentResult) -> Figure:
-    """Replace the figure's suptitle by ``title`` and the scale note, wrapped."""
-    width = max(60, int(fig.get_figwidth() * 14))
-    note = textwrap.fill(scale_note(result), width)
-    fig.suptitle(f"{title}\n{note}", fontsize="medium")
+    """Replace the figure's suptitle by ``title`` and the scale note, wrapped; a narrow
+    figure is widened and every figure grows by the height of the note."""
+    width, height = fig.get_size_inches()
+    new_width = max(width, 8.0)
+    note = textwrap.wrap(scale_note(result), int(new_width * 12))
+    fig.set_size_inches(new_width, height + 0.2 * len(note))
+    fig.suptitle("\n".join([title, *note]), fontsize="medium")
     return fig
 
 
@@ -351,7 +354,7 @@ class Collaboration(Experiment):
         steps = self.paper_steps if scale == "paper" else self.smoke_steps
         every = self.paper_snapshot_every if scale == "paper" else self.smoke_snapshot_every
         if steps != PAPER_STEPS:
-            out.append(_steps_deviation(steps, "survivors and strongest circles"))
+            out.append(_steps_deviation(steps, "survivors and strongest circle"))
         if every != 100:
             out.append(f"snapshots every {every} steps instead of 100")
         if scale == "smoke" and self.smoke_overrides:
@@ -408,15 +411,17 @@ class Collaboration(Experiment):
 
     def _claims(self, n: dict[str, Any]) -> list[Claim]:
         single, together = n["best_single_loss"], n["survivors_together_loss"]
-        surv = ", ".join(map(str, n["survivors"])) or "none"
+        surv = ", ".join(map(str, n["survivors"]))
+        kept = (f"all survivors ({surv}) together {together:.3g}" if surv else
+                f"no survivors (the strongest circle alone: {together:.3g})")
         if len(n["survivors"]) < 2:
             holds, verdict = None, "fewer than two survivors: nothing to combine"
         else:
             holds = bool(together < self.low_loss_ratio * single)
             verdict = f"criterion: survivors together below {self.low_loss_ratio:g} x best single"
         observed = (f"at step {n['last_snapshot']:,}: best single circle (k = "
-                    f"{n['best_single_k']}) loss {single:.3g}; all survivors ({surv}) together "
-                    f"{together:.3g}; full model {n['full_model_loss']:.3g}; {verdict}")
+                    f"{n['best_single_k']}) loss {single:.3g}; {kept}; full model "
+                    f"{n['full_model_loss']:.3g}; {verdict}")
         return [Claim("Circles collaborate: no single circle reaches a low loss on its own, "
                       "the surviving circles together do.", observed, holds)]
 
@@ -425,9 +430,10 @@ class Collaboration(Experiment):
         from ..figures.dynamics import collaboration_figure
 
         fig = collaboration_figure(res.losses, res.survivors, res.strongest, full=full)
+        label = "all survivors" if res.survivors else "strongest circle (no survivors)"
         for ax in fig.axes[:3]:
             ax.plot(together["step"].to_numpy(float), together["loss"].to_numpy(float),
-                    color="k", ls=":", lw=1.4, label="all survivors", zorder=4)
+                    color="k", ls=":", lw=1.4, label=label, zorder=4)
             ax.legend(fontsize="x-small", ncol=2)
         return _titled(fig, "Circle collaboration: loss with the embedding restricted to a few "
                        "circles (1 run; survivors coloured, the rest grey)", result)
@@ -502,14 +508,13 @@ class LinearODE(Experiment):
 
     def deviations(self, scale: str) -> list[str]:
         steps, ds, runs, over = self._sizes(scale)
-        out = [f"R^2 grid d = {', '.join(map(str, ds))} ({len(ds)} widths; PAPER.md says "
-               f"d = 4 ... 95)",
-               f"R^2 runs trained {self.window:,} steps, the fit window (the analysed data are "
-               "those of full-length runs)"]
+        out = [f"R^2 grid d = {', '.join(map(str, ds))} (PAPER.md: d = 4 ... 95)",
+               f"R^2 runs trained {self.window:,} steps, the fit window (same analysed data as "
+               "full-length runs)"]
         if runs != 10:
             out.append(f"{runs} runs per d instead of 10")
         if steps != PAPER_STEPS:
-            out.append(_steps_deviation(steps, "the trajectory run's survived/dead labels"))
+            out.append(_steps_deviation(steps, "the trajectory's survived/dead labels"))
         if over:
             out.append(f"model changed: {_override_text(over)}")
         return out
