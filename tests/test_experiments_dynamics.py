@@ -5,12 +5,14 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from circle_survival import load
 from circle_survival.errors import ConfigError
-from circle_survival.experiments import MODULES, all_experiments, get, write_result
+from circle_survival.experiments import MODULES, get, write_result
 from circle_survival.experiments.base import scale_note
 from circle_survival.experiments.dynamics import (
+    EXPERIMENTS,
     PAPER_D_GRID,
     Collaboration,
     InitialGradient,
@@ -26,22 +28,28 @@ SMOKE_BUDGET = 40_000  # model-steps at the default shape
 
 def reduced() -> dict:
     return {
-        "initial-gradient": InitialGradient(smoke_runs=6, smoke_steps=60, smoke_overrides=TINY),
-        "collaboration": Collaboration(smoke_steps=80, smoke_snapshot_every=20,
+        "initial-gradient": InitialGradient(smoke_runs=6, smoke_steps=30, smoke_overrides=TINY),
+        "collaboration": Collaboration(smoke_steps=40, smoke_snapshot_every=10,
                                        smoke_overrides=TINY),
-        "ode": LinearODE(smoke_steps=80, smoke_d=(4, 8), smoke_runs_per_d=2,
-                         smoke_overrides=TINY, window=50),
+        "ode": LinearODE(smoke_steps=40, smoke_d=(4, 8), smoke_runs_per_d=2,
+                         smoke_overrides=TINY, window=30),
     }
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One store with the smoke sweeps of the three reduced presets."""
+    """One store with the smoke sweeps of the three reduced presets (one torch thread: the
+    tiny models gain nothing from more, and a busy machine slows every op of a second)."""
     store = tmp_path_factory.mktemp("dynamics") / "store"
     exps = reduced()
-    for exp in exps.values():
-        for spec in exp.specs("smoke"):
-            run_sweep(spec, store, progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for exp in exps.values():
+            for spec in exp.specs("smoke"):
+                run_sweep(spec, store, progress=False)
+    finally:
+        torch.set_num_threads(threads)
     return exps, load(store)
 
 
@@ -52,7 +60,7 @@ def test_registered():
 
 
 def test_spec_names_unique():
-    names = [s.name for e in all_experiments() for sc in ("smoke", "paper") for s in e.specs(sc)]
+    names = [s.name for e in EXPERIMENTS for sc in ("smoke", "paper") for s in e.specs(sc)]
     assert len(names) == len(set(names))
 
 
@@ -154,7 +162,7 @@ def test_collaboration_end_to_end(trained, tmp_path):
     exps, store = trained
     result = exps["collaboration"].analyze(store, "smoke")
     n = result.numbers
-    assert n["snapshots"] == 5  # steps 0, 20, 40, 60, 80
+    assert n["snapshots"] == 5  # steps 0, 10, 20, 30, 40
     assert {"best_single_loss", "survivors_together_loss", "full_model_loss", "survivors",
             "strongest"} <= set(n)
     assert set(n["last_snapshot_losses"]) == {"single", "strongest+k", "two_strongest+k"}
@@ -174,7 +182,7 @@ def test_ode_end_to_end(trained, tmp_path):
     n = result.numbers
     assert {"r2_ols", "r2_lasso", "rollout_errors", "r2_by_d", "median_rmse_lasso_rollout",
             "r2_per_frequency"} <= set(n)
-    assert n["window"] == 50
+    assert n["window"] == 30
     assert len(n["rollout_errors"]) == 4 * 5  # four predictions x five frequencies
     assert {r["prediction"] for r in n["rollout_errors"]} == {
         "lasso_rollout", "ols_rollout", "lasso_analytic", "ols_analytic"}

@@ -236,7 +236,7 @@ def test_two_circles_result(trained):
     n = res.numbers
     assert {"small_r", "largest_r", "rates", "runs_per_ratio"} <= set(n)
     assert n["rates"]["ratio"] == [0.05, 1.0]
-    assert res.claims[1].holds is None  # fewer than 30 runs at smoke scale
+    assert res.claims[1].holds is None  # fewer than 10 runs at smoke scale
     ax = res.figures["two_circles_survival"].axes[0]
     assert len(ax.containers) == 2 and ax.get_xscale() == "log"
     assert "smoke scale, 4 runs" in res.figures["two_circles_survival"].get_suptitle()

@@ -93,6 +93,12 @@ def _titled(fig: Figure, title: str, result: ExperimentResult) -> Figure:
     return fig
 
 
+def _count_text(counts) -> str:
+    """'10' when every count is 10, else '9-11'."""
+    c = np.asarray(counts, dtype=int)
+    return f"{c.min()}" if c.min() == c.max() else f"{c.min()}-{c.max()}"
+
+
 def _figure(width: float, height: float) -> Figure:
     """A constrained-layout figure on an Agg canvas (no pyplot state)."""
     fig = Figure(figsize=(width, height), layout="constrained")
@@ -177,7 +183,7 @@ class InitialGradient(Experiment):
         lo, hi = wilson_interval(rates["n_survived"], rates["n"])
         rates = rates.assign(wilson_lo=lo, wilson_hi=hi)
         a = rules["absolute"]
-        t_main, svm = a["ttest"][f"s={MAIN_S}"], a["svm"]
+        t_main, svm, svm_2x = a["ttest"][f"s={MAIN_S}"], a["svm"], rules["2x-mean"]["svm"]
         numbers: dict[str, Any] = {
             "runs": len(ids),
             "frequencies": len(main),
@@ -189,6 +195,9 @@ class InitialGradient(Experiment):
             f"mean_grad_{MAIN_S}_dead": t_main["mean_dead"],
             "svm_accuracy": None if svm is None else svm["accuracy"],
             "svm_baseline_accuracy": None if svm is None else svm["baseline_accuracy"],
+            f"ttest_p_grad_{MAIN_S}_2x_mean": rules["2x-mean"]["ttest"][f"s={MAIN_S}"]["p_value"],
+            "svm_accuracy_2x_mean": svm_2x and svm_2x["accuracy"],
+            "svm_baseline_accuracy_2x_mean": svm_2x and svm_2x["baseline_accuracy"],
             "rules": rules,
             "survival_rate_curves": rates.to_dict(orient="records"),
         }
@@ -272,9 +281,8 @@ def survival_rate_panels(rates: pd.DataFrame) -> Figure:
         err = np.vstack([y - g["wilson_lo"].to_numpy(float), g["wilson_hi"].to_numpy(float) - y])
         ax.errorbar(x, y, yerr=err, marker="o", ms=4, capsize=2, color=f"C{int(s) - 1}",
                     label="rate, Wilson 95% CI")
-        n = g["n"].to_numpy(int)
-        counts = f"{n.min()}" if n.min() == n.max() else f"{n.min()}-{n.max()}"
-        ax.set_title(f"s = {s}: {len(g)} bins, n = {counts} each", fontsize="medium")
+        ax.set_title(f"s = {s}: {len(g)} bins, n = {_count_text(g['n'])} each",
+                     fontsize="medium")
         ax.set_xlabel(f"initial gradient at step {s} (bin mean)")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
@@ -606,7 +614,7 @@ class LinearODE(Experiment):
         c2 = Claim(
             "The linear fit is good across embedding widths d (R^2 against d).",
             f"OLS mean R^2 per d from {o['mean'].min():.3f} (d = {int(worst['d'])}) to "
-            f"{o['mean'].max():.3f}, {int(o['runs'].min())}-{int(o['runs'].max())} runs per d; "
+            f"{o['mean'].max():.3f}, {_count_text(o['runs'])} runs per d; "
             f"criterion: mean OLS R^2 > {self.min_r2:g} at every d",
             bool((o["mean"] > self.min_r2).all()))
         return [c1, c2]
@@ -619,11 +627,9 @@ class LinearODE(Experiment):
         coef = ode_coefficients(res.lasso.A, res.ks,
                                 title=f"Lasso coefficients A (alpha = {self.alpha:g})")
         labels = {"lasso": f"Lasso (alpha = {self.alpha:g})", "ols": "OLS"}
-        runs = r2.groupby("d")["run_id"].nunique()
-        n_text = (f"{runs.min()}" if runs.min() == runs.max() else
-                  f"{runs.min()}-{runs.max()}")
+        runs = _count_text(r2.groupby("d")["run_id"].nunique())
         curve = r2_vs_d(r2.assign(method=r2["method"].map(labels)),
-                        title=f"R^2 against d ({n_text} runs per d, mean ± SD)")
+                        title=f"R^2 against d ({runs} runs per d, mean ± SD)")
         return {
             "ode_trajectories": _titled(
                 traj, f"Signals and the fitted linear dynamics over steps 0-{self.window} "

@@ -59,6 +59,8 @@ PAPER_RUNS_PER_ALPHA = 50
 PAPER_RATIOS = tuple(float(r) for r in np.exp(np.linspace(-4.0, 0.0, 16)))
 PAPER_RUNS_PER_RATIO = 100
 PAPER_SIGNAL = 80.0
+#: fewer runs than this at the largest r cannot show two similar rates (smoke scale)
+MIN_RUNS_SIMILAR = 10
 # experiment 9
 #: variant -> (what is kept, the intervention)
 ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -149,13 +151,18 @@ def mcnemar(n_first_only: int, n_second_only: int) -> float:
 
 def run_circles(store: Store, ids: Sequence[str]) -> list[set[int]]:
     """The circles (2x-mean rule, final signals) of each run, from the run table."""
-    return [{int(c) for c in store.runs.loc[rid, "circles"]} for rid in ids]
+    return [{int(c) for c in circ} for circ in store.runs.loc[list(ids), "circles"]]
 
 
 def resolved(store: Store, rid: str) -> dict[str, Any]:
     """What the run's intervention resolved to (frequencies kept, pair drawn, signals)."""
-    text = store.runs.loc[rid, "intervention_resolved"]
-    return json.loads(text) if isinstance(text, str) and text else {}
+    return resolved_all(store, [rid])[0]
+
+
+def resolved_all(store: Store, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """:func:`resolved` for many runs, in order."""
+    texts = store.runs.loc[list(ids), "intervention_resolved"]
+    return [json.loads(t) if isinstance(t, str) and t else {} for t in texts]
 
 
 class _Preset(Experiment):
@@ -299,6 +306,17 @@ class Ablation(_Preset):
         super().__init__(smoke_steps=smoke_steps, smoke_base=smoke_base)
         self.seed = int(seed)
 
+    def deviations(self, scale: str) -> list[str]:
+        self.check_scale(scale)
+        if scale == "paper":
+            return []
+        out = base_deviations(self.smoke_base)
+        if self.smoke_steps < self.paper_steps:
+            out.insert(0, f"{self.smoke_steps:,} steps instead of {self.paper_steps:,} (in the "
+                          "paper's figure A, C and D spike until about step 10^4 and reach "
+                          "their final loss near 3·10^4; circles can still die later)")
+        return out
+
     def specs(self, scale: str) -> list[SweepSpec]:
         s = [self.seed]
         return [SweepSpec(name=self.spec_name(scale), base=self.base(scale, metrics_every=10),
@@ -328,6 +346,10 @@ class Perturbation(_Preset):
     0 .. 7), α ∈ linspace(0.85, 1.15, 50), 50 runs per α (run i: mlp_seed = split_seed = i),
     30,000 steps: 8 x 50 x 50 = 20,000 runs. The x axis is α·S_k − mean_k S_k, the mean over
     all p frequencies k = 0 .. p−1 of the embedding's unperturbed initial signals.
+
+    Smoke scale (default): p = 23, d = 32 (11 circles), k = 10, 2 embeddings, α ∈ {0.7, 0.85,
+    1, 1.15, 1.3} (a wider range than the paper's, so that a dozen runs per α show the trend),
+    12 runs per α, 2,000 steps (circles mostly settle by step 1,500 at this shape): 120 runs.
     """
 
     name = "perturbation"
@@ -338,8 +360,8 @@ class Perturbation(_Preset):
     paper_embeddings = PAPER_EMBEDDINGS
     paper_runs = PAPER_RUNS_PER_ALPHA
 
-    def __init__(self, smoke_k: int = 7, smoke_embeddings: int = 2,
-                 smoke_alphas: Sequence[float] = (0.6, 0.8, 1.0, 1.2, 1.4),
+    def __init__(self, smoke_k: int = 10, smoke_embeddings: int = 2,
+                 smoke_alphas: Sequence[float] = (0.7, 0.85, 1.0, 1.15, 1.3),
                  smoke_runs: int = 12, smoke_steps: int = 2000,
                  smoke_base: Mapping[str, Any] | None = None) -> None:
         base = {"p": 23, "d": 32} if smoke_base is None else smoke_base
@@ -398,8 +420,8 @@ class Perturbation(_Preset):
         k = self.k(scale)
         rows = []
         means: dict[int, float] = {}
-        for rid, cfg, circ in zip(ids, spec.configs(), run_circles(store, ids), strict=True):
-            res = resolved(store, rid)
+        for rid, cfg, circ, res in zip(ids, spec.configs(), run_circles(store, ids),
+                                       resolved_all(store, ids), strict=True):
             alpha, before = float(res["alpha"]), float(res["signal_before"])
             seed = cfg.embedding_seed
             if seed not in means:
@@ -471,6 +493,10 @@ class TwoCircles(_Preset):
     fixed (seed 0), 30,000 steps: 1,600 runs. Run i at every r draws its pair of frequencies
     and its directions from seed i ("pair_seed" = "direction_seed" = i), so the r groups share
     their 100 random draws (a paired design).
+
+    Smoke scale (default): p = 23, d = 32, s = 80·sqrt(23·32 / (59·128)) ≈ 25 (the same size
+    relative to an N(0, 1) embedding's signals), every other r of the paper's grid (8 values),
+    12 runs per r, 2,000 steps: 96 runs.
     """
 
     name = "two-circles"
@@ -485,7 +511,7 @@ class TwoCircles(_Preset):
                  smoke_base: Mapping[str, Any] | None = None, seed: int = 0) -> None:
         base = {"p": 23, "d": 32} if smoke_base is None else smoke_base
         super().__init__(smoke_steps=smoke_steps, smoke_base=base)
-        ratios = (np.exp(np.linspace(-4.0, 0.0, 6)) if smoke_ratios is None else smoke_ratios)
+        ratios = PAPER_RATIOS[1::2] if smoke_ratios is None else smoke_ratios
         self.smoke_ratios = tuple(float(r) for r in ratios)
         self.smoke_runs = int(smoke_runs)
         self.signal_scaled = smoke_signal is None
@@ -544,8 +570,8 @@ class TwoCircles(_Preset):
         larger_survived, smaller_survived."""
         ids = self.select(store, self.specs(scale)[0])
         rows = []
-        for rid, circ in zip(ids, run_circles(store, ids), strict=True):
-            res = resolved(store, rid)
+        for rid, circ, res in zip(ids, run_circles(store, ids), resolved_all(store, ids),
+                                  strict=True):
             if "pair" not in res:
                 raise ConfigError(f"{self.name}: run {rid} has no resolved pair of circles")
             big, small = (int(k) for k in res["pair"])
@@ -593,7 +619,7 @@ class TwoCircles(_Preset):
         if math.isfinite(top["mcnemar_p"]) or top["rate_larger"] == top["rate_smaller"]:
             p_ok = not math.isfinite(top["mcnemar_p"]) or top["mcnemar_p"] >= ALPHA
             second = bool(p_ok and abs(top["rate_larger"] - top["rate_smaller"]) <= 0.2)
-        if scale == "smoke" and top["n_runs"] < 30:
+        if scale == "smoke" and top["n_runs"] < MIN_RUNS_SIMILAR:
             second = None  # too few runs to call two rates similar
         return [
             Claim("When the smaller circle is much weaker (small r), the larger circle survives "
@@ -606,7 +632,7 @@ class TwoCircles(_Preset):
                   f"p = {lo['mcnemar_p']:.2g}.", first),
             Claim("As r approaches 1 both circles survive at similar rates (criterion: at the "
                   "largest r, rates within 0.2 and McNemar p >= 0.05; undecided with fewer than "
-                  "30 runs at smoke scale).",
+                  f"{MIN_RUNS_SIMILAR} runs at smoke scale).",
                   f"r = {top['ratio']:.3g} ({top['n_runs']} runs): larger {top['rate_larger']:.0%}"
                   f", smaller {top['rate_smaller']:.0%}, McNemar p = {top['mcnemar_p']:.2g}.",
                   second),

@@ -44,6 +44,8 @@ PAPER_PRIMES = tuple(n for n in range(13, 128) if all(n % q for q in range(2, in
 PAPER_INTEGERS = tuple(range(16, 102))
 PAPER_WD_LOG = tuple(float(v) for v in 10.0 ** np.linspace(-4, -2, 16))
 PAPER_WD_LINEAR = tuple(float(v) for v in np.linspace(0.1, 1.5, 16))
+SMOKE_WD_LOG = tuple(PAPER_WD_LOG[i] for i in (0, 7, 15))
+SMOKE_WD_LINEAR = tuple(PAPER_WD_LINEAR[i] for i in (0, 7, 15))
 #: recording for runs of which only the initial and final states are analysed
 SPARSE_RECORDING = {"signal_every": 100, "metrics_every": 100}
 #: config fields that are not part of the paper's setup (recording, placement)
@@ -521,8 +523,12 @@ class _CountSweep(_Preset):
     paper_runs = 10
     #: series name -> (label, paper grid, log x axis)
     series: dict[str, tuple[str, tuple, bool]] = {}
+    #: +1: the claim is that the count grows with the field; -1: that it falls
     sign = +1
     trend = ""
+    #: one panel per series (else one axes), and the figure's name
+    panels = False
+    figure_name = "circles"
 
     def __init__(self, smoke: Mapping[str, Sequence[Any]], smoke_runs: int, smoke_steps: int,
                  smoke_base: Mapping[str, Any] | None) -> None:
@@ -534,9 +540,10 @@ class _CountSweep(_Preset):
 
     def specs(self, scale: str) -> list[SweepSpec]:
         base = self.base(scale, **SPARSE_RECORDING)
-        return [self._spec(scale, key, base=base, axes={self.field_name: list(self.grid(scale,
-                                                                                         key))},
-                           seeds=self.seeds(scale)) for key in self.series]
+        return [self._spec(scale, key, base=base,
+                           axes={self.field_name: list(self.grid(scale, key))},
+                           seeds=self.seeds(scale))
+                for key in self.series]
 
     def n_runs(self, scale: str) -> int:
         """Distinct runs (a value in both series, such as a prime p in 16 .. 101, is one run
@@ -581,9 +588,6 @@ class _CountSweep(_Preset):
             note=scale_note(result))}
         return result
 
-    panels = False
-    figure_name = "circles"
-
     def claim(self, numbers: dict[str, Any], parts: list[str]) -> Claim:
         verdicts = [trend_holds(numbers[k]["spearman_r"], numbers[k]["spearman_p"], self.sign)
                     for k in self.series]
@@ -624,8 +628,8 @@ class CirclesVsWeightDecay(_CountSweep):
     and linspace(0.1, 1.5, 16) (two sweeps).
 
     PAPER.md gives no run count per point: the paper scale takes 10 runs per value (everything
-    redrawn, run i with seed i), 30,000 steps: 32 points, 320 runs. The smoke scale takes every
-    fifth value of each grid.
+    redrawn, run i with seed i), 30,000 steps: 32 points, 320 runs. The smoke scale takes the
+    first, eighth and last value of each grid.
     """
 
     name = "circles-vs-weight-decay"
@@ -640,9 +644,9 @@ class CirclesVsWeightDecay(_CountSweep):
     sign = -1
     trend = "The number of circles falls as weight decay grows"
 
-    def __init__(self, smoke_log: Sequence[float] = PAPER_WD_LOG[::5],
-                 smoke_linear: Sequence[float] = PAPER_WD_LINEAR[::5], smoke_runs: int = 3,
-                 smoke_steps: int = 1500, smoke_base: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, smoke_log: Sequence[float] = SMOKE_WD_LOG,
+                 smoke_linear: Sequence[float] = SMOKE_WD_LINEAR, smoke_runs: int = 3,
+                 smoke_steps: int = 2000, smoke_base: Mapping[str, Any] | None = None) -> None:
         super().__init__({"log": smoke_log, "linear": smoke_linear}, smoke_runs, smoke_steps,
                          smoke_base)
 

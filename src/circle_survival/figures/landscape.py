@@ -86,7 +86,7 @@ def titled(fig: Figure, title: str, note: str | None = None) -> Figure:
     below it (smaller). Returns ``fig``."""
     text = title
     if note:
-        width = max(40, int(fig.get_figwidth() * 15))
+        width = max(40, int(fig.get_figwidth() * 12))
         text += "\n" + textwrap.fill(note, width)
     fig.suptitle(text, fontsize="medium")
     return fig
@@ -108,9 +108,13 @@ def _jitter(x: np.ndarray, logx: bool, spread: float) -> np.ndarray:
     return x * np.exp(u) if logx else x + u
 
 
-def _spacing(xs: np.ndarray, logx: bool) -> float:
+def _spread(xs: np.ndarray, logx: bool) -> float:
+    """Sideways jitter for the dots of single runs: small against both the spacing of the x
+    values and their span (in log units on a log axis)."""
     u = np.unique(np.log(xs) if logx else xs)
-    return float(np.min(np.diff(u))) if u.size > 1 else (0.1 if logx else 1.0)
+    if u.size < 2:
+        return 0.05 if logx else 0.5
+    return float(min(0.15 * np.min(np.diff(u)), 0.02 * (u[-1] - u[0])))
 
 
 # -- number of circles against a parameter (experiments 2 and 4) -----------------------------
@@ -155,7 +159,7 @@ def circles_vs(
         s = summarize(df, x, y)
         color = colors[i % len(colors)]
         if len(xs):
-            ax.scatter(_jitter(xs, log, 0.12 * _spacing(xs, log)), df[y].to_numpy(float),
+            ax.scatter(_jitter(xs, log, _spread(xs, log)), df[y].to_numpy(float),
                        s=8, color=color, alpha=0.25, edgecolors="none", zorder=2)
         err = np.vstack([s["mean"] - s["low"], s["high"] - s["mean"]]).clip(min=0)
         err = np.nan_to_num(err)
@@ -301,8 +305,10 @@ def signal_vs_survival(rates: pd.DataFrame, *, r: float, p_value: float,
     ax.set_ylabel("survival rate")
     ax.set_ylim(-0.03, 1.03)
     ax.grid(alpha=0.3, lw=0.4)
-    ax.set_title(f"Pearson r = {r:.3f} (p = {p_value:.2g}), {len(rates)} points, "
-                 f"{runs_label(np.unique(n))}", fontsize="medium")
+    r_text = (f"Pearson r = {r:.3f} (p = {p_value:.2g})" if np.isfinite(r)
+              else "Pearson r undefined (no variation)")
+    ax.set_title(f"{r_text}, {len(rates)} points, {runs_label(np.unique(n))}",
+                 fontsize="medium")
     if len(groups) <= 10:
         ax.legend(fontsize="x-small", ncol=2, title="fixed embedding; bars: Wilson 95%",
                   title_fontsize="x-small")
