@@ -133,15 +133,19 @@ def test_initial_gradient_end_to_end(trained, tmp_path):
     exp = exps["initial-gradient"]
     # a threshold that splits the tiny runs' final signals, so both groups are populated
     final = np.stack([store.signals(r)[1][-1, 1:6] for r in exp.specs("smoke")[0].run_ids()])
-    exp.threshold = float(np.median(final))
+    exp.smoke_threshold = float(np.median(final))
+    label = f"S_k > {exp.smoke_threshold:g}"
+    assert list(exp.rule_thresholds("smoke")) == [label, "S_k > 10", "2x-mean"]
+    assert list(exp.rule_thresholds("paper")) == ["S_k > 10", "2x-mean"]
     result = exp.analyze(store, "smoke")
     assert result.n_runs == 6
     n = result.numbers
-    assert n["frequencies"] == 6 * 5
-    assert {"ttest_p_grad_4", "svm_accuracy", "svm_baseline_accuracy", "survived_2x_mean",
-            "rules", "survival_rate_curves"} <= set(n)
-    assert set(n["rules"]) == {"absolute", "2x-mean"}
-    assert set(n["rules"]["absolute"]["ttest"]) == {"s=1", "s=2", "s=3", "s=4"}
+    assert n["frequencies"] == 6 * 5 and n["survival_rule"] == f"final {label}"
+    assert {"ttest_p_grad_4", "svm_accuracy", "svm_baseline_accuracy", "survived", "dead",
+            "by_rule", "rules", "survival_rate_curves"} <= set(n)
+    assert set(n["rules"]) == set(n["by_rule"]) == {label, "S_k > 10", "2x-mean"}
+    assert set(n["rules"][label]["ttest"]) == {"s=1", "s=2", "s=3", "s=4"}
+    assert any("instead of > 10" in d for d in result.deviations)
     assert len(result.claims) == 2
     hist = result.figures["gradient_histograms"]
     assert len(hist.axes) == 4
