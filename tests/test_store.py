@@ -131,13 +131,14 @@ def test_killed_write_leaves_no_half_run(tmp_path):
     assert len(load(store)) == 1
 
 
-def test_killed_mid_batch_resumes_from_checkpoint_bit_for_bit(tmp_path):
+def test_killed_mid_batch_resumes_from_checkpoint_bit_for_bit(tmp_path, one_thread):
     """A batch killed after a checkpoint continues from it and ends identical to one run
     straight through."""
     store = tmp_path / "s"
     code = (
-        "import sys, circle_survival as cs\n"
-        "cfgs = [cs.RunConfig(p=13, d=8, hidden=(16, 16), steps=4000, metrics_every=7,"
+        "import sys, torch, circle_survival as cs\n"
+        "torch.set_num_threads(1)\n"
+        "cfgs = [cs.RunConfig(p=13, d=8, hidden=(16, 16), steps=2500, metrics_every=7,"
         " embedding_seed=e) for e in range(2)]\n"
         f"cs.train_to_store(cfgs, {str(store)!r}, checkpoint_seconds=0.2)\n"
     )
@@ -156,7 +157,7 @@ def test_killed_mid_batch_resumes_from_checkpoint_bit_for_bit(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert len(load(store)) == 0
-    cfgs = [RunConfig(p=13, d=8, hidden=(16, 16), steps=4000, metrics_every=7,
+    cfgs = [RunConfig(p=13, d=8, hidden=(16, 16), steps=2500, metrics_every=7,
                       embedding_seed=e) for e in range(2)]
     resumed_from = []
     train_to_store(cfgs, store, progress=lambda n, m: resumed_from.append(n))
