@@ -39,8 +39,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import zarr
-from zarr.codecs import BloscCodec
 from safetensors.numpy import load_file, save_file
+from zarr.codecs import BloscCodec
 
 from .config import RunConfig
 from .errors import StoreError
