@@ -297,9 +297,12 @@ def signal_vs_survival(rates: pd.DataFrame, *, r: float, p_value: float,
     for i, (key, g) in enumerate(groups):
         lo, hi = wilson_interval(g["n_survived"].to_numpy(), g["n_runs"].to_numpy())
         y = g["rate"].to_numpy(float)
-        ax.errorbar(g["initial_signal"].to_numpy(float), y, yerr=np.vstack([y - lo, hi - y]),
-                    fmt="o", ms=4, color=colors[i], elinewidth=0.6, alpha=0.8,
-                    label=f"{group} = {key}" if len(groups) <= 10 else None)
+        _, _, bars = ax.errorbar(g["initial_signal"].to_numpy(float), y,
+                                 yerr=np.vstack([y - lo, hi - y]), fmt="o", ms=4,
+                                 color=colors[i], elinewidth=0.6,
+                                 label=f"{group} = {key}" if len(groups) <= 10 else None)
+        for bar in bars:
+            bar.set_alpha(0.35)
     n = rates["n_runs"].to_numpy(int)
     ax.set_xlabel("initial signal $S_k$")
     ax.set_ylabel("survival rate")
