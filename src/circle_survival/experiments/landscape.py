@@ -642,13 +642,25 @@ class CirclesVsWeightDecay(_CountSweep):
               "linear": ("linspace(0.1, 1.5, 16)", PAPER_WD_LINEAR, False)}
     panels = True
     sign = -1
-    trend = "The number of circles falls as weight decay grows"
+    trend = ("The number of circles falls as weight decay grows (PAPER.md names the plot, not "
+             "the direction)")
 
     def __init__(self, smoke_log: Sequence[float] = SMOKE_WD_LOG,
                  smoke_linear: Sequence[float] = SMOKE_WD_LINEAR, smoke_runs: int = 3,
                  smoke_steps: int = 2000, smoke_base: Mapping[str, Any] | None = None) -> None:
         super().__init__({"log": smoke_log, "linear": smoke_linear}, smoke_runs, smoke_steps,
                          smoke_base)
+
+    def deviations(self, scale: str) -> list[str]:
+        out = super().deviations(scale)
+        if scale == "smoke" and self.smoke_steps < self.paper_steps:
+            lr = float(self.smoke_base.get("lr", RunConfig.lr))
+            wd = max(self.smoke["log"], default=0.0)
+            out.append(f"at wd ≤ {wd:g}, decay alone shrinks weights by exp(−lr·wd·steps) ≥ "
+                       f"{math.exp(-lr * wd * self.smoke_steps):.2g} in {self.smoke_steps:,} "
+                       f"steps against {math.exp(-lr * wd * self.paper_steps):.2g} in "
+                       f"{self.paper_steps:,}, so circles at small wd have not separated yet")
+        return out
 
 
 # -- experiment 5 ---------------------------------------------------------------------------
