@@ -79,6 +79,19 @@ def test_restrict_random_is_recorded_and_seeded():
     assert r3["seed"] == 9
     assert set(np.flatnonzero(sig(e1) > 1e-10).tolist()) == set(r1["keep"])
     assert all(1 <= k <= 11 for k in r1["keep"])
+    # the draw is numpy's choice over k = 1 .. 11 with that seed
+    expected = np.random.default_rng(5).choice(11, size=2, replace=False) + 1
+    assert r1["keep"] == expected.tolist()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_restrict_random_outside_the_strongest(seed):
+    e0, e1, resolved = run(seed=seed, kind="restrict", random=2, exclude_strongest=3)
+    s0 = sig(e0)[1:]
+    strongest = sorted(np.argsort(-s0)[:3] + 1)
+    assert sorted(resolved["excluded"]) == [int(k) for k in strongest]
+    assert not set(resolved["keep"]) & set(resolved["excluded"]) and len(resolved["keep"]) == 2
+    assert set(np.flatnonzero(sig(e1) > 1e-10).tolist()) == set(resolved["keep"])
 
 
 def test_construct_circles():
@@ -149,6 +162,9 @@ def test_initial_state_applies_intervention():
         ({"kind": "restrict", "strongest": 0}, "positive integer"),
         ({"kind": "restrict", "strongest": 2, "seed": 1}, "'seed' only applies"),
         ({"kind": "restrict", "random": 2, "seed": -1}, "non-negative integer"),
+        ({"kind": "restrict", "strongest": 1, "exclude_strongest": 1}, "only applies to"),
+        ({"kind": "restrict", "random": 1, "exclude_strongest": -1}, "integer >= 0"),
+        ({"kind": "restrict", "random": 2, "exclude_strongest": 10}, "outside the 10 strongest"),
         ({"kind": "restrict", "keep": [1], "keep_constant": 1}, "true or false"),
         ({"kind": "construct"}, "exactly one of"),
         ({"kind": "construct", "circles": {}}, "non-empty"),

@@ -7,8 +7,9 @@ as in ``fourier.py``.
 - ``{"kind": "scale", "k": k, "alpha": a}``: multiply F[k] and F[p-k] by a > 0 (paper, exp. 6).
 - ``{"kind": "restrict", <one of>, "keep_constant": false}``: keep only some frequencies
   (paper, exp. 9): ``"keep": [k, ...]``, ``"strongest": n`` (the n largest initial signals), or
-  ``"random": n`` with an optional ``"seed"`` (default: the run's ``embedding_seed``). The
-  constant term is kept iff ``keep_constant``; for even p the Nyquist term p/2 is removed.
+  ``"random": n`` with an optional ``"seed"`` (default: the run's ``embedding_seed``) and an
+  optional ``"exclude_strongest": m`` (draw only among the frequencies outside the m strongest,
+  so that "random" circles cannot be the strongest ones). The constant term is kept iff ``keep_constant``; for even p the Nyquist term p/2 is removed.
 - ``{"kind": "construct", ...}``: build the embedding from scratch (paper, exp. 7), either
   ``"circles": {k: signal, ...}`` or ``"ratio": r`` with ``"signal"`` s (default 80) and
   ``"pair": [k1, k2]`` or ``"pair_seed"`` (draw the pair): S_{k1} = s, S_{k2} = r s. Every other
@@ -37,7 +38,8 @@ KINDS: tuple[str, ...] = ("scale", "restrict", "construct")
 
 _KEYS: dict[str, frozenset[str]] = {
     "scale": frozenset({"kind", "k", "alpha"}),
-    "restrict": frozenset({"kind", "keep", "strongest", "random", "seed", "keep_constant"}),
+    "restrict": frozenset({"kind", "keep", "strongest", "random", "seed", "exclude_strongest",
+                           "keep_constant"}),
     "construct": frozenset(
         {"kind", "circles", "ratio", "signal", "pair", "pair_seed", "floor", "direction_seed"}
     ),
@@ -142,9 +144,17 @@ def _validate_restrict(spec: Mapping[str, Any], p: int) -> None:
             _fail(f"'keep' lists a frequency twice: {list(keep)!r}")
     else:
         _check_count(spec, mode, p)
-    if "seed" in spec and mode != "random":
-        _fail("'seed' only applies to 'random'")
+    for key in ("seed", "exclude_strongest"):
+        if key in spec and mode != "random":
+            _fail(f"{key!r} only applies to 'random'")
     _check_seed(spec, "seed")
+    if "exclude_strongest" in spec:
+        m = spec["exclude_strongest"]
+        if not _is_int(m) or m < 0:
+            _fail(f"'exclude_strongest' must be an integer >= 0, got {m!r}")
+        if m + spec["random"] > fourier.n_freq(p):
+            _fail(f"cannot draw {spec['random']} random circles outside the {m} strongest: "
+                  f"p={p} has only {fourier.n_freq(p)}")
     if "keep_constant" in spec and not isinstance(spec["keep_constant"], bool):
         _fail(f"'keep_constant' must be true or false, got {spec['keep_constant']!r}")
 
@@ -228,7 +238,13 @@ def _restrict(e: np.ndarray, spec: Mapping[str, Any], cfg: RunConfig) -> tuple[n
         n = int(spec["random"])
         seed = int(spec.get("seed", cfg.embedding_seed))
         rng = np.random.default_rng(seed)
-        keep = [int(k) + 1 for k in rng.choice(fourier.n_freq(p), size=n, replace=False)]
+        ks = np.arange(1, fourier.n_freq(p) + 1)
+        m = int(spec.get("exclude_strongest", 0))
+        if m:
+            strongest = ks[np.argsort(-sig[ks], kind="stable")[:m]]
+            ks = np.setdiff1d(ks, strongest)
+            resolved["excluded"] = [int(k) for k in strongest]
+        keep = [int(k) for k in rng.choice(ks, size=n, replace=False)]
         resolved.update(random=n, seed=seed)
     resolved["keep"] = keep
     resolved["initial_signals"] = {str(k): float(sig[k]) for k in keep}
