@@ -17,7 +17,6 @@ from circle_survival.experiments.dynamics import (
     Collaboration,
     InitialGradient,
     LinearODE,
-    wilson_interval,
 )
 from circle_survival.store import init_store
 from circle_survival.sweep import run_sweep
@@ -97,14 +96,6 @@ def test_smoke_budget_and_deviations():
         InitialGradient().specs("huge")
     with pytest.raises(ConfigError, match="fit window"):
         LinearODE(smoke_steps=10, window=50)
-
-
-def test_wilson_interval():
-    lo, hi = wilson_interval(np.array([0, 5, 10]), np.array([10, 10, 10]))
-    np.testing.assert_allclose(lo, [0.0, 0.23659, 0.72247], atol=1e-4)
-    np.testing.assert_allclose(hi, [0.27753, 0.76341, 1.0], atol=1e-4)
-    lo, hi = wilson_interval(0, 0)
-    assert (float(lo), float(hi)) == (0.0, 1.0)
 
 
 def test_analyze_needs_runs(tmp_path):

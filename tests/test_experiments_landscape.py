@@ -34,7 +34,6 @@ from circle_survival.experiments.landscape import (
     InitialSignal,
     SignalEvolution,
     base_deviations,
-    wilson_interval,
 )
 from circle_survival.store import init_store
 from circle_survival.sweep import run_sweep
@@ -196,11 +195,6 @@ def test_smoke_budget():
     for e in EXPERIMENTS:
         work = sum(model_step_flops(c) * c.steps for s in e.specs("smoke") for c in s.configs())
         assert work / ref <= 42_000, e.name
-
-
-def test_wilson_interval_reexported():
-    lo, hi = wilson_interval(np.array([0, 10]), np.array([10, 10]))
-    assert lo[0] == 0 and hi[1] == 1
 
 
 def test_analyze_needs_the_runs(tmp_path):

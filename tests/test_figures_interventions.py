@@ -2,23 +2,10 @@
 
 import numpy as np
 import pandas as pd
-import pytest
 from matplotlib.figure import Figure
 
 from circle_survival.figures import interventions as figs
 from circle_survival.figures.io import save_figure
-
-
-def test_wilson_interval():
-    low, high = figs.wilson_interval(np.array([0, 5, 10]), np.array([10, 10, 10]))
-    assert low[0] == 0 and high[2] == 1
-    assert low[1] == pytest.approx(0.2366, abs=1e-4) and high[1] == pytest.approx(0.7634,
-                                                                                  abs=1e-4)
-    assert np.all(low <= np.array([0, 0.5, 1])) and np.all(high >= np.array([0, 0.5, 1]))
-    low, high = figs.wilson_interval(0, 0)
-    assert (float(low), float(high)) == (0.0, 1.0)
-    # a larger z widens the interval
-    assert figs.wilson_interval(5, 10, z=3)[0] < figs.wilson_interval(5, 10)[0]
 
 
 def test_ablation_test_loss(tmp_path):

@@ -8,19 +8,16 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
-from scipy import stats
 
 from circle_survival.figures.landscape import (
     circles_vs,
     circularity_histogram,
     circularity_vs_d,
     frozen_embedding,
-    mean_interval,
     runs_label,
     signal_vs_survival,
     summarize,
     titled,
-    wilson_interval,
 )
 
 NOTE = "smoke scale, 12 runs; 40 steps instead of 30,000"
@@ -41,34 +38,6 @@ def n_points(ax):
 def errorbar_points(ax):
     """The lines with point markers (errorbar means; caps and plain lines excluded)."""
     return [ln for ln in ax.lines if ln.get_marker() not in (None, "None", "", "_", "|")]
-
-
-# -- statistics -----------------------------------------------------------------------------
-def test_wilson_interval_known_values():
-    lo, hi = wilson_interval(0, 10)
-    assert lo == 0 and hi == pytest.approx(0.2775, abs=1e-4)
-    lo, hi = wilson_interval(5, 10)
-    assert (lo, hi) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
-    lo, hi = wilson_interval(np.array([3, 0]), np.array([4, 0]))
-    assert hi[1] == 1 and lo[1] == 0 and 0 < lo[0] < 0.75 < hi[0] <= 1
-
-
-def test_wilson_interval_against_formula():
-    k, n, z = 7, 23, 1.96
-    ph = k / n
-    centre = (ph + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * np.sqrt(ph * (1 - ph) / n + z * z / (4 * n * n))
-    lo, hi = wilson_interval(k, n)
-    assert lo == pytest.approx(centre - half) and hi == pytest.approx(centre + half)
-
-
-def test_mean_interval_matches_scipy():
-    x = np.array([2.0, 3, 5, 4, 4, 6])
-    m, lo, hi = mean_interval(x)
-    ref = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
-    assert m == pytest.approx(x.mean())
-    assert (lo, hi) == (pytest.approx(ref[0]), pytest.approx(ref[1]))
-    assert np.isnan(mean_interval([1.0])[1])
 
 
 def test_summarize_and_runs_label():

@@ -9,7 +9,8 @@ as in ``fourier.py``.
   (paper, exp. 9): ``"keep": [k, ...]``, ``"strongest": n`` (the n largest initial signals), or
   ``"random": n`` with an optional ``"seed"`` (default: the run's ``embedding_seed``) and an
   optional ``"exclude_strongest": m`` (draw only among the frequencies outside the m strongest,
-  so that "random" circles cannot be the strongest ones). The constant term is kept iff ``keep_constant``; for even p the Nyquist term p/2 is removed.
+  so that "random" circles cannot be the strongest ones). The constant term is kept iff
+  ``keep_constant``; for even p the Nyquist term p/2 is removed.
 - ``{"kind": "construct", ...}``: build the embedding from scratch (paper, exp. 7), either
   ``"circles": {k: signal, ...}`` or ``"ratio": r`` with ``"signal"`` s (default 80) and
   ``"pair": [k1, k2]`` or ``"pair_seed"`` (draw the pair): S_{k1} = s, S_{k2} = r s. Every other

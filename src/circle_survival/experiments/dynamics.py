@@ -40,6 +40,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .. import fourier
+from ..analysis.stats import wilson_interval
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..store import Store
@@ -54,25 +55,6 @@ MAIN_S = 4
 
 
 # -- shared helpers --------------------------------------------------------------------------
-def wilson_interval(successes, n, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a binomial rate (95% for z = 1.96).
-
-    Args:
-        successes, n: counts (scalars or arrays of one shape); n = 0 gives (0, 1).
-
-    Returns:
-        (lo, hi) arrays of the shape of the inputs.
-    """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(n, dtype=float)
-    safe = np.where(n > 0, n, 1.0)
-    rate = k / safe
-    denom = 1 + z**2 / safe
-    centre = (rate + z**2 / (2 * safe)) / denom
-    half = z * np.sqrt(rate * (1 - rate) / safe + z**2 / (4 * safe**2)) / denom
-    lo = np.where((n > 0) & (k > 0), np.clip(centre - half, 0.0, 1.0), 0.0)
-    hi = np.where((n > 0) & (k < n), np.clip(centre + half, 0.0, 1.0), 1.0)
-    return lo, hi
 
 
 def _override_text(overrides: Mapping[str, Any]) -> str:

@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 
 from .. import fourier
+from ..analysis.stats import wilson_interval
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..figures import interventions as figs
-from ..figures.interventions import wilson_interval
 from ..store import Store
 from ..sweep import SweepSpec
 from .base import Claim, Experiment, ExperimentResult, scale_note
@@ -81,8 +81,7 @@ SPIKE_FACTOR = 10.0
 TRACK_FACTOR = 10.0
 
 __all__ = ["ABLATIONS", "Ablation", "EXPERIMENTS", "Perturbation", "TwoCircles",
-           "ablation_configs", "analyze_ablation", "converge_step", "count_spikes",
-           "wilson_interval"]
+           "ablation_configs", "analyze_ablation", "converge_step", "count_spikes"]
 
 
 # -- shared helpers ---------------------------------------------------------------------------

@@ -54,9 +54,7 @@ _NOT_SETUP = {"device", "signal_every", "metrics_every", "embedding_every", "emb
 ALPHA = 0.05
 
 __all__ = ["CirclesVsP", "CirclesVsWeightDecay", "Dimension", "FrozenEmbedding",
-           "InitialSignal", "SignalEvolution", "EXPERIMENTS", "wilson_interval"]
-
-wilson_interval = figs.wilson_interval
+           "InitialSignal", "SignalEvolution", "EXPERIMENTS"]
 
 
 # -- shared helpers ---------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..analysis.stats import wilson_interval
+
 #: Colours of the ablation variants (O is drawn in both panels).
 ABLATION_COLORS = {"O": "tab:blue", "A": "tab:orange", "B": "tab:green", "C": "tab:pink",
                    "D": "tab:cyan"}
@@ -40,24 +42,6 @@ def _suptitle(fig: Figure, title: str, note: str | None, width: int = 110) -> No
     if note:
         text += "\n" + "\n".join(textwrap.wrap(note, width))
     fig.suptitle(text, fontsize="medium")
-
-
-def wilson_interval(successes: np.ndarray | int, n: np.ndarray | int, z: float = 1.96
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of the rate successes / n (95% for z = 1.96).
-
-    Elementwise over arrays; returns (low, high), each clipped to [0, 1]; (0, 1) where n = 0.
-    """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(n, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        phat = k / n
-        denom = 1 + z**2 / n
-        centre = (phat + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(phat * (1 - phat) / n + z**2 / (4 * n**2)) / denom
-    low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), 0.0)
-    high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), 1.0)
-    return low, high
 
 
 def _rate_errorbars(ax, x: np.ndarray, n_survived: np.ndarray, n_runs: np.ndarray,

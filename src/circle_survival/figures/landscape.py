@@ -25,6 +25,8 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..analysis.stats import mean_interval, wilson_interval
+
 SURVIVED_COLOR = "tab:red"
 DEAD_COLOR = "0.55"
 SERIES_MARKERS = ("o", "s", "^", "D", "v")
@@ -37,40 +39,6 @@ def _figure(width: float, height: float) -> Figure:
 
 
 # -- statistics -------------------------------------------------------------------------------
-def wilson_interval(successes: np.ndarray | int, n: np.ndarray | int, z: float = 1.96
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a rate successes / n (95% for z = 1.96): (low, high) arrays.
-
-    (0, 1) where n = 0. Works elementwise on arrays.
-    """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(n, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        phat = k / n
-        denom = 1 + z**2 / n
-        centre = (phat + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(phat * (1 - phat) / n + z**2 / (4 * n**2)) / denom
-    low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), 0.0)
-    high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), 1.0)
-    return low, high
-
-
-def mean_interval(values: Sequence[float] | np.ndarray, level: float = 0.95
-                  ) -> tuple[float, float, float]:
-    """(mean, low, high): the mean and its two-sided t interval (NaN bounds for n < 2)."""
-    from scipy import stats
-
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return float("nan"), float("nan"), float("nan")
-    m = float(x.mean())
-    if x.size < 2:
-        return m, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
-    return m, m - half, m + half
-
-
 def summarize(runs: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     """One row per value of ``x``: n (runs), mean, low, high (95% t interval) of ``y``."""
     rows = []
