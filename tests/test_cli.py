@@ -4,20 +4,12 @@ import subprocess
 import sys
 
 import pytest
+from cli_runner import run_cli
 
 from circle_survival import load, train_to_store
-from circle_survival.cli import main
 from circle_survival.config import RunConfig
 
 SMALL = ["--p", "11", "--d", "6", "--hidden", "12,12", "--steps", "20", "--quiet"]
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def test_train_then_show(tmp_path, capsys):

@@ -7,20 +7,13 @@ import json
 
 import numpy as np
 import pytest
+from cli_runner import run_cli
 
 from circle_survival import fourier, load
 from circle_survival.cli import main
 from circle_survival.experiments.interventions import ABLATIONS, ablation_configs
 
 ARGS = ["--steps", "30", "--p", "11", "--d", "8", "--device", "cpu", "--quiet"]
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

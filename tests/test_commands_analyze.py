@@ -2,9 +2,9 @@
 
 import pandas as pd
 import pytest
+from cli_runner import run_cli
 
 from circle_survival import RunConfig, load, train_to_store
-from circle_survival.cli import main
 from circle_survival.commands.analyze import KINDS
 from circle_survival.store import init_store
 
@@ -19,14 +19,6 @@ def stores(tmp_path_factory):
     train_to_store(configs, root / "many")
     train_to_store(configs[:1], root / "one")
     return root / "many", root / "one"
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def test_analyze_prints_and_writes(stores, tmp_path, capsys):

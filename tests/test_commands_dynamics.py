@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from cli_runner import run_cli
 
 from circle_survival import RunConfig, load, train_to_store
 from circle_survival.analysis.gradient import gradient_ttest, svm_separation
 from circle_survival.analysis.ode import analyse_ode
 from circle_survival.analysis.survival import frequency_table
-from circle_survival.cli import main
 from circle_survival.commands.dynamics import num
 from circle_survival.store import init_store
 
@@ -30,14 +30,6 @@ def stores(tmp_path_factory):
     train_to_store(RunConfig(**TINY, d=8, signal_every=5), root / "sparse")
     init_store(root / "empty")
     return {name: root / name for name in ("many", "one", "sparse", "empty")}
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def median_threshold(path) -> float:

@@ -4,9 +4,9 @@ import sys
 
 import pytest
 import torch
+from cli_runner import run_cli
 
 from circle_survival import load
-from circle_survival.cli import main
 
 SPEC = """
 name = "cmd"
@@ -30,14 +30,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 @pytest.fixture
