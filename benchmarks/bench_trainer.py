@@ -7,7 +7,8 @@ per model, the concatenated input [E[a], E[b]], autograd, ``torch.optim.AdamW``,
 forward pass and ``.item()`` calls every step. Both are measured in alternating rounds in one
 process so that the ratio is side by side. It also measures this machine's matmul peak
 (a large square matmul) and reports the fraction of it the trainer reaches, counting only the
-useful work of a step (see :func:`useful_flops`).
+useful work of a step (see :func:`useful_flops`), and the ceiling: the speed-up over the
+baseline that the useful work alone would give at 100% of that peak.
 
     python benchmarks/bench_trainer.py                 # CPU, M = 1, 8, 64, both dtypes
     python benchmarks/bench_trainer.py --device cuda   # on a GPU
@@ -135,7 +136,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}")
     print(f"{'dtype':8} {'M':>4} {'trainer ms':>11} {'baseline ms':>12} {'speed-up':>9} "
-          f"{'GFLOP/s':>8} {'peak':>7} {'of peak':>8}")
+          f"{'GFLOP/s':>8} {'peak':>7} {'of peak':>8} {'ceiling':>8}")
     for dt in args.dtypes.split(","):
         cfg = RunConfig(dtype=dt, device=args.device)
         peak = matmul_peak(getattr(torch, dt), args.device)
@@ -148,10 +149,13 @@ def main() -> None:
                                         max(3, args.steps // 3), args.device))
             o, b = statistics.median(ours), statistics.median(base)
             gflops = flops / (o * 1e-3) / 1e9
+            ceiling = b / (flops / (peak * 1e9) * 1e3)
             print(f"{dt:8} {m:>4} {o:>11.2f} {b:>12.2f} {b / o:>8.1f}x {gflops:>8.1f} "
-                  f"{peak:>7.1f} {gflops / peak:>7.0%}", flush=True)
+                  f"{peak:>7.1f} {gflops / peak:>7.0%} {ceiling:>7.1f}x", flush=True)
     print(f"useful work per model-step: {flops / 1e9:.3f} GFLOP "
           "(peak: median of a 3072^3 matmul in the same dtype)")
+    print("ceiling: the speed-up over the baseline that a trainer doing only the useful work "
+          "at 100% of the matmul peak would reach")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from circle_survival.experiments.landscape import (
     InitialSignal,
     SignalEvolution,
     base_deviations,
+    trend_holds,
 )
 from circle_survival.store import init_store
 from circle_survival.sweep import run_sweep
@@ -344,3 +345,14 @@ def test_initial_signal(results, reproduced, docs):
     seeds = store.runs.loc[ids, ["embedding_seed", "mlp_seed", "split_seed"]]
     assert (seeds["mlp_seed"] == seeds["split_seed"]).all()
     assert sorted(seeds["embedding_seed"].unique()) == [0, 1]
+
+
+@pytest.mark.parametrize("r,p_value,sign,scale,expected", [
+    (0.5, 0.01, +1, "paper", True), (0.5, 0.01, +1, "smoke", True),
+    (0.5, 0.2, +1, "paper", False), (0.5, 0.2, +1, "smoke", None),
+    (-0.5, 0.2, +1, "smoke", None), (-0.5, 0.01, +1, "smoke", False),
+    (-0.5, 0.01, -1, "smoke", True), (0.5, 0.01, -1, "paper", False),
+    (float("nan"), float("nan"), +1, "paper", None),
+])
+def test_trend_holds(r, p_value, sign, scale, expected):
+    assert trend_holds(r, p_value, sign, scale) is expected
