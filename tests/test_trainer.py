@@ -105,3 +105,25 @@ def test_snapshots_hold_every_parameter():
     assert snap["layers.0.weight"].shape == (1, 8, 12)
     np.testing.assert_array_equal(snap["embedding"], sink["embedding_init"])
     np.testing.assert_array_equal(sink.snapshots[10]["embedding"], sink["embedding_final"])
+
+
+@pytest.mark.parametrize("p", [12, 59])
+def test_padded_output_layer_changes_nothing(p, monkeypatch):
+    """The step pads the output layer to a multiple of 4 columns: same loss and gradients as
+    the unpadded layer (to rounding), and no gradient in the padding."""
+    import torch
+
+    from circle_survival import ensemble
+
+    configs = [RunConfig(p=p, d=8, hidden=(12, 10), steps=1, embedding_seed=e) for e in range(2)]
+    trainer = Trainer(configs)
+    pairs = trainer.train_pairs
+    assert ensemble.padded_width(p) == 4 * -(-p // 4)
+    padded = ensemble.loss_and_grads(trainer.params, pairs, "silu")
+    monkeypatch.setattr(ensemble, "OUTPUT_ALIGN", 1)
+    plain = ensemble.loss_and_grads(trainer.params, pairs, "silu")
+    torch.testing.assert_close(padded[0], plain[0], rtol=1e-13, atol=0)
+    torch.testing.assert_close(padded[1], plain[1], rtol=0, atol=0)
+    for a, b, param in zip(padded[2], plain[2], trainer.params, strict=True):
+        assert a.shape == b.shape == param.shape
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)

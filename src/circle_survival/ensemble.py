@@ -14,6 +14,11 @@ and its AdamW update while its activations are still in cache. Each model's loss
 mean cross-entropy over its training pairs; the gradient of the sum over models is each
 model's own gradient, so every model trains exactly as it would alone.
 
+In the training step the output layer is computed at a width padded to a multiple of
+:data:`OUTPUT_ALIGN` (zero weights and -inf biases in the extra columns, whose logits are then
+-inf and add exactly zero to every softmax and gradient): MKL's float64 GEMM runs
+(2784 x 100) @ (100 x 59) at about half the speed of (100 x 60) on AVX2 CPUs.
+
 AdamW follows ``torch.optim.AdamW`` (decoupled decay ``param *= 1 - lr * wd`` first, then the
 bias-corrected Adam step); ``lr`` and ``weight_decay`` may differ per model.
 """
@@ -25,6 +30,29 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+#: the training step pads the output layer's width to a multiple of this
+OUTPUT_ALIGN = 4
+
+
+def padded_width(width: int, align: int | None = None) -> int:
+    """The smallest multiple of ``align`` (default :data:`OUTPUT_ALIGN`) that is >= ``width``."""
+    align = OUTPUT_ALIGN if align is None else align
+    return -(-width // align) * align
+
+
+def pad_output_layer(w: torch.Tensor, b: torch.Tensor,
+                     width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Output weights (M, h, p) and biases (M, p) widened to ``width`` columns: zeros in the
+    weights and -inf in the biases of the extra columns, so their logits are -inf."""
+    m, h, p = w.shape
+    if width == p:
+        return w, b
+    wp = w.new_zeros(m, h, width)
+    wp[:, :, :p] = w
+    bp = b.new_full((m, width), -math.inf)
+    bp[:, :p] = b
+    return wp, bp
 
 
 def activation(name: str, z: torch.Tensor) -> torch.Tensor:
@@ -83,12 +111,16 @@ class Pairs:
 
 def forward(params: list[torch.Tensor], pairs: Pairs, act: str) -> torch.Tensor:
     """Logits (M, n, p) for the given pairs. params = [E, W_0, b_0, ..., W_{L-1}, b_{L-1}]."""
-    logits, _ = _forward(params, pairs, act, keep=False)
+    logits, _, _ = _forward(params, pairs, act, keep=False)
     return logits
 
 
-def _forward(params, pairs: Pairs, act: str, keep: bool):
-    """Logits, and (z, h) of every hidden layer when ``keep``."""
+def _forward(params, pairs: Pairs, act: str, keep: bool, out_width: int | None = None):
+    """Logits, (z, h) of every hidden layer when ``keep``, and the output layer's weights.
+
+    With ``out_width`` > p the output layer is padded (:func:`pad_output_layer`): the logits
+    are (M, n, out_width), the extra ones -inf, and the weights returned are the padded ones.
+    """
     emb = params[0]
     m, p, d = emb.shape
     w0, b0 = params[1], params[2]
@@ -100,13 +132,17 @@ def _forward(params, pairs: Pairs, act: str, keep: bool):
     z = pa.index_select(0, pairs.a_flat.reshape(-1)).view(m, n, h)
     z.add_(pb.index_select(0, pairs.b_flat.reshape(-1)).view(m, n, h))
     saved = []
+    w = w0
     n_layers = (len(params) - 1) // 2
     for layer in range(1, n_layers):
         x = activation(act, z)
         if keep:
             saved.append((z, x))
-        z = torch.baddbmm(params[2 * layer + 2][:, None, :], x, params[2 * layer + 1])
-    return z, saved
+        w, b = params[2 * layer + 1], params[2 * layer + 2]
+        if layer == n_layers - 1 and out_width is not None:
+            w, b = pad_output_layer(w, b, out_width)
+        z = torch.baddbmm(b[:, None, :], x, w)
+    return z, saved, w
 
 
 def loss_and_grads(
@@ -124,7 +160,7 @@ def loss_and_grads(
     """
     emb = params[0]
     m, p, d = emb.shape
-    logits, saved = _forward(params, pairs, act, keep=True)
+    logits, saved, w_out = _forward(params, pairs, act, keep=True, out_width=padded_width(p))
     n = pairs.y.shape[1]
     y = pairs.y[:, :, None]
     lsm = torch.log_softmax(logits, dim=2)
@@ -140,10 +176,11 @@ def loss_and_grads(
     n_layers = (len(params) - 1) // 2
     for layer in range(n_layers - 1, 0, -1):
         z, x = saved[layer - 1]
-        w = params[2 * layer + 1]
+        w = w_out if layer == n_layers - 1 else params[2 * layer + 1]
         if need_mlp_grad:
-            grads[2 * layer + 1] = torch.bmm(x.transpose(1, 2), g).mul_(inv_n)
-            grads[2 * layer + 2] = g.sum(1).mul_(inv_n)
+            out = params[2 * layer + 1].shape[2]  # drop the padded columns of the output layer
+            grads[2 * layer + 1] = torch.bmm(x.transpose(1, 2), g)[:, :, :out].mul_(inv_n)
+            grads[2 * layer + 2] = g.sum(1)[:, :out].mul_(inv_n)
         g = activation_backward(act, torch.bmm(g, w.transpose(1, 2)), z, x)
     # g: (M, n, h0) = n * d loss / d z_0
     h0 = g.shape[2]
