@@ -253,7 +253,7 @@ def test_signal_evolution(results, reproduced, docs):
     titles = " ".join(a.get_title() for a in planes.axes)
     assert "step 0" in titles and "step 20" in titles and "step 40" in titles
     for fig in res.figures.values():
-        assert "smoke scale, 1 runs" in suptitle(fig)
+        assert "smoke scale, 1 run;" in suptitle(fig)
     assert len(res.claims) == 2
 
 

@@ -196,7 +196,7 @@ def circularity(embedding: np.ndarray, k: int | None = None) -> np.ndarray:
     """Circularity of each frequency: (..., p, d) -> (..., p//2 + 1) indexed by k, or (...) for
     one frequency ``k``.
 
-    Definition (PAPER.md): with F = fft(E, axis=-2), project E onto the unit vector along
+    Definition (the paper's): with F = fft(E, axis=-2), project E onto the unit vector along
     Re F[k] to get x in R^p, normalise so that sum x² = 1/p, reorder y_t = x_{tΔ mod p} and take
     c = 2 |sum_t y_t e^{2πit/p}|² (averaged over Δ and -Δ); the same along Im F[k] gives c_im;
     circularity = sqrt((c_re² + c_im²) / 2). It is 1 for a perfect circle and about d/(d+p)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
-from .experiments.base import RESULT_FILE
+from .experiments.base import RESULT_FILE, runs_text
 
 VERDICTS = {True: "holds", False: "does not hold", None: "undecided at this scale"}
 
@@ -100,7 +100,7 @@ def render_html(docs: Sequence[dict[str, Any]], title: str = "circle-survival: r
                 f"<tr><td>{d['number']}. {html.escape(d['title'])}</td>"
                 f"<td>{html.escape(c['paper'])}</td><td>{html.escape(c['observed'])}</td>"
                 f'<td class="{_verdict_class(c["holds"])}">{VERDICTS[c["holds"]]}</td>'
-                f"<td>{html.escape(d['scale'])}, {d['n_runs']} runs</td></tr>")
+                f"<td>{html.escape(d['scale'])}, {runs_text(d['n_runs'])}</td></tr>")
     sections = []
     for d in docs:
         figs = []
@@ -112,7 +112,8 @@ def render_html(docs: Sequence[dict[str, Any]], title: str = "circle-survival: r
         sections.append(
             f'<section id="{html.escape(d["name"])}-{html.escape(d["scale"])}">'
             f"<h2>{d['number']}. {html.escape(d['title'])} "
-            f"<span class=\"note\">({html.escape(d['scale'])} scale, {d['n_runs']} runs)</span>"
+            f"<span class=\"note\">({html.escape(d['scale'])} scale, "
+            f"{runs_text(d['n_runs'])})</span>"
             f"</h2>"
             + (f"<p class=\"note\">Departures from the paper:</p><ul class=\"note\">{dev}</ul>"
                if dev else "")
@@ -141,7 +142,8 @@ def render_markdown(docs: Sequence[dict[str, Any]]) -> str:
                      c["observed"], VERDICTS[c["holds"]]]
             lines.append("| " + " | ".join(x.replace("|", "/") for x in cells) + " |")
     for d in docs:
-        lines += ["", f"## {d['number']}. {d['title']} ({d['scale']} scale, {d['n_runs']} runs)"]
+        lines += ["", f"## {d['number']}. {d['title']} "
+                      f"({d['scale']} scale, {runs_text(d['n_runs'])})"]
         for x in d.get("deviations", []):
             lines.append(f"- departs from the paper: {x}")
         for k, v in d.get("numbers", {}).items():

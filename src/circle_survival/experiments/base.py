@@ -64,11 +64,11 @@ class ExperimentResult:
 
 
 class Experiment(ABC):
-    """A preset reproducing one of the paper's experiments (see PAPER.md, "Experiments")."""
+    """A preset reproducing one of the paper's experiments (arXiv 2405.17420)."""
 
     #: short id used on the command line, e.g. "perturbation"
     name: str = ""
-    #: the experiment's number in PAPER.md (1-11)
+    #: the experiment's number (1-11, as in the README)
     number: int = 0
     title: str = ""
 
@@ -110,9 +110,14 @@ class Experiment(ABC):
         return ids
 
 
+def runs_text(n: int) -> str:
+    """'1 run' or 'n runs' (thousands separated)."""
+    return f"{n:,} run" if n == 1 else f"{n:,} runs"
+
+
 def scale_note(result: ExperimentResult) -> str:
     """A one-line note for figure titles: scale, runs, deviations."""
-    note = f"{result.scale} scale, {result.n_runs} runs"
+    note = f"{result.scale} scale, {runs_text(result.n_runs)}"
     if result.deviations:
         note += "; " + "; ".join(result.deviations)
     return note

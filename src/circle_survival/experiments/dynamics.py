@@ -2,7 +2,7 @@
 (10) and linear ODE fits of the signals (11).
 
 - ``initial-gradient`` (experiment 8): one fixed embedding (``embedding_seed`` 0), runs that
-  vary the MLP and the split together (``mlp_seed = split_seed = 0 .. n-1``). PAPER.md gives
+  vary the MLP and the split together (``mlp_seed = split_seed = 0 .. n-1``). the paper gives
   no run count; the paper scale takes **500 runs**. Survival by the paper's absolute rule
   (final S_k > 10) drives the analysis; the 2x-mean rule is reported beside it. The smoke
   scale's shortened runs judge survival by S_k > 30 (dying frequencies have not yet decayed
@@ -16,7 +16,7 @@
 - ``ode`` (experiment 11): one paper-default run (30,000 steps, so its survived/dead labels
   are final) whose first 1000 steps are fitted by s_{t+1} - s_t = A s_t + b (Lasso with
   alpha = 0.01, and OLS; ``analysis.ode``), and an R^2-against-d sweep over
-  d = 4, 11, 18, ..., 95 (``numpy.linspace(4, 95, 14)``, 14 widths; PAPER.md says
+  d = 4, 11, 18, ..., 95 (``numpy.linspace(4, 95, 14)``, 14 widths; the paper says
   "d = 4 ... 95") with 10 runs per d, everything redrawn. Only the fit window enters the R^2,
   so the sweep's runs are trained for exactly the window (1000 steps): the analysed data are
   the same as those of 30,000-step runs.
@@ -149,7 +149,7 @@ class InitialGradient(Experiment):
     def deviations(self, scale: str) -> list[str]:
         self.check_scale(scale)
         if scale == "paper":
-            return [f"{self.paper_runs} runs (PAPER.md gives no count)"]
+            return [f"{self.paper_runs} runs (the paper gives no count)"]
         out = [f"{self.smoke_runs} runs instead of {self.paper_runs}",
                _steps_deviation(self.smoke_steps, "survival")]
         if self.smoke_threshold != self.threshold:
@@ -537,7 +537,7 @@ class LinearODE(Experiment):
 
     def deviations(self, scale: str) -> list[str]:
         steps, ds, runs, over = self._sizes(scale)
-        out = [f"R^2 grid d = {', '.join(map(str, ds))} (PAPER.md: d = 4 ... 95)",
+        out = [f"R^2 grid d = {', '.join(map(str, ds))} (the paper: d = 4 ... 95)",
                f"R^2 runs trained {self.window:,} steps, the fit window (same analysed data as "
                "full-length runs)"]
         if runs != 10:

@@ -1,5 +1,5 @@
 """Presets for the interventions on the initial embedding: experiments 6, 7 and 9 of the paper
-(PAPER.md, "Experiments"), built on ``interventions.py``.
+(arXiv 2405.17420; the numbering follows the README), built on ``interventions.py``.
 
 - ``perturbation`` (6): over fixed embeddings, scale the Fourier component of one frequency
   (k = 25: F[25] and F[34]) by α ∈ linspace(0.85, 1.15, 50), 50 runs per α with the MLP and the

@@ -1,4 +1,5 @@
-"""Presets for the survival landscape: experiments 1-5 of the paper (PAPER.md, "Experiments").
+"""Presets for the survival landscape: experiments 1-5 of the paper (arXiv 2405.17420),
+numbered as in the README.
 
 - ``signal-evolution`` (1): one run; S_k over training, the final circles on FFT and PCA
   planes, the embedding on the planes of a survivor and of a dying frequency over time.
@@ -610,7 +611,7 @@ class CirclesVsP(_CountSweep):
     """Experiment 4a: the number of circles against the modulus p, over the primes 13 .. 127
     and every integer 16 .. 101 (two sweeps; each p is its own batch shape).
 
-    PAPER.md gives no run count per point: the paper scale takes 10 runs per p (everything
+    the paper gives no run count per point: the paper scale takes 10 runs per p (everything
     redrawn, run i with seed i), 30,000 steps: 26 + 86 = 112 points, 1,120 runs of which 920
     are distinct (the 20 primes in 16 .. 101 are in both series and train once).
     """
@@ -636,7 +637,7 @@ class CirclesVsWeightDecay(_CountSweep):
     """Experiment 4b: the number of circles against weight decay, over 10^linspace(-4, -2, 16)
     and linspace(0.1, 1.5, 16) (two sweeps).
 
-    PAPER.md gives no run count per point: the paper scale takes 10 runs per value (everything
+    the paper gives no run count per point: the paper scale takes 10 runs per value (everything
     redrawn, run i with seed i), 30,000 steps: 32 points, 320 runs. The smoke scale takes the
     first, eighth and last value of each grid.
     """
@@ -651,8 +652,8 @@ class CirclesVsWeightDecay(_CountSweep):
               "linear": ("linspace(0.1, 1.5, 16)", PAPER_WD_LINEAR, False)}
     panels = True
     sign = -1
-    trend = ("The number of circles falls as weight decay grows (PAPER.md names the plot, not "
-             "the direction)")
+    trend = ("The number of circles falls as weight decay grows (the paper plots it without "
+             "stating the direction; this is the expected one)")
 
     def __init__(self, smoke_log: Sequence[float] = SMOKE_WD_LOG,
                  smoke_linear: Sequence[float] = SMOKE_WD_LINEAR, smoke_runs: int = 3,
