@@ -23,6 +23,8 @@ def test_paper_defaults():
     ({"train_fraction": 1.0}, "train_fraction"), ({"embedding_seed": -1}, "embedding_seed"),
     ({"snapshot_steps": (5, 10**9)}, "snapshot_steps"), ({"init_scheme": "x"}, "init_scheme"),
     ({"freeze_mlp": "yes"}, "freeze_mlp"), ({"intervention": {"kind": "nope"}}, "nope"),
+    ({"signal_dense_until": -1}, "signal_dense_until"),
+    ({"signal_dense_until": 2.5}, "signal_dense_until must be an integer"),
 ])
 def test_bad_values_name_the_field(changes, message):
     with pytest.raises(ConfigError, match=message):
@@ -50,3 +52,19 @@ def test_record_steps():
     assert record_steps(10, (), 25, always_ends=True) == [0, 10, 20, 25]
     assert record_steps(0, (3, 7), 25, always_ends=False) == [3, 7]
     assert record_steps(0, (), 25, always_ends=False) == []
+
+
+def test_ids_of_earlier_runs_are_kept():
+    """Pinned ids from before signal_dense_until existed: a later field at its default does
+    not enter the ids, so stores written then still resume and match."""
+    assert RunConfig().run_id == "p59-d128-e0-m0-s0-4fbdd77b35"
+    iv = {"kind": "scale", "k": 2, "alpha": 1.1}
+    assert RunConfig(p=13, d=8, steps=100, embedding_seed=3, intervention=iv).run_id == (
+        "p13-d8-e3-m0-s0-c84598682f")
+    assert RunConfig().batch_key().startswith("c844ff53c376")
+    assert RunConfig().base_key().startswith("ed4595a0ce49")
+    dense = RunConfig(signal_dense_until=10)
+    assert "signal_dense_until" not in RunConfig().identity()
+    assert dense.identity()["signal_dense_until"] == 10
+    assert len({dense.run_id, dense.batch_key(), dense.base_key()} & {
+        RunConfig().run_id, RunConfig().batch_key(), RunConfig().base_key()}) == 0

@@ -69,7 +69,8 @@ def test_paper_scale_counts():
     assert len(spec) == 500
     assert {c.embedding_seed for c in cfgs} == {0}
     assert len({(c.mlp_seed, c.split_seed) for c in cfgs}) == 500
-    assert all(c.steps == 30_000 and c.signal_every == 1 and c.dtype == "float64"
+    assert all(c.steps == 30_000 and c.signal_every == 100 and c.signal_dense_until == 10
+               and c.dtype == "float64"
                for c in cfgs)
 
     (spec,) = Collaboration().specs("paper")

@@ -71,6 +71,24 @@ def test_second_run_trains_only_missing(tmp_path):
     assert store.runs.loc[configs[0].run_id, "created_at"] == before
 
 
+def test_batches_written_before_a_later_field_still_load_and_resume(tmp_path):
+    """A batch table without the ``signal_dense_until`` column (written before it existed)
+    loads with the default, keeps its run ids, and mixes with batches that have it."""
+    import pyarrow.parquet as pq
+
+    old = small(embedding_seed=1)
+    train_to_store([old], tmp_path)
+    (table_path,) = tmp_path.glob("batches/*/runs.parquet")
+    table = pq.read_table(table_path)
+    pq.write_table(table.drop(["signal_dense_until"]), table_path)
+    dense = small(embedding_seed=2, signal_dense_until=5, signal_every=10)
+    assert train_to_store([old, dense], tmp_path) == [dense.run_id]
+    store = load(tmp_path)
+    assert sorted(store.runs["signal_dense_until"].tolist()) == [0, 5]
+    assert store.config(old.run_id) == old and store.config(dense.run_id) == dense
+    assert list(store.signals(dense.run_id)[0]) == [0, 1, 2, 3, 4, 5, 10, 20, 30]
+
+
 def test_foreign_and_damaged_directories(tmp_path):
     with pytest.raises(StoreError, match="no store"):
         load(tmp_path / "missing")

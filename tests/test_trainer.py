@@ -97,6 +97,15 @@ def test_signal_schedule_and_float32():
     assert result.rows[0]["n_circles"] == len(result.rows[0]["circles"])
 
 
+def test_dense_early_signals_equal_every_step_signals():
+    dense = RunConfig(p=13, d=8, hidden=(8,), steps=40, signal_every=15, signal_dense_until=4,
+                      embedding_seed=2)
+    sink, _ = train(dense)
+    assert list(sink["signal_steps"]) == [0, 1, 2, 3, 4, 15, 30, 40]
+    full, _ = train(dense.replace(signal_every=1, signal_dense_until=0))
+    np.testing.assert_array_equal(sink["signals"][0], full["signals"][0][sink["signal_steps"]])
+
+
 def test_snapshots_hold_every_parameter():
     cfg = RunConfig(p=11, d=6, hidden=(8, 8), steps=10, snapshot_every=5)
     sink, _ = train(cfg)

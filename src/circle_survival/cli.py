@@ -105,6 +105,8 @@ def train(
     freeze_embedding: Annotated[bool | None, Opt(help="Keep the embedding fixed.")] = None,
     freeze_mlp: Annotated[bool | None, Opt(help="Keep the MLP fixed.")] = None,
     signal_every: Annotated[int | None, Opt(help="Record signals every N steps. [1]")] = None,
+    signal_dense_until: Annotated[int | None, Opt(help="Also record signals at every step up "
+                                                       "to this one (0: off). [0]")] = None,
     metrics_every: Annotated[int | None, Opt(help="Record losses every N steps. [10]")] = None,
     embedding_every: Annotated[int | None, Opt(help="Store embeddings every N steps (0: off)."
                                                )] = None,
@@ -138,7 +140,8 @@ def train(
         "lr": lr, "weight_decay": weight_decay, "betas": _float_list(betas, "betas"),
         "steps": steps, "train_fraction": train_fraction, "dtype": dtype, "device": device,
         "init_scheme": init_scheme, "freeze_embedding": freeze_embedding,
-        "freeze_mlp": freeze_mlp, "signal_every": signal_every, "metrics_every": metrics_every,
+        "freeze_mlp": freeze_mlp, "signal_every": signal_every,
+        "signal_dense_until": signal_dense_until, "metrics_every": metrics_every,
         "embedding_every": embedding_every,
         "embedding_steps": _int_list(embedding_steps, "embedding_steps"),
         "snapshot_every": snapshot_every,

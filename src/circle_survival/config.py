@@ -34,6 +34,9 @@ PER_MODEL_FIELDS = frozenset(
     {"embedding_seed", "mlp_seed", "split_seed", "lr", "weight_decay", "intervention"}
 )
 SEED_FIELDS = ("embedding_seed", "mlp_seed", "split_seed")
+#: Fields added after the first store format, with their defaults: a field at its default is
+#: left out of the ids (run_id, batch and base keys), so runs made before it existed keep theirs.
+LATER_FIELDS: dict[str, Any] = {"signal_dense_until": 0}
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class RunConfig:
 
     Recording (steps count optimiser updates; step 0 is the initial state):
         signal_every: record S_k, k = 0 .. p//2, every this many steps (1 = every step).
+        signal_dense_until: also record S_k at every step 0 .. this one (0 = off): the
+            initial-gradient and ODE analyses need step resolution only early in training, so
+            ``signal_every=100, signal_dense_until=1000`` keeps them at a 1/70th of the bytes.
         metrics_every: record train/test loss and accuracy every this many steps.
         embedding_every / embedding_steps: also store the embedding at these steps.
         snapshot_every / snapshot_steps: also store every parameter at these steps.
@@ -94,6 +100,7 @@ class RunConfig:
     freeze_mlp: bool = False
     intervention: Mapping[str, Any] = field(default_factory=dict)
     signal_every: int = 1
+    signal_dense_until: int = 0
     metrics_every: int = 10
     embedding_every: int = 0
     embedding_steps: tuple[int, ...] = ()
@@ -141,14 +148,20 @@ class RunConfig:
             raise ConfigError(f"unknown config field {unknown[0]!r}")
         return cls(**dict(data))
 
+    def identity(self) -> dict[str, Any]:
+        """The config as the ids hash it: :meth:`to_dict` without the fields added after the
+        first store format while they hold their defaults, so earlier runs keep their ids."""
+        return {k: v for k, v in self.to_dict().items()
+                if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
+
     def batch_key(self) -> str:
         """Configs with equal keys can train in one batch (same shapes, dtype, device, steps)."""
-        d = {k: v for k, v in self.to_dict().items() if k not in PER_MODEL_FIELDS}
+        d = {k: v for k, v in self.identity().items() if k not in PER_MODEL_FIELDS}
         return _digest(d)
 
     def base_key(self) -> str:
         """Digest of everything but the three seeds (what a store's runs must share)."""
-        d = {k: v for k, v in self.to_dict().items() if k not in SEED_FIELDS}
+        d = {k: v for k, v in self.identity().items() if k not in SEED_FIELDS}
         return _digest(d)
 
     @property
@@ -156,7 +169,7 @@ class RunConfig:
         """A stable, readable id derived from the whole config."""
         return (
             f"p{self.p}-d{self.d}-e{self.embedding_seed}-m{self.mlp_seed}-s{self.split_seed}"
-            f"-{_digest(self.to_dict())[:10]}"
+            f"-{_digest(self.identity())[:10]}"
         )
 
 
@@ -200,8 +213,8 @@ def _require(ok: bool, msg: str) -> None:
 
 def validate(cfg: RunConfig) -> None:
     """Raise ConfigError naming the first invalid field."""
-    for name in ("p", "d", "steps", "signal_every", "metrics_every", "embedding_every",
-                 "snapshot_every") + SEED_FIELDS:
+    for name in ("p", "d", "steps", "signal_every", "signal_dense_until", "metrics_every",
+                 "embedding_every", "snapshot_every") + SEED_FIELDS:
         _require(_is_int(getattr(cfg, name)), f"{name} must be an integer, got "
                  f"{getattr(cfg, name)!r}")
     _require(cfg.p >= 3, f"p must be an integer >= 3, got {cfg.p}")
@@ -236,7 +249,7 @@ def validate(cfg: RunConfig) -> None:
         _require(isinstance(getattr(cfg, name), bool), f"{name} must be true or false")
     for name in ("signal_every", "metrics_every"):
         _require(getattr(cfg, name) >= 1, f"{name} must be >= 1, got {getattr(cfg, name)}")
-    for name in ("embedding_every", "snapshot_every"):
+    for name in ("embedding_every", "snapshot_every", "signal_dense_until"):
         _require(getattr(cfg, name) >= 0, f"{name} must be >= 0 (0 = off)")
     for name in ("embedding_steps", "snapshot_steps"):
         v = getattr(cfg, name)

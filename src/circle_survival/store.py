@@ -42,7 +42,7 @@ import zarr
 from safetensors.numpy import load_file, save_file
 from zarr.codecs import BloscCodec
 
-from .config import RunConfig
+from .config import LATER_FIELDS, RunConfig
 from .errors import StoreError
 from .trainer import METRIC_NAMES, BatchResult, array_shapes
 
@@ -153,6 +153,8 @@ def config_from_row(row: dict[str, Any] | pd.Series) -> RunConfig:
 
     data = {}
     for f in fields(RunConfig):
+        if f.name in LATER_FIELDS and f.name not in row:
+            continue  # a row written before the field existed: its default
         v = row[f.name]
         if f.name == "intervention":
             v = json.loads(v) if v else {}
@@ -430,6 +432,9 @@ def load(path: str | Path) -> Store:
     if tables:
         runs = pd.concat(tables, ignore_index=True)
         runs = runs.drop_duplicates("run_id", keep="first")
+        for name, default in LATER_FIELDS.items():  # batches written before the field existed
+            col = runs[name] if name in runs else pd.Series(default, index=runs.index)
+            runs[name] = col.fillna(default).astype(type(default))
     else:
         runs = pd.DataFrame({"run_id": pd.Series(dtype=str)})
     return Store(path, runs.set_index("run_id", drop=False))

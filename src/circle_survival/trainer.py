@@ -46,7 +46,8 @@ class RecordPlan:
     @classmethod
     def of(cls, cfg: RunConfig) -> RecordPlan:
         return cls(
-            record_steps(cfg.signal_every, (), cfg.steps, always_ends=True),
+            record_steps(cfg.signal_every, tuple(range(cfg.signal_dense_until + 1)), cfg.steps,
+                         always_ends=True),
             record_steps(cfg.metrics_every, (), cfg.steps, always_ends=True),
             record_steps(cfg.embedding_every, cfg.embedding_steps, cfg.steps, always_ends=False),
             record_steps(cfg.snapshot_every, cfg.snapshot_steps, cfg.steps, always_ends=False),

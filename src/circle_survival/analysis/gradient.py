@@ -59,7 +59,7 @@ def initial_gradients(signals: np.ndarray, steps: np.ndarray, s_max: int = 4) ->
     if missing:
         raise ValueError(
             f"initial gradients up to s={s_max} need the signals of steps 0..{s_max} recorded "
-            f"(signal_every=1 at the start); missing steps {missing}"
+            f"(signal_every=1, or signal_dense_until >= s_max); missing steps {missing}"
         )
     early = sig[:, [index[s] for s in range(s_max + 1)]]  # (R, s_max + 1, K)
     grads = np.diff(early, axis=1) / early[:, :1]

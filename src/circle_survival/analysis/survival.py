@@ -229,12 +229,12 @@ def shape_groups(store: Store, run_ids: Sequence[str]) -> list[tuple[list[str], 
 
     Returns (run_ids, p, signal_steps) per group, in order of first appearance.
     """
-    runs = store.runs.loc[list(run_ids), ["p", "steps", "signal_every"]]
-    out: dict[tuple[int, int, int], list[str]] = {}
-    for rid, p, steps, every in runs.itertuples(index=True, name=None):
-        out.setdefault((int(p), int(steps), int(every)), []).append(rid)
+    runs = store.runs.loc[list(run_ids), ["p", "steps", "signal_every", "signal_dense_until"]]
+    out: dict[tuple[int, int, int, int], list[str]] = {}
+    for rid, p, steps, every, dense in runs.itertuples(index=True, name=None):
+        out.setdefault((int(p), int(steps), int(every), int(dense)), []).append(rid)
     groups = []
-    for (p, _, _), ids in out.items():
+    for (p, *_), ids in out.items():
         steps = RecordPlan.of(store.config(ids[0])).signal_steps
         groups.append((ids, p, steps))
     return groups

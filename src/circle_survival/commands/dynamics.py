@@ -157,7 +157,8 @@ def check_gradient_steps(store, run_ids: Sequence[str], s_max: int) -> None:
         if cfg.steps < s_max:
             raise ConfigError(f"run {ids[0]} has only {cfg.steps} steps; {need}")
         raise ConfigError(f"run {ids[0]} records signals every {cfg.signal_every} steps, so "
-                          f"step {missing[0]} is missing; {need} (train with --signal-every 1)")
+                          f"step {missing[0]} is missing; {need} (train with --signal-every 1 or "
+                          f"--signal-dense-until {s_max} or more)")
 
 
 def gradient_numbers(table: pd.DataFrame, s: int) -> dict[str, Any]:

@@ -141,7 +141,9 @@ class InitialGradient(Experiment):
         else:
             base = {**self.smoke_overrides, "steps": self.smoke_steps}
             n = self.smoke_runs
-        base["signal_every"] = 1  # the gradients need the signals of steps 0 .. 4
+        # the gradients need the signals of steps 0 .. 4, survival the final ones: every step
+        # up to 10, every 100 after (1/90th of the bytes of every step)
+        base.update(signal_every=100, signal_dense_until=10)
         seeds = {"embedding": [self.embedding_seed], "mlp": list(range(n)),
                  "split": list(range(n))}
         return [SweepSpec(name=f"{self.name}-{scale}", base=base, seeds=seeds)]
