@@ -250,3 +250,20 @@ def test_bad_spec_writes_nothing(tmp_path):
     with pytest.raises(ConfigError, match="executor"):
         run_sweep(spec(), tmp_path / "s", executor="slurm")
     assert not Path(tmp_path / "s").exists()
+
+
+def test_a_second_spec_under_the_same_name_keeps_the_first_record(tmp_path):
+    store = tmp_path / "st"
+    first, second = spec(seeds={"embedding": "0:2"}), spec(seeds={"embedding": "2:5"})
+    run_sweep(first, store, progress=False)
+    run_sweep(first, store, progress=False)  # the same spec again: one record
+    assert [f.name for f in (store / "sweeps").glob("*.json")] == ["t.json"]
+    run_sweep(second, store, progress=False)
+    names = sorted(f.name for f in (store / "sweeps").glob("*.json"))
+    (old,) = [n for n in names if n != "t.json"]
+    assert len(names) == 2 and old.startswith("t~")
+    kept = json.loads((store / "sweeps" / old).read_text())
+    assert kept["run_ids"] == first.run_ids()
+    assert json.loads((store / "sweeps" / "t.json").read_text())["run_ids"] == second.run_ids()
+    progress = {p.name: (p.complete, p.expected) for p in sweep_status(store).sweeps}
+    assert progress == {"t": (3, 3), old.removesuffix(".json"): (2, 2)}

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import itertools
 import json
 import math
@@ -562,12 +563,24 @@ def holder_alive(holder: Mapping[str, Any] | None) -> bool | None:
 
 
 def record_sweep(store: str | Path, spec: SweepSpec) -> Path:
-    """Write the spec and its run ids to ``STORE/sweeps/<name>.json`` (atomically)."""
+    """Write the spec and its run ids to ``STORE/sweeps/<name>.json`` (atomically).
+
+    A record of another spec under the same name is kept, renamed to
+    ``<name>~<digest of its spec>.json``, so the runs it lists stay accounted for.
+    """
     from . import __version__
 
     d = Path(store) / SWEEPS_DIR
     d.mkdir(exist_ok=True)
     path = d / f"{spec.name}.json"
+    if path.is_file():
+        try:
+            earlier = json.loads(path.read_text()).get("spec")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            earlier = None
+        if earlier != spec.to_dict():
+            text = json.dumps(earlier, sort_keys=True).encode()
+            os.replace(path, d / f"{spec.name}~{hashlib.sha256(text).hexdigest()[:8]}.json")
     tmp = d / f".{spec.name}.json.{os.getpid()}"
     tmp.write_text(json.dumps({
         "name": spec.name, "spec": spec.to_dict(), "n_runs": len(spec),
@@ -613,7 +626,8 @@ def sweep_status(store: str | Path) -> StoreStatus:
             ids = rec["run_ids"]
         except (OSError, json.JSONDecodeError, KeyError, TypeError):
             raise StoreError(f"{f}: damaged sweep record") from None
-        progress.append(SweepProgress(rec.get("name", f.stem), len(done & set(ids)), len(ids)))
+        # the file's stem: the sweep's name, or name~digest for a replaced spec
+        progress.append(SweepProgress(f.stem, len(done & set(ids)), len(ids)))
     live, stale = [], []
     for d in sorted((store / "tmp").iterdir()) if (store / "tmp").is_dir() else []:
         if tmp_abandoned(d.name):
