@@ -1,8 +1,8 @@
 """``circle-survival ablate``: ablation-then-train (experiment 9) in one command.
 
 From one seed (embedding, MLP and split), train the five runs O (nothing removed), A (the
-strongest circle), B (the two strongest), C (one random circle) and D (two random circles),
-the constant term removed, into a store (runs already there are skipped, so an interrupted
+strongest circle), B (the two strongest), C (one random circle) and D (two random circles,
+both drawn among the frequencies outside the two strongest), the constant term removed, into a store (runs already there are skipped, so an interrupted
 command resumes), then plot their test losses on log–log axes and print the key numbers.
 """
 
