@@ -27,6 +27,7 @@ import torch
 
 from . import ensemble, fourier
 from .config import RunConfig, record_steps, resolve_device
+from .cpu_memory import keep_freed_memory
 from .errors import ConfigError
 from .init import InitialState, initial_state
 
@@ -136,6 +137,8 @@ class Trainer:
         self.configs = list(configs)
         cfg = self.cfg = configs[0]
         self.device = resolve_device(cfg.device)
+        if self.device == "cpu":
+            keep_freed_memory()  # no page faults for the per-step tensors (cpu_memory.py)
         self.dtype = TORCH_DTYPES[cfg.dtype]
         self.plan = RecordPlan.of(cfg)
         self.m = len(configs)

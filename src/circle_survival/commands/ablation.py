@@ -2,8 +2,9 @@
 
 From one seed (embedding, MLP and split), train the five runs O (nothing removed), A (the
 strongest circle), B (the two strongest), C (one random circle) and D (two random circles,
-both drawn among the frequencies outside the two strongest), the constant term removed, into a store (runs already there are skipped, so an interrupted
-command resumes), then plot their test losses on log–log axes and print the key numbers.
+both drawn among the frequencies outside the two strongest), the constant term removed, into
+a store (runs already there are skipped, so an interrupted command resumes), then plot their
+test losses on log–log axes and print the key numbers.
 """
 
 from __future__ import annotations
