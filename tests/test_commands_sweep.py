@@ -3,7 +3,6 @@
 import sys
 
 import pytest
-import torch
 from cli_runner import run_cli
 
 from circle_survival import load
@@ -24,12 +23,8 @@ mlp = "0:3"
 """
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# tiny models train fastest on one thread (conftest.py's fixture)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

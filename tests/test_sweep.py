@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from circle_survival import ConfigError, RunConfig, StoreError, load
 from circle_survival.sweep import (
@@ -46,13 +45,8 @@ mode = "grid"
 """
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models train fastest on one thread (and a shared machine stays responsive)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# tiny models train fastest on one thread (conftest.py's fixture)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def spec(**kw):

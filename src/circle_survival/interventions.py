@@ -223,6 +223,13 @@ def _scale(e: np.ndarray, spec: Mapping[str, Any], cfg: RunConfig) -> tuple[np.n
                  "signal_after": alpha * before}
 
 
+def _strongest(sig: np.ndarray, p: int, n: int) -> list[int]:
+    """The n circle frequencies k = 1 .. (p-1)//2 with the largest signals ``sig[k]``,
+    strongest first (ties in order of k)."""
+    ks = np.arange(1, fourier.n_freq(p) + 1)
+    return [int(k) for k in ks[np.argsort(-sig[ks], kind="stable")[:n]]]
+
+
 def _restrict(e: np.ndarray, spec: Mapping[str, Any], cfg: RunConfig) -> tuple[np.ndarray, dict]:
     p = cfg.p
     keep_constant = bool(spec.get("keep_constant", False))
@@ -232,8 +239,7 @@ def _restrict(e: np.ndarray, spec: Mapping[str, Any], cfg: RunConfig) -> tuple[n
         keep = [int(k) for k in spec["keep"]]
     elif "strongest" in spec:
         n = int(spec["strongest"])
-        ks = np.arange(1, fourier.n_freq(p) + 1)
-        keep = [int(k) for k in ks[np.argsort(-sig[ks], kind="stable")[:n]]]
+        keep = _strongest(sig, p, n)
         resolved["strongest"] = n
     else:
         n = int(spec["random"])
@@ -242,9 +248,8 @@ def _restrict(e: np.ndarray, spec: Mapping[str, Any], cfg: RunConfig) -> tuple[n
         ks = np.arange(1, fourier.n_freq(p) + 1)
         m = int(spec.get("exclude_strongest", 0))
         if m:
-            strongest = ks[np.argsort(-sig[ks], kind="stable")[:m]]
-            ks = np.setdiff1d(ks, strongest)
-            resolved["excluded"] = [int(k) for k in strongest]
+            resolved["excluded"] = _strongest(sig, p, m)
+            ks = np.setdiff1d(ks, resolved["excluded"])
         keep = [int(k) for k in rng.choice(ks, size=n, replace=False)]
         resolved.update(random=n, seed=seed)
     resolved["keep"] = keep

@@ -15,20 +15,31 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..config import RunConfig
 from ..errors import ConfigError
 from ..store import Store
 from ..sweep import SweepSpec
 
 SCALES = ("smoke", "paper")
 RESULT_FILE = "result.json"
+#: the paper's run length
+PAPER_STEPS = RunConfig().steps
+#: significance level of every statistical criterion
+ALPHA = 0.05
+#: recording for runs of which only the initial and final states are analysed
+SPARSE_RECORDING = {"signal_every": 100, "metrics_every": 100}
+#: config fields that are not part of the paper's setup (recording, placement)
+NOT_SETUP = frozenset({"device", "signal_every", "signal_dense_until", "metrics_every",
+                       "embedding_every", "embedding_steps", "snapshot_every",
+                       "snapshot_steps"})
 
 
 @dataclass(frozen=True)
@@ -163,3 +174,70 @@ def write_result(result: ExperimentResult, out: str | Path) -> Path:
     tmp.write_text(json.dumps(doc, indent=2, allow_nan=False))
     tmp.replace(path)
     return path
+
+
+def base_deviations(base: Mapping[str, Any]) -> list[str]:
+    """How config fields in ``base`` depart from the paper's defaults (recording and device
+    fields are not departures)."""
+    defaults = {f.name: f.default for f in fields(RunConfig)}
+    out = []
+    for key, value in base.items():
+        if key in NOT_SETUP or key not in defaults:
+            continue
+        value = tuple(value) if isinstance(value, list) else value
+        if value != defaults[key]:
+            out.append(f"{key} = {value} instead of {defaults[key]}")
+    return out
+
+
+def steps_deviation(steps: int, paper_steps: int, why: str | None = None) -> list[str]:
+    """The note for shortened runs; ``why`` says what more steps could change (default:
+    circles can still die late)."""
+    if steps >= paper_steps:
+        return []
+    why = why or (f"circles can still die later, so counts can be higher than after "
+                  f"{paper_steps:,} steps")
+    return [f"{steps:,} steps instead of {paper_steps:,} ({why})"]
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Spearman's r and its p-value; NaN for fewer than three points or a constant column."""
+    from scipy import stats
+
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan"), float("nan")
+    res = stats.spearmanr(a, b)
+    return float(res.statistic), float(res.pvalue)
+
+
+def r_text(r: float, p_value: float) -> str:
+    """'+0.123 (p = 0.045)', or 'undefined (no variation)' for a NaN r."""
+    return "undefined (no variation)" if not math.isfinite(r) else f"{r:+.3f} (p = {p_value:.2g})"
+
+
+class SmokeScaled(Experiment):
+    """A preset whose smoke scale shortens its runs (``smoke_steps``) and may change config
+    fields (``smoke_base``); the paper scale runs ``paper_steps``."""
+
+    paper_steps = PAPER_STEPS
+
+    def __init__(self, *, smoke_steps: int, smoke_base: Mapping[str, Any] | None = None):
+        self.smoke_steps = int(smoke_steps)
+        self.smoke_base = dict(smoke_base or {})
+
+    def steps(self, scale: str) -> int:
+        self.check_scale(scale)
+        return self.smoke_steps if scale == "smoke" else self.paper_steps
+
+    def base(self, scale: str, **fields_: Any) -> dict[str, Any]:
+        """The sweep base: ``fields_``, the steps and, at smoke scale, ``smoke_base``."""
+        out = {**fields_, "steps": self.steps(scale)}
+        if scale == "smoke":
+            out.update(self.smoke_base)
+        return out
+
+    def _result(self, scale: str, n_runs: int, numbers: dict[str, Any]) -> ExperimentResult:
+        return ExperimentResult(name=self.name, number=self.number, title=self.title,
+                                scale=scale, n_runs=n_runs, numbers=numbers, figures={},
+                                claims=[], deviations=self.deviations(scale))

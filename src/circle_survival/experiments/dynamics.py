@@ -45,9 +45,8 @@ from ..config import RunConfig
 from ..errors import ConfigError
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import Claim, Experiment, ExperimentResult, scale_note
+from .base import PAPER_STEPS, Claim, Experiment, ExperimentResult, scale_note
 
-PAPER_STEPS = RunConfig().steps
 #: the steps s of the gradient histograms and survival-rate curves
 S_VALUES = (1, 2, 3, 4)
 #: the step s of the paper's main gradient analysis (t-test, SVM)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -42,15 +41,19 @@ from ..errors import ConfigError
 from ..figures import interventions as figs
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import Claim, Experiment, ExperimentResult, scale_note
-
-PAPER_STEPS = 30_000
-ALPHA = 0.05
-#: recording of runs whose initial and final states are all that is analysed
-SPARSE_RECORDING = {"signal_every": 100, "metrics_every": 100}
-#: config fields that do not change the paper's setup (recording, placement)
-_NOT_SETUP = {"device", "signal_every", "metrics_every", "embedding_every", "embedding_steps",
-              "snapshot_every", "snapshot_steps"}
+from .base import (
+    ALPHA,
+    SPARSE_RECORDING,
+    Claim,
+    Experiment,
+    ExperimentResult,
+    SmokeScaled,
+    base_deviations,
+    r_text,
+    scale_note,
+    spearman,
+    steps_deviation,
+)
 
 # experiment 6
 PAPER_K = 25
@@ -85,49 +88,12 @@ __all__ = ["ABLATIONS", "Ablation", "EXPERIMENTS", "Perturbation", "TwoCircles",
 
 
 # -- shared helpers ---------------------------------------------------------------------------
-def base_deviations(base: Mapping[str, Any]) -> list[str]:
-    """How the config fields in ``base`` depart from the paper's defaults (recording and
-    device fields are not departures)."""
-    defaults = {f.name: f.default for f in fields(RunConfig)}
-    out = []
-    for key, value in base.items():
-        if key in _NOT_SETUP or key not in defaults:
-            continue
-        value = tuple(value) if isinstance(value, list) else value
-        if value != defaults[key]:
-            out.append(f"{key} = {value} instead of {defaults[key]}")
-    return out
-
-
-def steps_deviation(steps: int, paper_steps: int = PAPER_STEPS) -> list[str]:
-    """The note for shortened runs (circles can still die late, DESIGN.md)."""
-    if steps >= paper_steps:
-        return []
-    return [f"{steps:,} steps instead of {paper_steps:,} (circles can still die later, so "
-            f"survival can differ from {paper_steps:,}-step runs)"]
-
-
 def _fmt(values: Sequence[float]) -> str:
     """'{0.85, 1, 1.15}', shortened in the middle for long lists."""
     vals = [f"{v:.3g}" for v in values]
     if len(vals) > 6:
         vals = [*vals[:2], "…", *vals[-2:]]
     return "{" + ", ".join(vals) + "}"
-
-
-def _r_text(r: float, p_value: float) -> str:
-    return "undefined (no variation)" if not math.isfinite(r) else f"{r:+.3f} (p = {p_value:.2g})"
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
-    """Spearman's r and its p-value; NaN for fewer than three points or a constant column."""
-    from scipy import stats
-
-    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan"), float("nan")
-    res = stats.spearmanr(a, b)
-    return float(res.statistic), float(res.pvalue)
 
 
 def pearson(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
@@ -168,40 +134,20 @@ def resolved_all(store: Store, ids: Sequence[str]) -> list[dict[str, Any]]:
     return [json.loads(t) if isinstance(t, str) and t else {} for t in texts]
 
 
-class _Preset(Experiment):
+class _Preset(SmokeScaled):
     """Steps and extra config fields at the smoke scale, shared by the presets."""
-
-    paper_steps = PAPER_STEPS
-
-    def __init__(self, *, smoke_steps: int, smoke_base: Mapping[str, Any] | None = None):
-        self.smoke_steps = int(smoke_steps)
-        self.smoke_base = dict(smoke_base or {})
-
-    def steps(self, scale: str) -> int:
-        self.check_scale(scale)
-        return self.smoke_steps if scale == "smoke" else self.paper_steps
-
-    def base(self, scale: str, **fields_: Any) -> dict[str, Any]:
-        """The sweep base: ``fields_``, the steps and, at smoke scale, ``smoke_base``."""
-        out = {**fields_, "steps": self.steps(scale)}
-        if scale == "smoke":
-            out.update(self.smoke_base)
-        return out
 
     def deviations(self, scale: str) -> list[str]:
         self.check_scale(scale)
         if scale == "paper":
             return []
-        return steps_deviation(self.smoke_steps, self.paper_steps) + base_deviations(
-            self.smoke_base)
+        why = (f"circles can still die later, so survival can differ from "
+               f"{self.paper_steps:,}-step runs")
+        return (steps_deviation(self.smoke_steps, self.paper_steps, why)
+                + base_deviations(self.smoke_base))
 
     def spec_name(self, scale: str) -> str:
         return f"{self.name}-{scale}"
-
-    def _result(self, scale: str, n_runs: int, numbers: dict[str, Any]) -> ExperimentResult:
-        return ExperimentResult(name=self.name, number=self.number, title=self.title,
-                                scale=scale, n_runs=n_runs, numbers=numbers, figures={},
-                                claims=[], deviations=self.deviations(scale))
 
 
 # -- experiment 9: ablation-then-train --------------------------------------------------------
@@ -468,11 +414,11 @@ class Perturbation(_Preset):
             f"Scaling up a frequency's initial signal makes it survive more often: the survival "
             f"rate of k = {k} increases with α·S_k − mean_k S_k (criterion: Spearman r over the "
             "(embedding, α) points > 0 with p < 0.05; at smoke scale a miss is undecided).",
-            f"Spearman r = {_r_text(rho, rho_p)}, Pearson r = {_r_text(r, r_p)} over "
+            f"Spearman r = {r_text(rho, rho_p)}, Pearson r = {r_text(r, r_p)} over "
             f"{len(rates)} points ({numbers['runs_per_point']} runs each); within-embedding "
             f"trend in α positive for {numbers['n_embeddings_positive']} of "
             f"{numbers['n_embeddings']} embeddings.", holds)]
-        stat = f"Spearman r = {_r_text(rho, rho_p)}"
+        stat = f"Spearman r = {r_text(rho, rho_p)}"
         result.figures = {"perturbation_survival": figs.perturbation_survival(
             rates, k, note=scale_note(result), statistic=stat)}
         return result

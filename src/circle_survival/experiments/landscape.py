@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -36,9 +35,20 @@ from ..figures import landscape as figs
 from ..figures import runs as run_figs
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import Claim, Experiment, ExperimentResult, scale_note
+from .base import (
+    ALPHA,
+    SPARSE_RECORDING,
+    Claim,
+    Experiment,
+    ExperimentResult,
+    SmokeScaled,
+    base_deviations,
+    r_text,
+    scale_note,
+    spearman,
+    steps_deviation,
+)
 
-PAPER_STEPS = 30_000
 PAPER_DS = (16, 32, 48, 64, 80, 96, 112, 128)
 #: primes 13 .. 127 (26 values) and every integer 16 .. 101 (86 values)
 PAPER_PRIMES = tuple(n for n in range(13, 128) if all(n % q for q in range(2, int(n**0.5) + 1)))
@@ -47,12 +57,6 @@ PAPER_WD_LOG = tuple(float(v) for v in 10.0 ** np.linspace(-4, -2, 16))
 PAPER_WD_LINEAR = tuple(float(v) for v in np.linspace(0.1, 1.5, 16))
 SMOKE_WD_LOG = tuple(PAPER_WD_LOG[i] for i in (0, 7, 15))
 SMOKE_WD_LINEAR = tuple(PAPER_WD_LINEAR[i] for i in (0, 7, 15))
-#: recording for runs of which only the initial and final states are analysed
-SPARSE_RECORDING = {"signal_every": 100, "metrics_every": 100}
-#: config fields that are not part of the paper's setup (recording, placement)
-_NOT_SETUP = {"device", "signal_every", "metrics_every", "embedding_every", "embedding_steps",
-              "snapshot_every", "snapshot_steps"}
-ALPHA = 0.05
 #: how the trend claims treat a miss at the smoke scale (see :func:`trend_holds`)
 SMOKE_MISS = "at smoke scale a miss is undecided unless significant the other way"
 
@@ -69,43 +73,6 @@ def _fmt(values: Sequence[Any]) -> str:
     return "{" + ", ".join(vals) + "}"
 
 
-def base_deviations(base: Mapping[str, Any]) -> list[str]:
-    """How config fields in ``base`` depart from the paper's defaults (recording and device
-    fields are not departures)."""
-    defaults = {f.name: f.default for f in fields(RunConfig)}
-    out = []
-    for key, value in base.items():
-        if key in _NOT_SETUP or key not in defaults:
-            continue
-        default = defaults[key]
-        if isinstance(value, list):
-            value = tuple(value)
-        if value != default:
-            out.append(f"{key} = {value} instead of {default}")
-    return out
-
-
-def steps_deviation(steps: int, paper_steps: int, why: str | None = None) -> list[str]:
-    """The note for shortened runs; ``why`` says what more steps could change (default:
-    circles can still die late, DESIGN.md)."""
-    if steps >= paper_steps:
-        return []
-    why = why or (f"circles can still die later, so counts can be higher than after "
-                  f"{paper_steps:,} steps")
-    return [f"{steps:,} steps instead of {paper_steps:,} ({why})"]
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
-    """Spearman's r and its p-value; NaN for fewer than three points or a constant column."""
-    from scipy import stats
-
-    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan"), float("nan")
-    res = stats.spearmanr(a, b)
-    return float(res.statistic), float(res.pvalue)
-
-
 def trend_holds(r: float, p_value: float, sign: int, scale: str = "paper") -> bool | None:
     """Whether r has the given sign with p < 0.05: True / False, or None (undecided) when r is
     undefined (no variation). At the smoke scale a miss is undecided too, unless the trend is
@@ -119,15 +86,10 @@ def trend_holds(r: float, p_value: float, sign: int, scale: str = "paper") -> bo
     return False
 
 
-def _r_text(r: float, p_value: float) -> str:
-    return "undefined (no variation)" if not math.isfinite(r) else f"{r:+.3f} (p = {p_value:.2g})"
-
-
-class _Preset(Experiment):
+class _Preset(SmokeScaled):
     """Sizes shared by the presets: steps and runs per point at each scale, and extra config
     fields for the smoke scale."""
 
-    paper_steps = PAPER_STEPS
     paper_runs = 1
     #: what "runs per point" counts, in the deviation text
     per_point = "point"
@@ -136,25 +98,13 @@ class _Preset(Experiment):
 
     def __init__(self, *, smoke_steps: int, smoke_runs: int = 1,
                  smoke_base: Mapping[str, Any] | None = None) -> None:
-        self.smoke_steps = int(smoke_steps)
+        super().__init__(smoke_steps=smoke_steps, smoke_base=smoke_base)
         self.smoke_runs = int(smoke_runs)
-        self.smoke_base = dict(smoke_base or {})
-
-    def steps(self, scale: str) -> int:
-        self.check_scale(scale)
-        return self.smoke_steps if scale == "smoke" else self.paper_steps
 
     def runs(self, scale: str) -> int:
         """Runs per point of the grid."""
         self.check_scale(scale)
         return self.smoke_runs if scale == "smoke" else self.paper_runs
-
-    def base(self, scale: str, **fields_: Any) -> dict[str, Any]:
-        """The sweep base: ``fields_``, the steps, and at smoke scale ``smoke_base``."""
-        base = {**fields_, "steps": self.steps(scale)}
-        if scale == "smoke":
-            base.update(self.smoke_base)
-        return base
 
     def seeds(self, scale: str) -> dict[str, list[int]]:
         """Everything redrawn: run i uses seed i for the embedding, the MLP and the split."""
@@ -170,11 +120,6 @@ class _Preset(Experiment):
             out.append(f"{self.smoke_runs} runs per {self.per_point} instead of "
                        f"{self.paper_runs}")
         return out + base_deviations(self.smoke_base)
-
-    def _result(self, scale: str, n_runs: int, numbers: dict[str, Any]) -> ExperimentResult:
-        return ExperimentResult(name=self.name, number=self.number, title=self.title,
-                                scale=scale, n_runs=n_runs, numbers=numbers, figures={},
-                                claims=[], deviations=self.deviations(scale))
 
     def _spec(self, scale: str, suffix: str = "", **kwargs: Any) -> SweepSpec:
         name = f"{self.name}-{scale}" + (f"-{suffix}" if suffix else "")
@@ -372,12 +317,12 @@ class Dimension(_Preset):
                   f"{SMOKE_MISS}).",
                   "mean circles per d: " + ", ".join(
                       f"d={d}: {m:.2f}" for d, m in zip(per_d["d"], per_d["mean"], strict=True))
-                  + f"; Spearman r = {_r_text(r_n, p_n)}.",
+                  + f"; Spearman r = {r_text(r_n, p_n)}.",
                   trend_holds(r_n, p_n, +1, scale)),
             Claim("Initial circularity grows with d (about d / (d + p) for a random embedding; "
                   "criterion: Spearman r of a run's mean circularity against d > 0, p < 0.05; "
                   f"{SMOKE_MISS}).",
-                  f"Spearman r = {_r_text(r_c, p_c)}.", trend_holds(r_c, p_c, +1, scale)),
+                  f"Spearman r = {r_text(r_c, p_c)}.", trend_holds(r_c, p_c, +1, scale)),
             Claim(f"Frequencies that survive had a higher initial circularity (at d = {d_max}; "
                   "criterion: higher mean and two-sample t-test p < 0.05).",
                   f"{means} ({alive.size} survivors, {dead.size} dead); t = {t:.3g}, "
@@ -495,7 +440,7 @@ class FrozenEmbedding(_Preset):
             Claim("With a frozen embedding the test loss falls as d grows (criterion: "
                   "Spearman r of the final test loss against d < 0 with p < 0.05; "
                   f"{SMOKE_MISS}).",
-                  f"after {checkpoints[-1]:,} steps: Spearman r = {_r_text(r, p_r)}; mean "
+                  f"after {checkpoints[-1]:,} steps: Spearman r = {r_text(r, p_r)}; mean "
                   "test loss " + ", ".join(f"d={d}: {v:.3g}" for d, v in
                                            by_d["test_loss"].items()) + ".",
                   trend_holds(r, p_r, -1, scale)),
@@ -587,7 +532,7 @@ class _CountSweep(_Preset):
                             "mean_n_circles": s["mean"].tolist(),
                             "ci95_n_circles": s[["low", "high"]].to_numpy().tolist(),
                             "spearman_r": r, "spearman_p": p_r}
-            parts.append(f"{self.series[key][0]}: Spearman r = {_r_text(r, p_r)}")
+            parts.append(f"{self.series[key][0]}: Spearman r = {r_text(r, p_r)}")
         numbers["n_runs"] = len(all_ids)
         result = self._result(scale, len(all_ids), numbers)
         result.claims = [self.claim(numbers, parts, scale)]
@@ -728,7 +673,7 @@ class InitialSignal(_Preset):
         result.claims = [Claim(
             "Frequencies with a larger initial signal survive more often (criterion: Pearson r "
             f"of initial signal against survival rate > 0 with p < 0.05; {SMOKE_MISS}).",
-            f"r = {_r_text(corr.r, corr.p_value)} over {corr.n_points} (embedding, k) points, "
+            f"r = {r_text(corr.r, corr.p_value)} over {corr.n_points} (embedding, k) points, "
             f"{numbers['runs_per_embedding']} runs per embedding.",
             trend_holds(corr.r, corr.p_value, +1, scale))]
         result.figures = {"signal_vs_survival": figs.signal_vs_survival(
