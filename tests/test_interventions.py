@@ -19,7 +19,7 @@ from circle_survival.interventions import apply_intervention, validate_intervent
 def run(p: int = 23, d: int = 16, seed: int = 3, **iv):
     cfg = RunConfig(p=p, d=d, steps=1, embedding_seed=seed, intervention=iv)
     e0 = draw_embedding(cfg)
-    e1, resolved = apply_intervention(e0, cfg)
+    e1, resolved = apply_intervention(e0, cfg.intervention, cfg.embedding_seed)
     assert isinstance(e1, torch.Tensor) and e1.dtype == torch.float64 and e1.shape == (p, d)
     assert json.loads(json.dumps(resolved)) == resolved  # plain JSON types
     return e0.numpy(), e1.numpy(), resolved
@@ -32,7 +32,7 @@ def sig(e: np.ndarray) -> np.ndarray:
 def test_no_intervention_is_identity():
     cfg = RunConfig(p=13, d=4, steps=1)
     e0 = draw_embedding(cfg)
-    e1, resolved = apply_intervention(e0, cfg)
+    e1, resolved = apply_intervention(e0, cfg.intervention, cfg.embedding_seed)
     assert e1 is e0 and resolved == {}
 
 
