@@ -74,7 +74,8 @@ class RunConfig:
         signal_every: record S_k, k = 0 .. p//2, every this many steps (1 = every step).
         signal_dense_until: also record S_k at every step 0 .. this one (0 = off): the
             initial-gradient and ODE analyses need step resolution only early in training, so
-            ``signal_every=100, signal_dense_until=1000`` keeps them at a 1/70th of the bytes.
+            ``signal_every=100, signal_dense_until=1000`` keeps 1,291 of a 30,000-step run's
+            30,001 signal rows (about 1/23 of the rows and of the signal bytes).
         metrics_every: record train/test loss and accuracy every this many steps.
         embedding_every / embedding_steps: also store the embedding at these steps.
         snapshot_every / snapshot_steps: also store every parameter at these steps.
