@@ -50,7 +50,7 @@ def test_toml_config_and_grid(tmp_path, capsys):
     (["--device", "cuda:0"], "CUDA is not available"),
     (["--device", "tpu"], "unknown device"),
     (["--seeds", "3:1"], "no seeds in '3:1'"),
-    (["--embedding-seeds", "0:3", "--mlp-seeds", "0:2"], "mlp seeds: 2 values"),
+    (["--embedding-seeds", "0:3", "--mlp-seeds", "0:2"], "seeds.mlp: 2 values"),
     (["--hidden", "a,b"], "hidden: expected comma-separated integers"),
     (["--p", "x"], "Invalid value for '--p'"),
     (["--bogus"], "No such option"),

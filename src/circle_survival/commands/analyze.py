@@ -151,7 +151,7 @@ def analyze_command(
 ) -> None:
     """Circles per run and the survival rate of every frequency (per group of runs)."""
     from ..analysis.survival import analyze, check_group_by, check_rule
-    from ..cli import print_runs
+    from .train import print_runs
 
     check_rule(rule, threshold)
     s = open_store(store)

@@ -63,6 +63,7 @@ def register(app: typer.Typer) -> None:
         """Reproduce one of the paper's experiments: train what is missing, analyse, write
         figures and a JSON file of the numbers behind them."""
         from ..experiments import get, write_result
+        from ..layout import StoreLayout
         from ..store import load
         from ..sweep import run_sweep
 
@@ -78,7 +79,7 @@ def register(app: typer.Typer) -> None:
             run_sweep(spec, store, executor=executor, workers=workers, address=address,
                       max_batch=max_batch, progress=not quiet)
         result = exp.analyze(load(store), scale)
-        target = out or Path(store) / "results" / f"{exp.name}-{scale}"
+        target = out or StoreLayout(store).result_dir(exp.name, scale)
         path = write_result(result, target)
         typer.echo(f"{exp.number}. {exp.title} ({scale} scale, {result.n_runs} runs)")
         for c in result.claims:
