@@ -147,3 +147,37 @@ def test_killed_write_leaves_no_half_run(tmp_path):
     train_to_store([small(embedding_seed=0, mlp_seed=0, split_seed=0)], store)
     assert not any((store / "tmp").iterdir())
     assert len(load(store)) == 1
+
+
+def test_training_needs_no_zarr_and_a_store_says_it_does(tmp_path):
+    """Without zarr (and numcodecs) the package imports and trains in memory; opening or
+    writing a store is one clear error naming zarr."""
+    store = tmp_path / "s"
+    train_to_store(small(steps=3), store)
+    code = (
+        "import importlib.abc, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('zarr', 'numcodecs'):\n"
+        "            raise ImportError(f'No module named {name!r}')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import circle_survival as cs\n"
+        "records, summary = cs.train([cs.RunConfig(p=11, d=4, hidden=(8,), steps=3)])\n"
+        "assert records['signals'].shape == (1, 4, 6), records['signals'].shape\n"
+        "assert 'zarr' not in sys.modules and 'numcodecs' not in sys.modules\n"
+        "for attempt in (lambda: cs.load(sys.argv[1]),\n"
+        "                lambda: cs.train_to_store(cs.RunConfig(p=11, d=4, hidden=(8,),"
+        " steps=3), sys.argv[2])):\n"
+        "    try:\n"
+        "        attempt()\n"
+        "    except cs.StoreError as exc:\n"
+        "        print(exc)\n"
+        "    else:\n"
+        "        raise SystemExit('no error')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(store), str(tmp_path / "new")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 2 and all("needs zarr, which is not installed" in x for x in lines)
+    assert not (tmp_path / "new").exists()

@@ -15,7 +15,8 @@ Layout::
       sweep.lock                     held by the sweep training into the store
       sweeps/<name>.json             the spec and run ids of each sweep trained into it
       sweeps/<name>~<digest>.json    an earlier spec recorded under the same name
-      results/<name>-<scale>/        what ``circle-survival reproduce`` writes
+      results/<name>-<scale>/        what ``circle-survival reproduce`` writes: result.json
+                                     (the numbers, claims and figure names) and the figures
 
 A batch's id is a digest of its ordered run ids. A partial batch's directory name says which
 process of which host writes it, so a later process can tell an abandoned one (its writer no
@@ -39,6 +40,7 @@ TMP = "tmp"
 LOCK_FILE = "sweep.lock"
 SWEEPS = "sweeps"
 RESULTS = "results"
+RESULT_FILE = "result.json"
 # files of one batch directory
 COMPLETE = "COMPLETE"
 RUNS_TABLE = "runs.parquet"
@@ -137,6 +139,10 @@ class StoreLayout:
     def result_dir(self, name: str, scale: str) -> Path:
         """Where an experiment reproduced at a scale writes its figures and numbers."""
         return self.results / f"{name}-{scale}"
+
+    def result_files(self) -> list[Path]:
+        """The result.json of every experiment reproduced into the store, sorted."""
+        return sorted(self.results.glob(f"*/{RESULT_FILE}"))
 
 
 def process_alive(pid: int) -> bool:

@@ -34,7 +34,7 @@ from pathlib import Path
 from ..config import RunConfig, resolve_device
 from ..errors import ConfigError
 from ..layout import StoreLayout
-from ..store import completed_run_ids, init_store
+from ..store import completed_run_ids, import_zarr, init_store
 from .executors import (
     BatchCredit,
     ProgressBar,
@@ -100,6 +100,7 @@ def run_sweep(spec: SweepSpec, store: str | Path, *, executor: str = "local", wo
     """
     store = Path(store)
     check_executor(executor, workers, spec)
+    import_zarr()  # the batches are written with it: fail before writing anything
     try:
         planned = batch_all(spec, max_batch)  # before writing: a device error comes first
     except ConfigError as exc:
