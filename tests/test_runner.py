@@ -1,13 +1,11 @@
 """Training one batch into a store: what it commits equals training in memory, a committed
 batch is skipped, a failure leaves nothing, a killed batch resumes from its checkpoint."""
 
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
+from processes import kill_when
 
 from circle_survival import RunConfig, load, train, train_to_store
 from circle_survival.layout import StoreLayout, batch_id_for
@@ -79,20 +77,10 @@ def test_killed_mid_batch_resumes_from_checkpoint_bit_for_bit(tmp_path, one_thre
         " embedding_seed=e) for e in range(2)]\n"
         f"cs.train_to_store(cfgs, {str(store)!r}, checkpoint_seconds=0.2)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code])
     layout = StoreLayout(store)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if any((d / "checkpoint.safetensors").is_file() for d in layout.partials()):
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("no checkpoint appeared")
-        time.sleep(0.3)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    kill_when([sys.executable, "-c", code],
+              lambda: any((d / "checkpoint.safetensors").is_file() for d in layout.partials()),
+              "a checkpoint")
     assert len(load(store)) == 0
     cfgs = [RunConfig(p=13, d=8, hidden=(16, 16), steps=2500, metrics_every=7,
                       embedding_seed=e) for e in range(2)]

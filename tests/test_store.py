@@ -2,13 +2,12 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
+from processes import kill_when
 
 from circle_survival import RunConfig, StoreError, load, train, train_to_store
 from circle_survival.fourier import circles
@@ -127,20 +126,8 @@ def test_killed_write_leaves_no_half_run(tmp_path):
     store = tmp_path / "s"
     cmd = [sys.executable, "-m", "circle_survival", "train", "--store", str(store), "--quiet",
            "--p", "13", "--d", "8", "--hidden", "16,16", "--steps", "200000", "--seeds", "0:2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            tmp = store / "tmp"
-            if tmp.is_dir() and any(tmp.iterdir()):
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("training never started writing")
-        time.sleep(0.5)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    kill_when(cmd, lambda: (store / "tmp").is_dir() and any((store / "tmp").iterdir()),
+              "writing a batch", timeout=60, grace=0.5)
     assert any((store / "tmp").iterdir())  # the partial batch is still there ...
     assert len(load(store)) == 0  # ... but no run looks complete
     # a new run into the store cleans the dead process's partial batch and completes

@@ -24,24 +24,20 @@ def register(app: typer.Typer) -> None:
     app.command("show")(show_command)
 
 
-def int_list(text: str | None, name: str) -> tuple[int, ...] | None:
-    """'100,100' -> (100, 100); None stays None; anything else raises ConfigError."""
+def parse_list(text: str | None, name: str, kind: type = int, *, allow_empty: bool = True
+               ) -> tuple | None:
+    """'100,100' -> (100, 100) (``kind`` float: numbers); None stays None; a bad value (or no
+    value, unless ``allow_empty``) raises ConfigError naming the option."""
     if text is None:
         return None
     try:
-        return tuple(int(x) for x in text.replace(" ", "").split(",") if x)
+        out = tuple(kind(x) for x in text.replace(" ", "").split(",") if x)
     except ValueError:
-        raise ConfigError(f"{name}: expected comma-separated integers, got {text!r}") from None
-
-
-def float_list(text: str | None, name: str) -> tuple[float, ...] | None:
-    """'0.9,0.98' -> (0.9, 0.98); None stays None; anything else raises ConfigError."""
-    if text is None:
-        return None
-    try:
-        return tuple(float(x) for x in text.replace(" ", "").split(",") if x)
-    except ValueError:
-        raise ConfigError(f"{name}: expected comma-separated numbers, got {text!r}") from None
+        what = "integers" if kind is int else "numbers"
+        raise ConfigError(f"{name}: expected comma-separated {what}, got {text!r}") from None
+    if not out and not allow_empty:
+        raise ConfigError(f"{name}: no values in {text!r}")
+    return out
 
 
 def train_spec(fields: dict, seeds: dict[str, str | None], grid: bool):
@@ -125,16 +121,16 @@ def train_command(
     if not isinstance(fields, dict):
         raise ConfigError(f"{config}: expected a table of config fields")
     cli_values = {
-        "p": p, "d": d, "hidden": int_list(hidden, "hidden"), "activation": activation,
-        "lr": lr, "weight_decay": weight_decay, "betas": float_list(betas, "betas"),
+        "p": p, "d": d, "hidden": parse_list(hidden, "hidden"), "activation": activation,
+        "lr": lr, "weight_decay": weight_decay, "betas": parse_list(betas, "betas", float),
         "steps": steps, "train_fraction": train_fraction, "dtype": dtype, "device": device,
         "init_scheme": init_scheme, "freeze_embedding": freeze_embedding,
         "freeze_mlp": freeze_mlp, "signal_every": signal_every,
         "signal_dense_until": signal_dense_until, "metrics_every": metrics_every,
         "embedding_every": embedding_every,
-        "embedding_steps": int_list(embedding_steps, "embedding_steps"),
+        "embedding_steps": parse_list(embedding_steps, "embedding_steps"),
         "snapshot_every": snapshot_every,
-        "snapshot_steps": int_list(snapshot_steps, "snapshot_steps"),
+        "snapshot_steps": parse_list(snapshot_steps, "snapshot_steps"),
     }
     fields.update({k: v for k, v in cli_values.items() if v is not None})
     spec = train_spec(fields, {"seeds": seeds, "embedding_seeds": embedding_seeds,
