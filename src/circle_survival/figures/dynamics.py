@@ -12,29 +12,26 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..analysis.gradient import grad_column, gradient_ttest
+from .base import DEAD_COLOR, SURVIVED_COLOR
+from .base import figure as _figure
 
-SURVIVED_COLOR = "tab:red"
-DEAD_COLOR = "0.55"
 GREY = "0.7"
 
 #: Default labels and colours of the ODE trajectories (keys of ODEAnalysis.predictions).
 ODE_STYLES: dict[str, tuple[str, str]] = {
     "true": ("Original (recorded)", "tab:green"),
-    "lasso_rollout": ("Lasso rollout", "tab:blue"),
-    "ols_rollout": ("OLS rollout", "tab:orange"),
+    "lasso_rollout": ("Lasso (α = 0.01) rollout", "tab:blue"),
+    "lasso0_rollout": ("Lasso(α = 0) rollout (the authors' linear regression)", "tab:orange"),
+    "ols_rollout": ("exact least squares rollout", "tab:brown"),
     "lasso_analytic": ("Lasso analytic solution", "tab:red"),
-    "ols_analytic": ("OLS analytic solution", "tab:purple"),
+    "lasso_analytic_authors": ("Lasso analytic solution, A + 1e-8 I (the authors')",
+                               "tab:pink"),
+    "lasso0_analytic_authors": ("Lasso(α = 0) analytic solution (the authors')", "tab:purple"),
+    "ols_analytic": ("exact least squares analytic solution", "tab:olive"),
 }
-
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 # -- experiment 8: initial gradients ---------------------------------------------------------
@@ -160,7 +157,7 @@ def ode_trajectories(
     predictions: Mapping[str, np.ndarray],
     ks: Sequence[int],
     survived: Sequence[bool] | None = None,
-    show: Sequence[str] = ("lasso_rollout", "ols_rollout", "lasso_analytic"),
+    show: Sequence[str] = ("lasso_rollout", "lasso0_rollout", "lasso_analytic_authors"),
     ncols: int = 5,
 ) -> Figure:
     """One panel per frequency: the recorded signal and the fitted predictions.
@@ -182,7 +179,7 @@ def ode_trajectories(
     handles = []
     for i in range(n_k):
         ax = axes[i + 1]
-        for name in show:
+        for name in (n for n in show if n in predictions):
             label, color = ODE_STYLES.get(name, (name, None))
             (h,) = ax.plot(steps, np.asarray(predictions[name])[:, i], color=color, lw=1.2,
                            label=label)

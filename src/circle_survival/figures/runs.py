@@ -16,22 +16,16 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .. import fourier
+from .base import DEAD_COLOR
+from .base import figure as _figure
 
-DEAD_COLOR = "0.72"
 #: tab10 without its grey (C7), so that no survivor is drawn grey.
 SURVIVOR_COLORS = tuple(c for i, c in enumerate(colormaps["tab10"].colors) if i != 7)
 TOKEN_CMAP = "viridis"
-
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def survivor_colors(n: int) -> list:
