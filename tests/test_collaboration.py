@@ -116,11 +116,11 @@ def test_collaboration_table(snapshots):
     n_t = len(STEPS)
     assert counts["single"] == 5 * n_t
     assert counts["strongest+k"] == 4 * n_t
-    assert counts["two_strongest+k"] == 3 * n_t
-    assert list(res.losses["mode"].unique()) == ["single", "strongest+k", "two_strongest+k"]
+    assert counts["pair+k"] == 3 * n_t
+    assert list(res.losses["mode"].unique()) == ["single", "strongest+k", "pair+k"]
     assert set(res.losses.loc[res.losses["survived"], "k"]) == {2, 4}
     assert 4 not in set(res.losses.loc[res.losses["mode"] == "strongest+k", "k"])
-    row = res.losses.query("mode == 'two_strongest+k' and k == 1 and step == 100").iloc[0]
+    row = res.losses.query("mode == 'pair+k' and k == 1 and step == 100").iloc[0]
     emb = snapshots[100]["embedding"]
     assert row["loss"] == pytest.approx(_reference_loss(snapshots[100], _restrict(emb, [4, 2, 1])))
 

@@ -161,7 +161,7 @@ def test_collaboration_end_to_end(trained, tmp_path):
     assert n["snapshots"] == 5  # steps 0, 10, 20, 30, 40
     assert {"best_single_loss", "survivors_together_loss", "full_model_loss", "survivors",
             "strongest"} <= set(n)
-    assert set(n["last_snapshot_losses"]) == {"single", "strongest+k", "two_strongest+k"}
+    assert set(n["last_snapshot_losses"]) == {"single", "strongest+k", "pair+k"}
     assert len(n["last_snapshot_losses"]["single"]) == 5
     fig = result.figures["collaboration"]
     assert len(fig.axes) == 3

@@ -71,7 +71,7 @@ def _collab_table(steps=(0, 100, 200, 300)):
     rows = []
     strongest = (3, 1)
     for mode, base in (("single", ()), ("strongest+k", strongest[:1]),
-                       ("two_strongest+k", strongest)):
+                       ("pair+k", strongest)):
         for k in range(1, 6):
             if k in base:
                 continue

@@ -273,7 +273,7 @@ def format_collaboration(losses: pd.DataFrame, survivors: Sequence[int],
 
     last = losses[losses["step"] == losses["step"].max()]
     heads = {"single": "k alone", "strongest+k": f"{strongest[0]} + k",
-             "two_strongest+k": f"{strongest[0]}, {strongest[1]} + k"}
+             "pair+k": f"{strongest[0]}, {strongest[1]} + k"}
     cells = {m: dict(zip(g["k"], g["loss"], strict=True)) for m, g in last.groupby("mode")}
     widths = [max(10, len(heads[m])) for m in MODES]
     lines = ["    k   " + "  ".join(f"{heads[m]:>{w}}" for m, w in zip(MODES, widths,

@@ -36,7 +36,8 @@ ODE_STYLES: dict[str, tuple[str, str]] = {
 
 # -- experiment 8: initial gradients ---------------------------------------------------------
 def initial_gradient_histograms(
-    table: pd.DataFrame, s_values: Sequence[int] = (1, 2, 3, 4), bins: int = 30
+    table: pd.DataFrame, s_values: Sequence[int] = (1, 2, 3, 4), bins: int = 30,
+    equal_var: bool = False,
 ) -> Figure:
     """Histograms of the step-s initial gradient, survivors against the dead, one panel per s.
 
@@ -46,7 +47,8 @@ def initial_gradient_histograms(
         s_values: the steps s, one panel each.
         bins: histogram bins (shared by both groups of a panel).
 
-    Each panel's title carries Welch's t-test p-value.
+    Each panel's title carries the t-test's p-value: Welch's, or Student's (the authors')
+    with ``equal_var=True``.
     """
     fig = _figure(3.0 * len(s_values), 3.0)
     axes = fig.subplots(1, len(s_values), squeeze=False)[0]
@@ -58,8 +60,9 @@ def initial_gradient_histograms(
                 label=f"dead (n={int((~alive).sum())})")
         ax.hist(x[alive], bins=edges, density=True, color=SURVIVED_COLOR, alpha=0.6,
                 label=f"survived (n={int(alive.sum())})")
-        test = gradient_ttest(table, s)
-        ax.set_title(f"step s = {s}  (Welch p = {test.p_value:.2g})")
+        test = gradient_ttest(table, s, equal_var=equal_var)
+        name = "Student" if equal_var else "Welch"
+        ax.set_title(f"step s = {s}  ({name} p = {test.p_value:.2g})")
         ax.set_xlabel(f"initial gradient at step {s}")
         ax.set_ylabel("density")
         ax.legend(fontsize="small")
@@ -112,11 +115,11 @@ def collaboration_figure(
     names = {
         "single": "one circle k",
         "strongest+k": "strongest circle + k",
-        "two_strongest+k": "two strongest circles + k",
+        "pair+k": "strongest and third-strongest circles + k",
     }
     if strongest is not None:
         names["strongest+k"] = f"circle {strongest[0]} + k"
-        names["two_strongest+k"] = f"circles {strongest[0]}, {strongest[1]} + k"
+        names["pair+k"] = f"circles {strongest[0]}, {strongest[1]} + k"
     survivors = [int(k) for k in survivors]
     colors = {k: f"C{i % 10}" for i, k in enumerate(survivors)}
     fig = _figure(12.0, 3.8)
