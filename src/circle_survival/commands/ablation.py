@@ -92,7 +92,9 @@ def report(store: Path, ids: dict[str, str], stem: Path, note: str) -> None:
         circ = ",".join(str(c) for c in v["final_circles"]) or "-"
         typer.echo(f"{name:<2}{kept:<14} {v['final_test_loss']:>15.3g} {v['n_spikes']:>6} "
                    f"{conv:>13}  {circ}")
+    from ..experiments.base import verdict_text
+
     for c in claims:
-        verdict = {True: "holds", False: "does not hold", None: "undecided"}[c.holds]
-        typer.echo(f"[{verdict}] {c.paper}\n    here: {c.observed}")
+        typer.echo(f"[{verdict_text(c.holds)}] {c.paper}\n    criterion: {c.criterion}\n"
+                   f"    here: {c.observed}")
     typer.echo(f"figure: {', '.join(str(p) for p in paths)}")
