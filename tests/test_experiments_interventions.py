@@ -12,9 +12,10 @@ from circle_survival import RunConfig, fourier, load
 from circle_survival.errors import ConfigError
 from circle_survival.experiments import get, write_result
 from circle_survival.experiments import interventions as iv
+from circle_survival.experiments.base import train
 from circle_survival.init import draw_embedding
 from circle_survival.store import init_store
-from circle_survival.sweep import model_step_flops, run_sweep
+from circle_survival.sweep import model_step_flops
 
 TINY = dict(p=11, d=8, hidden=(16, 16), lr=0.05, device="cpu")
 STEPS = 40
@@ -36,14 +37,17 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("interventions")
     store, presets, results = root / "store", tiny_presets(), {}
     for exp in presets.values():
-        for spec in exp.specs("smoke"):
-            run_sweep(spec, store, progress=False)
+        train(exp, "smoke", store, progress=False)
     opened = load(store)
     for name, exp in presets.items():
         res = exp.analyze(opened, "smoke")
         write_result(res, root / "results" / name)
         results[name] = res
     return {"store": opened, "presets": presets, "results": results, "root": root}
+
+
+def p_half(store, rid):
+    return fourier.n_freq(store.config(rid).p)
 
 
 def initial(store, rid):
@@ -65,14 +69,19 @@ def test_registered_in_paper_order():
 
 def test_ablation_paper_spec():
     exp = iv.Ablation(seed=7)
-    (spec,) = exp.specs("paper")
-    configs = spec.configs()
-    assert spec.name == "ablation-paper" and len(spec) == 5
-    assert [c.intervention for c in configs] == [v for _, v in iv.ABLATIONS.values()]
-    assert all((c.embedding_seed, c.mlp_seed, c.split_seed) == (7, 7, 7) for c in configs)
-    assert all(c.steps == 30_000 and c.dtype == "float64" and c.metrics_every == 10
-               and (c.p, c.d) == (59, 128) for c in configs)
-    assert exp.deviations("paper") == []
+    (spec,) = exp.specs("paper")  # run O first; A-D follow from its final circles
+    (o,) = spec.configs()
+    assert spec.name == "ablation-paper-O" and o.intervention == {}
+    assert (o.embedding_seed, o.mlp_seed, o.split_seed) == (7, 7, 7)
+    assert (o.steps, o.dtype, o.metrics_every, o.p, o.d) == (30_000, "float64", 10, 59, 128)
+    assert exp.deviations("paper") == [iv.REAL_PART_NOTE]
+    assert exp.specs_after("paper", None) == exp.specs("paper")
+    drawn = iv.Ablation(seed=7, choice="drawn")
+    (spec,) = drawn.specs("paper")
+    assert [c.intervention for c in spec.configs()] == [v for _, v in iv.ABLATIONS.values()]
+    assert "drawn at random" in " ".join(drawn.deviations("paper"))
+    with pytest.raises(ConfigError, match="choice"):
+        iv.Ablation(choice="random")
 
 
 def test_two_circles_paper_spec():
@@ -86,14 +95,17 @@ def test_two_circles_paper_spec():
     assert {(c.mlp_seed, c.split_seed) for c in configs} == {(0, 0)}
     assert {c.intervention["pair_seed"] for c in configs} == set(range(100))
     assert all(c.steps == 30_000 and c.dtype == "float64" for c in configs)
-    assert exp.deviations("paper") == []
+    assert all(c.intervention["real"] is True for c in configs)
+    assert exp.deviations("paper") == [iv.DRAW_NOTE]
+    assert "complex" in " ".join(iv.TwoCircles(real=False).deviations("paper"))
+    assert "real" not in iv.TwoCircles(real=False).specs("paper")[0].configs()[0].intervention
 
 
 def test_perturbation_paper_grid():
     exp = iv.Perturbation()
     assert exp.k("paper") == 25 and exp.n_embeddings("paper") == 8 and exp.runs("paper") == 50
     assert np.allclose(exp.alphas("paper"), np.linspace(0.85, 1.15, 50))
-    assert exp.deviations("paper") == []
+    assert exp.deviations("paper") == [iv.AXIS_CORRECTION]
 
     class Small(iv.Perturbation):  # the paper's grid with fewer embeddings and runs
         paper_embeddings, paper_runs = 2, 3
@@ -116,8 +128,10 @@ def test_default_smoke_budget():
     """Each default smoke preset fits about 40,000 model-steps at the paper's shape."""
     ref = model_step_flops(RunConfig())
     for exp in iv.EXPERIMENTS:
-        work = sum(model_step_flops(c) * c.steps for s in exp.specs("smoke")
-                   for c in s.configs())
+        work = sum(model_step_flops(c) * c.steps for c in exp.planned_configs("smoke"))
+        if exp.name == "ablation":  # five single runs at the paper's length
+            assert work / ref == 5 * 30_000 and exp.deviations("smoke") == [iv.REAL_PART_NOTE]
+            continue
         assert work / ref <= 40_000, exp.name
         devs = exp.deviations("smoke")
         assert devs and any("steps instead of 30,000" in d and "die" in d for d in devs)
@@ -150,12 +164,13 @@ def test_perturbation_scales_one_frequency(trained):
 
 def test_ablation_keeps_only_the_chosen_circles(trained):
     store, exp = trained["store"], trained["presets"]["ablation"]
-    ids = dict(zip(iv.ABLATIONS, exp.specs("smoke")[0].run_ids(), strict=True))
+    ids = exp.variant_ids(store, "smoke")
     drawn = unedited(store, ids["O"])
     s0 = fourier.signal(drawn, half=True)
-    order = [int(k) for k in 1 + np.argsort(-s0[1:])]
+    final = store.signals(ids["O"])[1][-1]
+    order = [int(k) for k in 1 + np.argsort(-final[1:p_half(store, ids["O"]) + 1])]
     np.testing.assert_allclose(initial(store, ids["O"]), drawn)
-    expect = {"A": order[:1], "B": order[:2]}
+    expect = {"A": order[:1], "B": order[:2], "C": [1], "D": [1, 2]}
     for name, size in (("A", 1), ("B", 2), ("C", 1), ("D", 2)):
         rid = ids[name]
         kept = json.loads(store.runs.loc[rid, "intervention_resolved"])["keep"]
@@ -181,8 +196,10 @@ def test_constructed_embeddings_have_the_requested_circles(trained):
         assert s[big] == pytest.approx(s_big, rel=1e-9)
         assert s[small] == pytest.approx(cfg.intervention["ratio"] * s_big, rel=1e-9)
         rest = np.ones_like(s, dtype=bool)
-        rest[[big, small]] = False
-        assert np.allclose(s[rest], 1e-6, rtol=1e-3)
+        rest[[0, big, small]] = False
+        assert np.allclose(s[rest], 1e-6, rtol=1e-3) and s[0] < 1e-9
+        f = np.fft.fft(initial(store, rid), axis=0)  # the authors' real coefficients
+        assert np.abs(f.imag).max() < 1e-9 * np.abs(f).max()
 
 
 # -- analysis end to end --------------------------------------------------------------------
@@ -236,7 +253,8 @@ def test_two_circles_result(trained):
     n = res.numbers
     assert {"small_r", "largest_r", "rates", "runs_per_ratio"} <= set(n)
     assert n["rates"]["ratio"] == [0.05, 1.0]
-    assert res.claims[1].holds is None  # fewer than 10 runs at smoke scale
+    assert n["real_coefficients"] is True and "Spearman" in res.claims[1].criterion
+    assert all(c.criterion for c in res.claims)
     ax = res.figures["two_circles_survival"].axes[0]
     assert len(ax.containers) == 2 and ax.get_xscale() == "log"
     assert "smoke scale, 4 runs" in res.figures["two_circles_survival"].get_suptitle()
@@ -267,18 +285,27 @@ def test_ablation_claims_criteria():
 
     v = {"O": variant(1e-7, 0, 5000), "A": variant(1e-6, 4, 29000), "B": variant(2e-7, 0, 5000),
          "C": variant(1e-6, 3, None), "D": variant(5e-6, 5, None)}
-    claims = iv._ablation_claims(v)
-    assert [c.holds for c in claims] == [True, True]
-    v["B"] = variant(1e-5, 0, 20000)
+    claims = iv._ablation_claims(v, 1.5)
+    assert [c.holds for c in claims] == [True, True] and all(c.criterion for c in claims)
     v["C"] = variant(1e-7, 0, 4000)
-    assert [c.holds for c in iv._ablation_claims(v)] == [False, False]
+    assert [c.holds for c in iv._ablation_claims(v, 3.0)] == [False, False]
 
 
-def test_mcnemar_and_ratio_rates():
+def test_track_ratio_is_the_median_factor():
+    steps = np.arange(0, 1000, 10)
+    o = np.geomspace(4.0, 1e-6, len(steps))
+    assert iv.track_ratio(steps, o, 1.5 * o) == pytest.approx(1.5)
+    late, early = o.copy(), o.copy()
+    late[steps >= 700] *= 10.0  # B departs for a third of the steps from 100
+    early[steps >= 300] *= 10.0  # ... for most of them
+    assert iv.track_ratio(steps, o, late) == pytest.approx(1.0)
+    assert iv.track_ratio(steps, o, early) == pytest.approx(10.0)
+    assert math.isnan(iv.track_ratio(steps[:5], o[:5], o[:5]))  # nothing from step 100
+
+
+def test_ratio_rates():
     import pandas as pd
 
-    assert math.isnan(iv.mcnemar(0, 0))
-    assert iv.mcnemar(10, 0) < 0.01 and iv.mcnemar(3, 3) == 1.0
     runs = pd.DataFrame({"ratio": [0.1, 0.1, 0.1, 1.0, 1.0],
                          "larger_survived": [True, True, False, True, False],
                          "smaller_survived": [False, True, False, False, True]})

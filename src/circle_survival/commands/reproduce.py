@@ -30,23 +30,6 @@ def list_experiments() -> None:
                "2-core CPU; other shapes scale by their work per step")
 
 
-def train(exp, scale: str, store: Path, **run_options) -> None:
-    """Train what ``exp`` needs at ``scale`` into ``store``: its sweeps, then any sweep that
-    depends on runs already trained (experiment 9 trains A-D after O), until none is new."""
-    from ..store import is_store, load
-    from ..sweep import run_sweep
-
-    done: set[str] = set()
-    while True:
-        current = load(store) if is_store(store) else None
-        todo = [spec for spec in exp.specs_after(scale, current) if spec.name not in done]
-        if not todo:
-            return
-        for spec in todo:
-            run_sweep(spec, store, **run_options)
-            done.add(spec.name)
-
-
 def register(app: typer.Typer) -> None:
     @app.command()
     def reproduce(
@@ -68,7 +51,7 @@ def register(app: typer.Typer) -> None:
         """Reproduce one of the paper's experiments: train what is missing, analyse, write
         figures and a JSON file of the numbers behind them."""
         from ..experiments import get, write_result
-        from ..experiments.base import verdict_text
+        from ..experiments.base import train, verdict_text
         from ..store import load
 
         if list_:

@@ -187,6 +187,24 @@ class Experiment(ABC):
         return ids
 
 
+def train(exp: Experiment, scale: str, store: str | Path, **run_options: Any) -> None:
+    """Train what ``exp`` needs at ``scale`` into ``store``: its sweeps, then any sweep that
+    depends on runs already trained (experiment 9 trains A-D after O), until none is new.
+    ``run_options`` go to :func:`circle_survival.sweep.run_sweep` (executor, workers, ...)."""
+    from ..store import is_store, load
+    from ..sweep import run_sweep
+
+    done: set[str] = set()
+    while True:
+        current = load(store) if is_store(store) else None
+        todo = [spec for spec in exp.specs_after(scale, current) if spec.name not in done]
+        if not todo:
+            return
+        for spec in todo:
+            run_sweep(spec, store, **run_options)
+            done.add(spec.name)
+
+
 def runs_text(n: int) -> str:
     """'1 run' or 'n runs' (thousands separated)."""
     return f"{n:,} run" if n == 1 else f"{n:,} runs"

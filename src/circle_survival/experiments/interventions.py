@@ -336,14 +336,24 @@ class Ablation(_Preset):
         specs = self.specs(scale) + [self._spec(scale, "-ABCD", list(stand_in.values()))]
         return [c for spec in specs for c in spec.configs()]
 
-    def analyze(self, store: Store, scale: str) -> ExperimentResult:
-        self.check_scale(scale)
+    def variant_ids(self, store: Store, scale: str) -> dict[str, str]:
+        """Variant name -> run id (two variants can be one run: C = {1} is A when run O's
+        strongest final circle is k = 1); ConfigError naming what is missing."""
         specs = self.specs_after(scale, store)
-        ids_all = [rid for spec in specs for rid in self.select(store, spec)]
-        if len(ids_all) != len(ABLATIONS):
+        for spec in specs:
+            self.select(store, spec)
+        if self.choice == "drawn":
+            return dict(zip(ABLATIONS, specs[0].run_ids(), strict=True))
+        if len(specs) < 2:
             raise ConfigError(f"{self.name}: run O is in {store.path} but A, B, C, D are not; "
                               f"run 'circle-survival reproduce {self.name}' to train them")
-        ids = dict(zip(ABLATIONS, ids_all, strict=True))
+        (o,) = specs[0].configs()
+        ivs = authors_ablations(strongest_final(store, o.run_id))
+        return {"O": o.run_id, **{k: o.replace(intervention=v).run_id for k, v in ivs.items()}}
+
+    def analyze(self, store: Store, scale: str) -> ExperimentResult:
+        self.check_scale(scale)
+        ids = self.variant_ids(store, scale)
         numbers, claims, fig_data = analyze_ablation(store, ids)
         numbers.update(seed=self.seed, steps=self.steps(scale), choice=self.choice)
         result = self._result(scale, len(ids), numbers)
