@@ -109,7 +109,9 @@ def test_snapshot_forms_agree(snapshots):
 
 def test_collaboration_table(snapshots):
     half = np.array([1.0, 1, 60, 1, 70, 1])  # k = 4 strongest, then k = 2; both circles
-    res = collaboration_losses(snapshots, final_signal=half)
+    third = collaboration_losses(snapshots, final_signal=half)  # the authors' c1 and c3
+    assert third.strongest == [4, 1]  # k = 1 is third by order among the ties at 1
+    res = collaboration_losses(snapshots, final_signal=half, pair_rank=2)
     assert res.strongest == [4, 2]
     assert res.survivors == [4, 2]
     counts = res.losses.groupby("mode").size()

@@ -226,28 +226,7 @@ class InitialGradient(Experiment):
         return result
 
     def _rule_numbers(self, table: pd.DataFrame) -> dict[str, Any]:
-        """Counts, Student's t-test of every grad_s, the authors' SVM and the standardised
-        SVM of one survival rule."""
-        from ..analysis.gradient import gradient_ttest, svm_authors, svm_separation
-
-        alive = table["survived"].to_numpy(bool)
-        out: dict[str, Any] = {
-            "survived": int(alive.sum()), "dead": int((~alive).sum()),
-            "ttest": {f"s={s}": asdict(gradient_ttest(table, s, equal_var=True))
-                      for s in S_VALUES},
-            "ttest_initial_signal": asdict(gradient_ttest(table, feature="initial_signal",
-                                                          equal_var=True)),
-        }
-        for key, fit in (("svm", lambda: svm_authors(table, MAIN_S)),
-                         ("svm_standardised", lambda: svm_separation(
-                             table, MAIN_S, test_size=0.2, seed=self.svm_seed))):
-            try:
-                res = fit()
-            except ValueError as exc:
-                out[key], out[f"{key}_skipped"] = None, str(exc)
-            else:
-                out[key] = {**asdict(res), "coef": res.coef.tolist()}
-        return out
+        return gradient_numbers(table, MAIN_S, svm_seed=self.svm_seed)
 
     def _claims(self, label: str, rules: dict[str, dict[str, Any]],
                 per_set: dict[str, dict[str, Any]]) -> list[Claim]:
@@ -311,6 +290,36 @@ class InitialGradient(Experiment):
                 gradient_signal_plane(table, MAIN_S, svm),
                 f"Survivors and the dead on (gradient, initial signal) ({rule})", note),
         }
+
+def gradient_numbers(table: pd.DataFrame, s: int = MAIN_S, *, s_values: Sequence[int] = S_VALUES,
+                     equal_var: bool = True, svm_seed: int = 0) -> dict[str, Any]:
+    """Experiment 8's numbers for one set of (run, frequency) rows: counts, the two-sample
+    t-test of every grad_s (Student's by default, the authors'; Welch's with
+    ``equal_var=False``) and of the initial signal, the authors' SVM ("svm") and the
+    standardised SVM ("svm_standardised") on (grad_s, initial signal). A skipped SVM is None
+    with its reason under "<key>_skipped"."""
+    from ..analysis.gradient import gradient_ttest, svm_authors, svm_separation
+
+    alive = table["survived"].to_numpy(bool)
+    out: dict[str, Any] = {
+        "runs": int(table["run_id"].nunique()), "frequencies": len(table),
+        "survived": int(alive.sum()), "dead": int((~alive).sum()),
+        "ttest": {f"s={v}": asdict(gradient_ttest(table, v, equal_var=equal_var))
+                  for v in sorted({*s_values, s})},
+        "ttest_initial_signal": asdict(gradient_ttest(table, feature="initial_signal",
+                                                      equal_var=equal_var)),
+    }
+    for key, fit in (("svm", lambda: svm_authors(table, s)),
+                     ("svm_standardised", lambda: svm_separation(
+                         table, s, test_size=0.2, seed=svm_seed))):
+        try:
+            res = fit()
+        except ValueError as exc:
+            out[key], out[f"{key}_skipped"] = None, str(exc)
+        else:
+            out[key] = {**asdict(res), "coef": res.coef.tolist()}
+    return out
+
 
 def _rule_summary(r: dict[str, Any]) -> dict[str, Any]:
     """The key numbers of one survival rule (counts, t-test of grad_4, SVM)."""
