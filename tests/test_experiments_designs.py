@@ -130,7 +130,7 @@ def test_ablation_all_seeds_zero_from_run_o():
     (c,) = o.configs()
     assert seeds([c]) == {(0, 0, 0)} and c.intervention == {} and c.steps == 30_000
     assert exp.n_runs("paper") == 5 and exp.model_steps("smoke") == 5 * 30_000
-    from circle_survival.experiments.interventions import authors_ablations
+    from circle_survival.experiments.ablation import authors_ablations
 
     ivs = authors_ablations([11, 8])
     assert [ivs[k]["keep"] for k in "ABCD"] == [[11], [11, 8], [1], [1, 2]]

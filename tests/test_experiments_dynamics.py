@@ -11,15 +11,12 @@ from circle_survival import load
 from circle_survival.errors import ConfigError
 from circle_survival.experiments import MODULES, get, write_result
 from circle_survival.experiments.base import scale_note, train
-from circle_survival.experiments.dynamics import (
-    EXPERIMENTS,
-    PAPER_D_GRID,
-    Collaboration,
-    InitialGradient,
-    LinearODE,
-)
+from circle_survival.experiments.collaboration import Collaboration
+from circle_survival.experiments.initial_gradient import InitialGradient
+from circle_survival.experiments.ode import PAPER_D_GRID, LinearODE
 from circle_survival.store import init_store
 
+EXPERIMENTS = [InitialGradient(), Collaboration(), LinearODE()]
 TINY = {"p": 11, "d": 12, "hidden": (16, 16), "lr": 0.05, "device": "cpu"}
 SMOKE_BUDGET = 40_000  # model-steps at the default shape
 
@@ -50,7 +47,7 @@ def trained(tmp_path_factory):
 
 
 def test_registered():
-    assert "dynamics" in MODULES
+    assert {"initial_gradient", "collaboration", "ode"} <= set(MODULES)
     for name, number in (("initial-gradient", 8), ("collaboration", 10), ("ode", 11)):
         assert get(name).number == number
 

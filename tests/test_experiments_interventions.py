@@ -10,23 +10,34 @@ import pytest
 
 from circle_survival import RunConfig, fourier, load
 from circle_survival.errors import ConfigError
-from circle_survival.experiments import get, write_result
-from circle_survival.experiments import interventions as iv
+from circle_survival.experiments import ablation, get, perturbation, two_circles, write_result
+from circle_survival.experiments.ablation import (
+    ABLATIONS,
+    REAL_PART_NOTE,
+    Ablation,
+    _ablation_claims,
+    converge_step,
+    count_spikes,
+    track_ratio,
+)
 from circle_survival.experiments.base import train
+from circle_survival.experiments.perturbation import AXIS_CORRECTION, Perturbation
+from circle_survival.experiments.two_circles import DRAW_NOTE, TwoCircles, ratio_rates
 from circle_survival.init import draw_embedding
 from circle_survival.store import init_store
 from circle_survival.sweep import model_step_flops
 
+EXPERIMENTS = perturbation.EXPERIMENTS + two_circles.EXPERIMENTS + ablation.EXPERIMENTS
 TINY = dict(p=11, d=8, hidden=(16, 16), lr=0.05, device="cpu")
 STEPS = 40
 
 
 def tiny_presets():
     return {
-        "ablation": iv.Ablation(seed=3, smoke_steps=STEPS, smoke_base=TINY),
-        "perturbation": iv.Perturbation(smoke_k=3, smoke_embeddings=2, smoke_alphas=(0.5, 1.5),
+        "ablation": Ablation(seed=3, smoke_steps=STEPS, smoke_base=TINY),
+        "perturbation": Perturbation(smoke_k=3, smoke_embeddings=2, smoke_alphas=(0.5, 1.5),
                                         smoke_runs=2, smoke_steps=STEPS, smoke_base=TINY),
-        "two-circles": iv.TwoCircles(smoke_ratios=(0.05, 1.0), smoke_runs=2,
+        "two-circles": TwoCircles(smoke_ratios=(0.05, 1.0), smoke_runs=2,
                                      smoke_steps=STEPS, smoke_base=TINY),
     }
 
@@ -62,30 +73,30 @@ def unedited(store, rid):
 # -- registry and paper scale ---------------------------------------------------------------
 def test_registered_in_paper_order():
     assert [get(n).number for n in ("perturbation", "two-circles", "ablation")] == [6, 7, 9]
-    names = [e.spec_name(sc) for e in iv.EXPERIMENTS for sc in ("smoke", "paper")]
+    names = [e.spec_name(sc) for e in EXPERIMENTS for sc in ("smoke", "paper")]
     assert len(names) == len(set(names)) == 6
-    assert [s.name for s in iv.EXPERIMENTS[0].specs("smoke")] == ["perturbation-smoke"]
+    assert [s.name for s in EXPERIMENTS[0].specs("smoke")] == ["perturbation-smoke"]
 
 
 def test_ablation_paper_spec():
-    exp = iv.Ablation(seed=7)
+    exp = Ablation(seed=7)
     (spec,) = exp.specs("paper")  # run O first; A-D follow from its final circles
     (o,) = spec.configs()
     assert spec.name == "ablation-paper-O" and o.intervention == {}
     assert (o.embedding_seed, o.mlp_seed, o.split_seed) == (7, 7, 7)
     assert (o.steps, o.dtype, o.metrics_every, o.p, o.d) == (30_000, "float64", 10, 59, 128)
-    assert exp.deviations("paper") == [iv.REAL_PART_NOTE]
+    assert exp.deviations("paper") == [REAL_PART_NOTE]
     assert exp.specs_after("paper", None) == exp.specs("paper")
-    drawn = iv.Ablation(seed=7, choice="drawn")
+    drawn = Ablation(seed=7, choice="drawn")
     (spec,) = drawn.specs("paper")
-    assert [c.intervention for c in spec.configs()] == [v for _, v in iv.ABLATIONS.values()]
+    assert [c.intervention for c in spec.configs()] == [v for _, v in ABLATIONS.values()]
     assert "drawn at random" in " ".join(drawn.deviations("paper"))
     with pytest.raises(ConfigError, match="choice"):
-        iv.Ablation(choice="random")
+        Ablation(choice="random")
 
 
 def test_two_circles_paper_spec():
-    exp = iv.TwoCircles()
+    exp = TwoCircles()
     (spec,) = exp.specs("paper")
     configs = spec.configs()
     assert len(spec) == 16 * 100 and spec.name == "two-circles-paper"
@@ -96,18 +107,18 @@ def test_two_circles_paper_spec():
     assert {c.intervention["pair_seed"] for c in configs} == set(range(100))
     assert all(c.steps == 30_000 and c.dtype == "float64" for c in configs)
     assert all(c.intervention["real"] is True for c in configs)
-    assert exp.deviations("paper") == [iv.DRAW_NOTE]
-    assert "complex" in " ".join(iv.TwoCircles(real=False).deviations("paper"))
-    assert "real" not in iv.TwoCircles(real=False).specs("paper")[0].configs()[0].intervention
+    assert exp.deviations("paper") == [DRAW_NOTE]
+    assert "complex" in " ".join(TwoCircles(real=False).deviations("paper"))
+    assert "real" not in TwoCircles(real=False).specs("paper")[0].configs()[0].intervention
 
 
 def test_perturbation_paper_grid():
-    exp = iv.Perturbation()
+    exp = Perturbation()
     assert exp.k("paper") == 25 and exp.n_embeddings("paper") == 8 and exp.runs("paper") == 50
     assert np.allclose(exp.alphas("paper"), np.linspace(0.85, 1.15, 50))
-    assert exp.deviations("paper") == [iv.AXIS_CORRECTION]
+    assert exp.deviations("paper") == [AXIS_CORRECTION]
 
-    class Small(iv.Perturbation):  # the paper's grid with fewer embeddings and runs
+    class Small(Perturbation):  # the paper's grid with fewer embeddings and runs
         paper_embeddings, paper_runs = 2, 3
 
     (spec,) = Small().specs("paper")
@@ -121,16 +132,16 @@ def test_perturbation_paper_grid():
 
 @pytest.mark.slow
 def test_perturbation_paper_count():
-    assert len(iv.Perturbation().specs("paper")[0]) == 8 * 50 * 50
+    assert len(Perturbation().specs("paper")[0]) == 8 * 50 * 50
 
 
 def test_default_smoke_budget():
     """Each default smoke preset fits about 40,000 model-steps at the paper's shape."""
     ref = model_step_flops(RunConfig())
-    for exp in iv.EXPERIMENTS:
+    for exp in EXPERIMENTS:
         work = sum(model_step_flops(c) * c.steps for c in exp.planned_configs("smoke"))
         if exp.name == "ablation":  # five single runs at the paper's length
-            assert work / ref == 5 * 30_000 and exp.deviations("smoke") == [iv.REAL_PART_NOTE]
+            assert work / ref == 5 * 30_000 and exp.deviations("smoke") == [REAL_PART_NOTE]
             continue
         assert work / ref <= 40_000, exp.name
         devs = exp.deviations("smoke")
@@ -270,13 +281,13 @@ def test_analyze_needs_the_runs(tmp_path):
 # -- helpers ---------------------------------------------------------------------------------
 def test_count_spikes_and_converge_step():
     loss = np.array([4.0, 3.0, 0.1, 2.0, 0.05, 0.01, 0.2, 0.001])
-    assert iv.count_spikes(loss) == 2
-    assert iv.count_spikes(np.array([1.0, 0.5, 0.25])) == 0
+    assert count_spikes(loss) == 2
+    assert count_spikes(np.array([1.0, 0.5, 0.25])) == 0
     steps = np.arange(0, 80, 10)
-    assert iv.converge_step(steps, loss, 0.06) == 70
-    assert iv.converge_step(steps, loss, 0.5) == 70 - 30
-    assert iv.converge_step(steps, loss, 1e-4) is None
-    assert iv.converge_step(steps, loss, 10.0) == 0
+    assert converge_step(steps, loss, 0.06) == 70
+    assert converge_step(steps, loss, 0.5) == 70 - 30
+    assert converge_step(steps, loss, 1e-4) is None
+    assert converge_step(steps, loss, 10.0) == 0
 
 
 def test_ablation_claims_criteria():
@@ -285,22 +296,22 @@ def test_ablation_claims_criteria():
 
     v = {"O": variant(1e-7, 0, 5000), "A": variant(1e-6, 4, 29000), "B": variant(2e-7, 0, 5000),
          "C": variant(1e-6, 3, None), "D": variant(5e-6, 5, None)}
-    claims = iv._ablation_claims(v, 1.5)
+    claims = _ablation_claims(v, 1.5)
     assert [c.holds for c in claims] == [True, True] and all(c.criterion for c in claims)
     v["C"] = variant(1e-7, 0, 4000)
-    assert [c.holds for c in iv._ablation_claims(v, 3.0)] == [False, False]
+    assert [c.holds for c in _ablation_claims(v, 3.0)] == [False, False]
 
 
 def test_track_ratio_is_the_median_factor():
     steps = np.arange(0, 1000, 10)
     o = np.geomspace(4.0, 1e-6, len(steps))
-    assert iv.track_ratio(steps, o, 1.5 * o) == pytest.approx(1.5)
+    assert track_ratio(steps, o, 1.5 * o) == pytest.approx(1.5)
     late, early = o.copy(), o.copy()
     late[steps >= 700] *= 10.0  # B departs for a third of the steps from 100
     early[steps >= 300] *= 10.0  # ... for most of them
-    assert iv.track_ratio(steps, o, late) == pytest.approx(1.0)
-    assert iv.track_ratio(steps, o, early) == pytest.approx(10.0)
-    assert math.isnan(iv.track_ratio(steps[:5], o[:5], o[:5]))  # nothing from step 100
+    assert track_ratio(steps, o, late) == pytest.approx(1.0)
+    assert track_ratio(steps, o, early) == pytest.approx(10.0)
+    assert math.isnan(track_ratio(steps[:5], o[:5], o[:5]))  # nothing from step 100
 
 
 def test_ratio_rates():
@@ -309,7 +320,7 @@ def test_ratio_rates():
     runs = pd.DataFrame({"ratio": [0.1, 0.1, 0.1, 1.0, 1.0],
                          "larger_survived": [True, True, False, True, False],
                          "smaller_survived": [False, True, False, False, True]})
-    rates = iv.ratio_rates(runs)
+    rates = ratio_rates(runs)
     assert rates["n_runs"].tolist() == [3, 2]
     assert rates["n_larger_only"].tolist() == [1, 1] and rates["n_both"].tolist() == [1, 0]
     assert rates["rate_larger"].tolist() == pytest.approx([2 / 3, 0.5])

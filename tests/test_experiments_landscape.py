@@ -19,23 +19,23 @@ from circle_survival import fourier, load
 from circle_survival.cli import main
 from circle_survival.errors import ConfigError
 from circle_survival.experiments import all_experiments
-from circle_survival.experiments.base import SCALES, write_result
-from circle_survival.experiments.landscape import (
-    EXPERIMENTS,
+from circle_survival.experiments.base import SCALES, base_deviations, write_result
+from circle_survival.experiments.circle_counts import (
     PAPER_WD_LINEAR,
     PAPER_WD_LOG,
     CirclesVsP,
     CirclesVsWeightDecay,
-    Dimension,
-    FrozenEmbedding,
-    InitialSignal,
-    SignalEvolution,
-    base_deviations,
-    trend_holds,
 )
+from circle_survival.experiments.dimension import Dimension
+from circle_survival.experiments.frozen_embedding import FrozenEmbedding
+from circle_survival.experiments.initial_signal import InitialSignal
+from circle_survival.experiments.shared import trend_holds
+from circle_survival.experiments.signal_evolution import SignalEvolution
 from circle_survival.store import init_store
 from circle_survival.sweep import run_sweep
 
+EXPERIMENTS = [SignalEvolution(), Dimension(), FrozenEmbedding(), CirclesVsP(),
+               CirclesVsWeightDecay(), InitialSignal()]
 SMALL = {"hidden": (16, 16), "lr": 0.03}
 TINY = {"p": 13, "d": 12, **SMALL}
 

@@ -289,6 +289,17 @@ def svm_separation(
     from sklearn.svm import LinearSVC
 
     cols = tuple(features) if features is not None else (grad_column(s), "initial_signal")
+    x, y = _svm_data(table, cols)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=test_size, stratify=y, random_state=seed
+    )
+    model = make_pipeline(StandardScaler(), LinearSVC(C=C, random_state=seed))
+    model.fit(x_tr, y_tr)
+    return _svm_result(model, model[-1], cols, x_tr, x_te, y_tr, y_te)
+
+
+def _svm_data(table: pd.DataFrame, cols: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Features (N, F) and survival labels (N,); ValueError with fewer than two of a class."""
     x = table[list(cols)].to_numpy(float)
     y = table["survived"].to_numpy(bool)
     counts = np.bincount(y.astype(int), minlength=2)
@@ -297,12 +308,7 @@ def svm_separation(
             f"an SVM needs at least two survivors and two dead frequencies, got "
             f"{counts[1]} survivors and {counts[0]} dead"
         )
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        x, y, test_size=test_size, stratify=y, random_state=seed
-    )
-    model = make_pipeline(StandardScaler(), LinearSVC(C=C, random_state=seed))
-    model.fit(x_tr, y_tr)
-    return _svm_result(model, model[-1], cols, x_tr, x_te, y_tr, y_te)
+    return x, y
 
 
 def _svm_result(model, svc, cols, x_tr, x_te, y_tr, y_te) -> SVMResult:
@@ -335,14 +341,7 @@ def svm_authors(table: pd.DataFrame, s: int = 4, *, test_size: float = 0.2,
     from sklearn.svm import SVC
 
     cols = (grad_column(s), "initial_signal")
-    x = table[list(cols)].to_numpy(float)
-    y = table["survived"].to_numpy(bool)
-    counts = np.bincount(y.astype(int), minlength=2)
-    if counts.min() < 2:
-        raise ValueError(
-            f"an SVM needs at least two survivors and two dead frequencies, got "
-            f"{counts[1]} survivors and {counts[0]} dead"
-        )
+    x, y = _svm_data(table, cols)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_size, random_state=seed)
     if len(set(y_tr)) < 2:
         raise ValueError("the training split holds one class only")

@@ -40,7 +40,7 @@ def ablate_command(
 ) -> None:
     """Train O, A, B, C, D from one seed and plot their test loss (experiment 9)."""
     from ..config import resolve_device
-    from ..experiments.interventions import ablation_configs
+    from ..experiments.ablation import ablation_configs
 
     if seed < 0:
         raise ConfigError(f"seed must be >= 0, got {seed}")
@@ -77,7 +77,7 @@ def train(configs: list, store: Path, quiet: bool) -> None:
 def report(store: Path, ids: dict[str, str], stem: Path, note: str) -> None:
     """Write the figure and print, per variant, the kept circles, the final test loss, the
     spikes and the final circles, then the claims."""
-    from ..experiments.interventions import analyze_ablation
+    from ..experiments.ablation import analyze_ablation
     from ..figures.interventions import ablation_test_loss
     from ..figures.io import save_figure
     from ..store import load

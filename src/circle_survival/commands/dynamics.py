@@ -208,7 +208,7 @@ def gradient_command(
     authors' linear SVM and a standardised one, histograms and survival-rate curves."""
     from ..analysis.gradient import survival_rate_by_gradient
     from ..analysis.survival import check_group_by, check_rule, frequency_table
-    from ..experiments.dynamics import gradient_numbers
+    from ..experiments.initial_gradient import gradient_numbers
 
     check_rule(rule, threshold)
     if s < 1:
@@ -494,7 +494,7 @@ def ode_r2_command(
 ) -> None:
     """R^2 of the linear ODE fits (experiment 11's Lasso, the authors' Lasso(alpha=0) and the
     exact least squares) of every run, by embedding width d."""
-    from ..experiments.dynamics import r2_by_d, r2_table
+    from ..experiments.ode import r2_by_d, r2_table
 
     check_window(window, alpha)
     st = open_store(store)
@@ -513,7 +513,7 @@ def ode_r2_command(
                    f"design; e.g. {bad.iloc[0]})")
     if out is None:
         return
-    from ..experiments.dynamics import FITS
+    from ..experiments.ode import FITS
     from ..figures.dynamics import r2_vs_d
 
     out.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,9 @@
 """The paper's experiments as named presets, each at a ``smoke`` and a ``paper`` scale.
 
 ``get(name)`` returns a preset; ``all_experiments()`` lists them in the paper's order. Each
-module here defines one or more :class:`Experiment` subclasses and is listed in ``MODULES``.
+experiment is one module listed in ``MODULES`` (experiment 4's two series share one): its
+sizes at each scale, its sweeps, its analysis and claims, and its figures; ``shared.py`` holds
+the preset bases and helpers they share, ``base.py`` what a preset is.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from ..errors import ConfigError
 from .base import SCALES, Claim, Experiment, ExperimentResult, write_result
 
 #: modules defining presets (each exposes ``EXPERIMENTS``: a list of Experiment instances)
-MODULES: list[str] = ["landscape", "dynamics", "interventions"]
+MODULES: list[str] = ["signal_evolution", "dimension", "frozen_embedding", "circle_counts",
+                      "initial_signal", "perturbation", "two_circles", "initial_gradient",
+                      "ablation", "collaboration", "ode"]
 
 
 def all_experiments() -> list[Experiment]:
