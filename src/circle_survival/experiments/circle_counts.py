@@ -176,7 +176,8 @@ class CirclesVsP(_CountSweep):
 class CirclesVsWeightDecay(_CountSweep):
     """Experiment 4b: the number of circles against weight decay, over 10^linspace(-4, -2, 16)
     and linspace(0.1, 1.5, 16) rounded to one decimal, 50 runs per value (everything redrawn,
-    run i with seed i), 30,000 steps: 1,600 runs. The figure of the log series shows the
+    run i with seed i), 30,000 steps: 31 distinct values (the rounded grid lists 0.8 twice),
+    1,550 runs. The figure of the log series shows the
     values >= 0.002, as the paper's does.
 
     The paper's shape: many circles at tiny decay, a sharp fall by wd ≈ 0.01, then flat up
