@@ -8,7 +8,8 @@
 # OUT_DIR/progress.log one line per preset started and finished (a failed preset is logged
 # and the others still run). About 1.5-2 CPU-hours on a 2-core CPU;
 # rerunning resumes (runs already in the store are not trained again). Copy report.md to
-# docs/example-report-smoke.md to publish it.
+# docs/example-report-smoke.md to publish it. On a machine shared with other jobs, run it with
+# OMP_NUM_THREADS=1: contended threads spin, and one thread per process trains faster there.
 set -uo pipefail
 out="${1:-example-report}"
 mkdir -p "$out"
