@@ -172,3 +172,17 @@ def test_cpu_hours_follow_the_measured_rate():
 
     one = get("signal-evolution")
     assert one.cpu_hours("paper") == pytest.approx(30_000 * SECONDS_PER_MODEL_STEP / 3600)
+
+
+def test_reproduce_list_shows_the_authors_counts_and_costs(capsys):
+    from circle_survival.cli import main
+
+    main(["reproduce", "--list"])
+    out = capsys.readouterr().out
+    rows = {line.split()[1]: line.split() for line in out.splitlines()[1:]
+            if line[:2].strip().isdigit()}
+    assert len(rows) == len(all_experiments())
+    assert rows["dimension"][5] == "5,650" and rows["perturbation"][5] == "20,000"
+    assert rows["circles-vs-p"][5] == "3,680" and rows["ode"][5] == "921"
+    assert rows["signal-evolution"][3:5] == ["30,000", "0.09"]  # full length at smoke scale
+    assert "11 ms per float64 model-step" in out
