@@ -109,18 +109,20 @@ def test_snapshot_forms_agree(snapshots):
 
 def test_collaboration_table(snapshots):
     half = np.array([1.0, 1, 60, 1, 70, 1])  # k = 4 strongest, then k = 2; both circles
-    res = collaboration_losses(snapshots, final_signal=half)
+    third = collaboration_losses(snapshots, final_signal=half)  # the authors' c1 and c3
+    assert third.strongest == [4, 1]  # k = 1 is third by order among the ties at 1
+    res = collaboration_losses(snapshots, final_signal=half, pair_rank=2)
     assert res.strongest == [4, 2]
     assert res.survivors == [4, 2]
     counts = res.losses.groupby("mode").size()
     n_t = len(STEPS)
     assert counts["single"] == 5 * n_t
     assert counts["strongest+k"] == 4 * n_t
-    assert counts["two_strongest+k"] == 3 * n_t
-    assert list(res.losses["mode"].unique()) == ["single", "strongest+k", "two_strongest+k"]
+    assert counts["pair+k"] == 3 * n_t
+    assert list(res.losses["mode"].unique()) == ["single", "strongest+k", "pair+k"]
     assert set(res.losses.loc[res.losses["survived"], "k"]) == {2, 4}
     assert 4 not in set(res.losses.loc[res.losses["mode"] == "strongest+k", "k"])
-    row = res.losses.query("mode == 'two_strongest+k' and k == 1 and step == 100").iloc[0]
+    row = res.losses.query("mode == 'pair+k' and k == 1 and step == 100").iloc[0]
     emb = snapshots[100]["embedding"]
     assert row["loss"] == pytest.approx(_reference_loss(snapshots[100], _restrict(emb, [4, 2, 1])))
 

@@ -11,7 +11,7 @@ from cli_runner import run_cli
 
 from circle_survival import fourier, load
 from circle_survival.cli import main
-from circle_survival.experiments.interventions import ABLATIONS, ablation_configs
+from circle_survival.experiments.ablation import ABLATIONS, ablation_configs
 
 ARGS = ["--steps", "30", "--p", "11", "--d", "8", "--device", "cpu", "--quiet"]
 

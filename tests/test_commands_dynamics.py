@@ -9,7 +9,7 @@ import pytest
 from cli_runner import run_cli
 
 from circle_survival import RunConfig, load, train_to_store
-from circle_survival.analysis.gradient import gradient_ttest, svm_separation
+from circle_survival.analysis.gradient import gradient_ttest, svm_authors
 from circle_survival.analysis.ode import analyse_ode
 from circle_survival.analysis.survival import frequency_table
 from circle_survival.commands.dynamics import num
@@ -51,7 +51,7 @@ def test_gradient_prints_and_writes(stores, tmp_path, capsys):
                               repr(thr), "--group-by", "d", "--out", out_dir], capsys)
     assert code == 0, err
     table = frequency_table(load(stores["many"]), rule="absolute", threshold=thr)
-    test, svm = gradient_ttest(table, 4), svm_separation(table, 4)
+    test, svm = gradient_ttest(table, 4, equal_var=True), svm_authors(table, 4)
     assert f"frequencies: 30 (6 runs); survived: {test.n_survived}, dead: {test.n_dead}" in out
     assert f"t = {num(test.statistic)}, p = {num(test.p_value)}" in out
     assert (f"held-out accuracy {svm.accuracy:.3f} vs majority baseline "
@@ -112,8 +112,8 @@ def test_ode_prints_and_writes(stores, tmp_path, capsys):
     s = load(stores["one"])
     steps, sig = s.signals(s.runs.index[0])
     res = analyse_ode(sig, steps, 11, window=50, alpha=0.01)
-    assert (f"Lasso (alpha = 0.01) {res.lasso.r2_mean:.4f}, OLS {res.ols.r2_mean:.4f}"
-            in out)
+    assert (f"Lasso (alpha = 0.01) {res.lasso.r2_mean:.4f}, Lasso(alpha = 0) "
+            f"{res.fits['lasso0'].r2_mean:.4f}, OLS {res.ols.r2_mean:.4f}") in out
     assert "identifiable: yes" in out
     lines = out.splitlines()
     start = next(i for i, x in enumerate(lines) if "Lasso rollout" in x) + 2
@@ -124,7 +124,7 @@ def test_ode_prints_and_writes(stores, tmp_path, capsys):
     errors = pd.read_csv(out_dir / "ode_errors.csv")
     assert list(errors.columns) == ["prediction", "k", "rmse", "final_abs_error",
                                     "final_rel_error", "survived"]
-    assert len(errors) == 4 * 5
+    assert len(errors) == 9 * 5
     for name in ("ode_trajectories", "ode_coefficients", "ode_coefficients_ols"):
         assert_figure(out_dir / name)
     numbers = json.loads((out_dir / "ode.json").read_text())
@@ -138,10 +138,10 @@ def test_ode_r2_by_d(stores, tmp_path, capsys):
                              capsys)
     assert code == 0, err
     per_run = pd.read_csv(out_dir / "ode_r2.csv")
-    assert len(per_run) == 6 * 2 and set(per_run["method"]) == {"lasso", "ols"}
+    assert len(per_run) == 6 * 3 and set(per_run["method"]) == {"lasso", "lasso0", "ols"}
     by_d = pd.read_csv(out_dir / "ode_r2_by_d.csv")
     assert list(by_d.columns) == ["d", "method", "mean", "sd", "runs"]
-    assert list(by_d["d"]) == [8, 8, 12, 12] and (by_d["runs"] == 3).all()
+    assert list(by_d["d"]) == [8, 8, 8, 12, 12, 12] and (by_d["runs"] == 3).all()
     for d in (8, 12):
         row = by_d.query("d == @d and method == 'lasso'").iloc[0]
         line = next(x for x in out.splitlines() if x.split()[:1] == [str(d)])

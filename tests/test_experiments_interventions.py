@@ -10,22 +10,34 @@ import pytest
 
 from circle_survival import RunConfig, fourier, load
 from circle_survival.errors import ConfigError
-from circle_survival.experiments import get, write_result
-from circle_survival.experiments import interventions as iv
+from circle_survival.experiments import ablation, get, perturbation, two_circles, write_result
+from circle_survival.experiments.ablation import (
+    ABLATIONS,
+    REAL_PART_NOTE,
+    Ablation,
+    _ablation_claims,
+    converge_step,
+    count_spikes,
+    track_ratio,
+)
+from circle_survival.experiments.base import train
+from circle_survival.experiments.perturbation import AXIS_CORRECTION, Perturbation
+from circle_survival.experiments.two_circles import DRAW_NOTE, TwoCircles, ratio_rates
 from circle_survival.init import draw_embedding
 from circle_survival.store import init_store
-from circle_survival.sweep import model_step_flops, run_sweep
+from circle_survival.sweep import model_step_flops
 
+EXPERIMENTS = perturbation.EXPERIMENTS + two_circles.EXPERIMENTS + ablation.EXPERIMENTS
 TINY = dict(p=11, d=8, hidden=(16, 16), lr=0.05, device="cpu")
 STEPS = 40
 
 
 def tiny_presets():
     return {
-        "ablation": iv.Ablation(seed=3, smoke_steps=STEPS, smoke_base=TINY),
-        "perturbation": iv.Perturbation(smoke_k=3, smoke_embeddings=2, smoke_alphas=(0.5, 1.5),
+        "ablation": Ablation(seed=3, smoke_steps=STEPS, smoke_base=TINY),
+        "perturbation": Perturbation(smoke_k=3, smoke_embeddings=2, smoke_alphas=(0.5, 1.5),
                                         smoke_runs=2, smoke_steps=STEPS, smoke_base=TINY),
-        "two-circles": iv.TwoCircles(smoke_ratios=(0.05, 1.0), smoke_runs=2,
+        "two-circles": TwoCircles(smoke_ratios=(0.05, 1.0), smoke_runs=2,
                                      smoke_steps=STEPS, smoke_base=TINY),
     }
 
@@ -36,14 +48,17 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("interventions")
     store, presets, results = root / "store", tiny_presets(), {}
     for exp in presets.values():
-        for spec in exp.specs("smoke"):
-            run_sweep(spec, store, progress=False)
+        train(exp, "smoke", store, progress=False)
     opened = load(store)
     for name, exp in presets.items():
         res = exp.analyze(opened, "smoke")
         write_result(res, root / "results" / name)
         results[name] = res
     return {"store": opened, "presets": presets, "results": results, "root": root}
+
+
+def p_half(store, rid):
+    return fourier.n_freq(store.config(rid).p)
 
 
 def initial(store, rid):
@@ -58,25 +73,30 @@ def unedited(store, rid):
 # -- registry and paper scale ---------------------------------------------------------------
 def test_registered_in_paper_order():
     assert [get(n).number for n in ("perturbation", "two-circles", "ablation")] == [6, 7, 9]
-    names = [e.spec_name(sc) for e in iv.EXPERIMENTS for sc in ("smoke", "paper")]
+    names = [e.spec_name(sc) for e in EXPERIMENTS for sc in ("smoke", "paper")]
     assert len(names) == len(set(names)) == 6
-    assert [s.name for s in iv.EXPERIMENTS[0].specs("smoke")] == ["perturbation-smoke"]
+    assert [s.name for s in EXPERIMENTS[0].specs("smoke")] == ["perturbation-smoke"]
 
 
 def test_ablation_paper_spec():
-    exp = iv.Ablation(seed=7)
-    (spec,) = exp.specs("paper")
-    configs = spec.configs()
-    assert spec.name == "ablation-paper" and len(spec) == 5
-    assert [c.intervention for c in configs] == [v for _, v in iv.ABLATIONS.values()]
-    assert all((c.embedding_seed, c.mlp_seed, c.split_seed) == (7, 7, 7) for c in configs)
-    assert all(c.steps == 30_000 and c.dtype == "float64" and c.metrics_every == 10
-               and (c.p, c.d) == (59, 128) for c in configs)
-    assert exp.deviations("paper") == []
+    exp = Ablation(seed=7)
+    (spec,) = exp.specs("paper")  # run O first; A-D follow from its final circles
+    (o,) = spec.configs()
+    assert spec.name == "ablation-paper-O" and o.intervention == {}
+    assert (o.embedding_seed, o.mlp_seed, o.split_seed) == (7, 7, 7)
+    assert (o.steps, o.dtype, o.metrics_every, o.p, o.d) == (30_000, "float64", 10, 59, 128)
+    assert exp.deviations("paper") == [REAL_PART_NOTE]
+    assert exp.specs_after("paper", None) == exp.specs("paper")
+    drawn = Ablation(seed=7, choice="drawn")
+    (spec,) = drawn.specs("paper")
+    assert [c.intervention for c in spec.configs()] == [v for _, v in ABLATIONS.values()]
+    assert "drawn at random" in " ".join(drawn.deviations("paper"))
+    with pytest.raises(ConfigError, match="choice"):
+        Ablation(choice="random")
 
 
 def test_two_circles_paper_spec():
-    exp = iv.TwoCircles()
+    exp = TwoCircles()
     (spec,) = exp.specs("paper")
     configs = spec.configs()
     assert len(spec) == 16 * 100 and spec.name == "two-circles-paper"
@@ -86,16 +106,19 @@ def test_two_circles_paper_spec():
     assert {(c.mlp_seed, c.split_seed) for c in configs} == {(0, 0)}
     assert {c.intervention["pair_seed"] for c in configs} == set(range(100))
     assert all(c.steps == 30_000 and c.dtype == "float64" for c in configs)
-    assert exp.deviations("paper") == []
+    assert all(c.intervention["real"] is True for c in configs)
+    assert exp.deviations("paper") == [DRAW_NOTE]
+    assert "complex" in " ".join(TwoCircles(real=False).deviations("paper"))
+    assert "real" not in TwoCircles(real=False).specs("paper")[0].configs()[0].intervention
 
 
 def test_perturbation_paper_grid():
-    exp = iv.Perturbation()
+    exp = Perturbation()
     assert exp.k("paper") == 25 and exp.n_embeddings("paper") == 8 and exp.runs("paper") == 50
     assert np.allclose(exp.alphas("paper"), np.linspace(0.85, 1.15, 50))
-    assert exp.deviations("paper") == []
+    assert exp.deviations("paper") == [AXIS_CORRECTION]
 
-    class Small(iv.Perturbation):  # the paper's grid with fewer embeddings and runs
+    class Small(Perturbation):  # the paper's grid with fewer embeddings and runs
         paper_embeddings, paper_runs = 2, 3
 
     (spec,) = Small().specs("paper")
@@ -109,15 +132,17 @@ def test_perturbation_paper_grid():
 
 @pytest.mark.slow
 def test_perturbation_paper_count():
-    assert len(iv.Perturbation().specs("paper")[0]) == 8 * 50 * 50
+    assert len(Perturbation().specs("paper")[0]) == 8 * 50 * 50
 
 
 def test_default_smoke_budget():
     """Each default smoke preset fits about 40,000 model-steps at the paper's shape."""
     ref = model_step_flops(RunConfig())
-    for exp in iv.EXPERIMENTS:
-        work = sum(model_step_flops(c) * c.steps for s in exp.specs("smoke")
-                   for c in s.configs())
+    for exp in EXPERIMENTS:
+        work = sum(model_step_flops(c) * c.steps for c in exp.planned_configs("smoke"))
+        if exp.name == "ablation":  # five single runs at the paper's length
+            assert work / ref == 5 * 30_000 and exp.deviations("smoke") == [REAL_PART_NOTE]
+            continue
         assert work / ref <= 40_000, exp.name
         devs = exp.deviations("smoke")
         assert devs and any("steps instead of 30,000" in d and "die" in d for d in devs)
@@ -150,12 +175,13 @@ def test_perturbation_scales_one_frequency(trained):
 
 def test_ablation_keeps_only_the_chosen_circles(trained):
     store, exp = trained["store"], trained["presets"]["ablation"]
-    ids = dict(zip(iv.ABLATIONS, exp.specs("smoke")[0].run_ids(), strict=True))
+    ids = exp.variant_ids(store, "smoke")
     drawn = unedited(store, ids["O"])
     s0 = fourier.signal(drawn, half=True)
-    order = [int(k) for k in 1 + np.argsort(-s0[1:])]
+    final = store.signals(ids["O"])[1][-1]
+    order = [int(k) for k in 1 + np.argsort(-final[1:p_half(store, ids["O"]) + 1])]
     np.testing.assert_allclose(initial(store, ids["O"]), drawn)
-    expect = {"A": order[:1], "B": order[:2]}
+    expect = {"A": order[:1], "B": order[:2], "C": [1], "D": [1, 2]}
     for name, size in (("A", 1), ("B", 2), ("C", 1), ("D", 2)):
         rid = ids[name]
         kept = json.loads(store.runs.loc[rid, "intervention_resolved"])["keep"]
@@ -181,8 +207,10 @@ def test_constructed_embeddings_have_the_requested_circles(trained):
         assert s[big] == pytest.approx(s_big, rel=1e-9)
         assert s[small] == pytest.approx(cfg.intervention["ratio"] * s_big, rel=1e-9)
         rest = np.ones_like(s, dtype=bool)
-        rest[[big, small]] = False
-        assert np.allclose(s[rest], 1e-6, rtol=1e-3)
+        rest[[0, big, small]] = False
+        assert np.allclose(s[rest], 1e-6, rtol=1e-3) and s[0] < 1e-9
+        f = np.fft.fft(initial(store, rid), axis=0)  # the authors' real coefficients
+        assert np.abs(f.imag).max() < 1e-9 * np.abs(f).max()
 
 
 # -- analysis end to end --------------------------------------------------------------------
@@ -236,7 +264,8 @@ def test_two_circles_result(trained):
     n = res.numbers
     assert {"small_r", "largest_r", "rates", "runs_per_ratio"} <= set(n)
     assert n["rates"]["ratio"] == [0.05, 1.0]
-    assert res.claims[1].holds is None  # fewer than 10 runs at smoke scale
+    assert n["real_coefficients"] is True and "Spearman" in res.claims[1].criterion
+    assert all(c.criterion for c in res.claims)
     ax = res.figures["two_circles_survival"].axes[0]
     assert len(ax.containers) == 2 and ax.get_xscale() == "log"
     assert "smoke scale, 4 runs" in res.figures["two_circles_survival"].get_suptitle()
@@ -252,13 +281,13 @@ def test_analyze_needs_the_runs(tmp_path):
 # -- helpers ---------------------------------------------------------------------------------
 def test_count_spikes_and_converge_step():
     loss = np.array([4.0, 3.0, 0.1, 2.0, 0.05, 0.01, 0.2, 0.001])
-    assert iv.count_spikes(loss) == 2
-    assert iv.count_spikes(np.array([1.0, 0.5, 0.25])) == 0
+    assert count_spikes(loss) == 2
+    assert count_spikes(np.array([1.0, 0.5, 0.25])) == 0
     steps = np.arange(0, 80, 10)
-    assert iv.converge_step(steps, loss, 0.06) == 70
-    assert iv.converge_step(steps, loss, 0.5) == 70 - 30
-    assert iv.converge_step(steps, loss, 1e-4) is None
-    assert iv.converge_step(steps, loss, 10.0) == 0
+    assert converge_step(steps, loss, 0.06) == 70
+    assert converge_step(steps, loss, 0.5) == 70 - 30
+    assert converge_step(steps, loss, 1e-4) is None
+    assert converge_step(steps, loss, 10.0) == 0
 
 
 def test_ablation_claims_criteria():
@@ -267,22 +296,31 @@ def test_ablation_claims_criteria():
 
     v = {"O": variant(1e-7, 0, 5000), "A": variant(1e-6, 4, 29000), "B": variant(2e-7, 0, 5000),
          "C": variant(1e-6, 3, None), "D": variant(5e-6, 5, None)}
-    claims = iv._ablation_claims(v)
-    assert [c.holds for c in claims] == [True, True]
-    v["B"] = variant(1e-5, 0, 20000)
+    claims = _ablation_claims(v, 1.5)
+    assert [c.holds for c in claims] == [True, True] and all(c.criterion for c in claims)
     v["C"] = variant(1e-7, 0, 4000)
-    assert [c.holds for c in iv._ablation_claims(v)] == [False, False]
+    assert [c.holds for c in _ablation_claims(v, 3.0)] == [False, False]
 
 
-def test_mcnemar_and_ratio_rates():
+def test_track_ratio_is_the_median_factor():
+    steps = np.arange(0, 1000, 10)
+    o = np.geomspace(4.0, 1e-6, len(steps))
+    assert track_ratio(steps, o, 1.5 * o) == pytest.approx(1.5)
+    late, early = o.copy(), o.copy()
+    late[steps >= 700] *= 10.0  # B departs for a third of the steps from 100
+    early[steps >= 300] *= 10.0  # ... for most of them
+    assert track_ratio(steps, o, late) == pytest.approx(1.0)
+    assert track_ratio(steps, o, early) == pytest.approx(10.0)
+    assert math.isnan(track_ratio(steps[:5], o[:5], o[:5]))  # nothing from step 100
+
+
+def test_ratio_rates():
     import pandas as pd
 
-    assert math.isnan(iv.mcnemar(0, 0))
-    assert iv.mcnemar(10, 0) < 0.01 and iv.mcnemar(3, 3) == 1.0
     runs = pd.DataFrame({"ratio": [0.1, 0.1, 0.1, 1.0, 1.0],
                          "larger_survived": [True, True, False, True, False],
                          "smaller_survived": [False, True, False, False, True]})
-    rates = iv.ratio_rates(runs)
+    rates = ratio_rates(runs)
     assert rates["n_runs"].tolist() == [3, 2]
     assert rates["n_larger_only"].tolist() == [1, 1] and rates["n_both"].tolist() == [1, 0]
     assert rates["rate_larger"].tolist() == pytest.approx([2 / 3, 0.5])

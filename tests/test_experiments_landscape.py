@@ -20,27 +20,24 @@ from circle_survival import fourier, load
 from circle_survival.cli import main
 from circle_survival.errors import ConfigError
 from circle_survival.experiments import all_experiments
-from circle_survival.experiments.base import SCALES, write_result
-from circle_survival.experiments.landscape import (
-    EXPERIMENTS,
-    PAPER_DS,
-    PAPER_INTEGERS,
-    PAPER_PRIMES,
+from circle_survival.experiments.base import SCALES, base_deviations, write_result
+from circle_survival.experiments.circle_counts import (
     PAPER_WD_LINEAR,
     PAPER_WD_LOG,
     CirclesVsP,
     CirclesVsWeightDecay,
-    Dimension,
-    FrozenEmbedding,
-    InitialSignal,
-    SignalEvolution,
-    base_deviations,
-    trend_holds,
 )
-from circle_survival.report import VERDICTS
+from circle_survival.experiments.dimension import Dimension
+from circle_survival.experiments.frozen_embedding import FrozenEmbedding
+from circle_survival.experiments.initial_signal import InitialSignal
+from circle_survival.experiments.shared import trend_holds
+from circle_survival.experiments.signal_evolution import SignalEvolution
 from circle_survival.store import init_store
 from circle_survival.sweep import run_sweep
+from circle_survival.text import VERDICTS
 
+EXPERIMENTS = [SignalEvolution(), Dimension(), FrozenEmbedding(), CirclesVsP(),
+               CirclesVsWeightDecay(), InitialSignal()]
 SMALL = {"hidden": (16, 16), "lr": 0.03}
 TINY = {"p": 13, "d": 12, **SMALL}
 
@@ -57,7 +54,7 @@ def tiny_presets():
                                    smoke_runs=2, smoke_steps=30,
                                    smoke_base={"d": 8, **SMALL}),
         "circles-vs-weight-decay": CirclesVsWeightDecay(
-            smoke_log=PAPER_WD_LOG[::15], smoke_linear=PAPER_WD_LINEAR[::15], smoke_runs=2,
+            smoke_log=PAPER_WD_LOG[::15], smoke_linear=PAPER_WD_LINEAR[::14], smoke_runs=2,
             smoke_steps=30, smoke_base=TINY),
         "initial-signal": InitialSignal(smoke_embeddings=2, smoke_runs=3, smoke_steps=30,
                                         smoke_base=TINY),
@@ -133,51 +130,6 @@ def test_registered_with_unique_sweep_names():
             assert all(n.startswith(f"{e.name}-{scale}") for n in specs)
 
 
-def test_paper_scale_grids_and_counts():
-    exp = {e.name: e for e in EXPERIMENTS}
-    assert exp["signal-evolution"].deviations("paper") == []
-    (spec,) = exp["signal-evolution"].specs("paper")
-    (cfg,) = spec.configs()
-    assert (cfg.p, cfg.d, cfg.steps, cfg.dtype, cfg.embedding_steps) == (59, 128, 30_000,
-                                                                          "float64", (15_000,))
-    assert (cfg.embedding_seed, cfg.mlp_seed, cfg.split_seed) == (0, 0, 0)
-
-    (spec,) = exp["dimension"].specs("paper")
-    assert len(spec) == 8 * 50 and spec.axes["d"] == PAPER_DS == (16, 32, 48, 64, 80, 96, 112,
-                                                                   128)
-    cfgs = spec.configs()
-    assert all(c.steps == 30_000 and c.embedding_seed == c.mlp_seed == c.split_seed
-               for c in cfgs)
-    assert len({c.embedding_seed for c in cfgs}) == 50
-
-    (spec,) = exp["frozen-embedding"].specs("paper")
-    assert len(spec) == 8 * 5
-    assert all(c.freeze_embedding and c.steps == 10_000 for c in spec.configs())
-    assert exp["frozen-embedding"].checkpoints("paper") == [500, 1000, 5000, 10_000]
-    assert spec.configs()[0].metrics_every == 500
-
-    primes, integers = exp["circles-vs-p"].specs("paper")
-    assert PAPER_PRIMES[0] == 13 and PAPER_PRIMES[-1] == 127 and len(PAPER_PRIMES) == 26
-    assert all(fourier.delta(1, p) == 1 for p in PAPER_PRIMES)
-    assert PAPER_INTEGERS == tuple(range(16, 102))
-    assert len(primes) == 26 * 10 and len(integers) == 86 * 10
-    assert exp["circles-vs-p"].n_runs("paper") == 1120 - 20 * 10  # shared primes train once
-
-    log, linear = exp["circles-vs-weight-decay"].specs("paper")
-    assert np.allclose(log.axes["weight_decay"], 10 ** np.linspace(-4, -2, 16))
-    assert np.allclose(linear.axes["weight_decay"], np.linspace(0.1, 1.5, 16))
-    assert len(log) == len(linear) == 16 * 10
-
-    (spec,) = exp["initial-signal"].specs("paper")
-    cfgs = spec.configs()
-    assert len(cfgs) == 500 and len({c.embedding_seed for c in cfgs}) == 10
-    assert all(c.mlp_seed == c.split_seed for c in cfgs)
-    assert len({(c.embedding_seed, c.mlp_seed) for c in cfgs}) == 500
-    for e in EXPERIMENTS:
-        assert e.deviations("paper") == []
-        assert all(c.dtype == "float64" for s in e.specs("paper") for c in s.configs())
-
-
 def test_smoke_deviations_name_the_shortcuts():
     dev = " ".join(Dimension().deviations("smoke"))
     assert "steps instead of 30,000" in dev and "die later" in dev
@@ -185,8 +137,8 @@ def test_smoke_deviations_name_the_shortcuts():
     assert "test loss can still fall" in " ".join(FrozenEmbedding().deviations("smoke"))
     assert base_deviations({"p": 13, "hidden": [16, 16], "signal_every": 100}) == [
         "p = 13 instead of 59", "hidden = (16, 16) instead of (100, 100)"]
-    for e in EXPERIMENTS:
-        assert e.deviations("smoke")
+    for e in EXPERIMENTS:  # the single run keeps the paper's length and shape
+        assert bool(e.deviations("smoke")) == (e.name != "signal-evolution")
 
 
 def test_smoke_budget():
@@ -260,14 +212,9 @@ def test_signal_evolution(results, reproduced, docs):
     titles = " ".join(a.get_title() for a in planes.axes)
     assert "step 0" in titles and "step 20" in titles and "step 40" in titles
     for fig in res.figures.values():
-        assert "smoke scale, 1 run;" in suptitle(fig)
-    assert len(res.claims) == 2
-
-
-def test_signal_evolution_plane_pair():
-    s0 = np.array([0, 5, 9, 7, 8, 1.0])
-    assert SignalEvolution.plane_pair(s0, [1, 3], [2, 4, 5]) == [3, 2]
-    assert SignalEvolution.plane_pair(s0, [], [2, 4]) == [2]
+        assert "smoke scale, 1 run" in suptitle(fig)
+    assert len(res.claims) == 3 and all(c.criterion for c in res.claims)
+    assert num["plane_frequencies"] == [1, 2]
 
 
 def test_dimension(results, reproduced, docs):
@@ -312,7 +259,7 @@ def test_frozen_embedding(results, reproduced, docs):
     rid = reproduced[0]["frozen-embedding"].specs("smoke")[0].run_ids()[0]
     emb = store.embeddings(rid)
     assert np.array_equal(emb[0], emb[30])  # frozen
-    assert len(res.claims) == 2
+    assert len(res.claims) == 2 and all(c.criterion for c in res.claims)
 
 
 def test_circles_vs_p(results, reproduced, docs):
@@ -320,10 +267,11 @@ def test_circles_vs_p(results, reproduced, docs):
     num = docs["circles-vs-p"]["numbers"]
     assert num["primes"]["values"] == [11, 13] and num["integers"]["values"] == [12, 14]
     assert num["n_runs"] == 8 and num["primes"]["runs_per_point"] == [2, 2]
-    (ax,) = res.figures["circles_vs_p"].axes
-    assert len(marked_lines(ax)) == 2 and ax.get_xlabel() == "modulus p"
-    assert "smoke scale, 8 runs" in suptitle(res.figures["circles_vs_p"])
-    assert len(res.claims) == 1
+    assert set(res.figures) == {"circles_vs_p_primes", "circles_vs_p_integers"}
+    (ax,) = res.figures["circles_vs_p_primes"].axes
+    assert len(marked_lines(ax)) == 1 and ax.get_xlabel() == "modulus p"
+    assert "smoke scale, 8 runs" in suptitle(res.figures["circles_vs_p_integers"])
+    assert len(res.claims) == 1 and "Spearman" in res.claims[0].criterion
 
 
 def test_circles_vs_weight_decay(results, reproduced, docs):
@@ -331,10 +279,13 @@ def test_circles_vs_weight_decay(results, reproduced, docs):
     num = docs["circles-vs-weight-decay"]["numbers"]
     assert np.allclose(num["log"]["values"], [1e-4, 1e-2])
     assert np.allclose(num["linear"]["values"], [0.1, 1.5])
-    ax_log, ax_lin = res.figures["circles_vs_weight_decay"].axes
+    (ax_log,) = res.figures["circles_vs_weight_decay_log"].axes
+    (ax_lin,) = res.figures["circles_vs_weight_decay_linear"].axes
     assert ax_log.get_xscale() == "log" and ax_lin.get_xscale() == "linear"
     assert all(len(marked_lines(a)) == 1 for a in (ax_log, ax_lin))
-    assert res.claims[0].paper.startswith("The number of circles falls")
+    fall, plateau = res.claims
+    assert fall.paper.startswith("Many circles") and "Welch" in fall.criterion
+    assert plateau.paper.startswith("From wd") and "within" in plateau.criterion
 
 
 def test_initial_signal(results, reproduced, docs):

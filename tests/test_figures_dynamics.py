@@ -71,7 +71,7 @@ def _collab_table(steps=(0, 100, 200, 300)):
     rows = []
     strongest = (3, 1)
     for mode, base in (("single", ()), ("strongest+k", strongest[:1]),
-                       ("two_strongest+k", strongest)):
+                       ("pair+k", strongest)):
         for k in range(1, 6):
             if k in base:
                 continue
@@ -106,16 +106,17 @@ def test_ode_trajectories():
     steps = np.arange(50)
     k = 5
     true = 80 * np.exp(-steps[:, None] / np.arange(10, 10 + 10 * k, 10))
-    preds = {name: true * f for name, f in (("lasso_rollout", 1.01), ("ols_rollout", 0.99),
-                                            ("lasso_analytic", 1.0))}
+    preds = {name: true * f for name, f in (("lasso_rollout", 1.01), ("lasso0_rollout", 0.99),
+                                            ("lasso_analytic_authors", 1.0))}
     survived = [True, False, False, True, False]
     fig = ode_trajectories(steps, true, preds, ks=[1, 2, 3, 4, 5], survived=survived, ncols=3)
     _render(fig)
     axes = fig.axes
     assert len(axes) == 6  # legend cell + 5 frequencies
     legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
-    assert legend == ["Original (recorded)", "Lasso rollout", "OLS rollout",
-                      "Lasso analytic solution"]
+    assert legend == ["Original (recorded)", "Lasso (α = 0.01) rollout",
+                      "Lasso(α = 0) rollout (the authors' linear regression)",
+                      "Lasso analytic solution, A + 1e-8 I (the authors')"]
     for i, ax in enumerate(axes[1:]):
         assert len(ax.lines) == 4
         status = "survived" if survived[i] else "dead"

@@ -132,15 +132,43 @@ def test_analyse_ode_reports_rollout_errors():
     with warnings.catch_warnings():
         warnings.simplefilter("error", NonIdentifiableWarning)
         res = analyse_ode(sig, steps, 11, window=60, alpha=1e-3)
-    assert set(res.predictions) == {"lasso_rollout", "ols_rollout", "lasso_analytic",
-                                    "ols_analytic"}
+    assert set(res.predictions) == {f"{m}_{kind}" for m in ("lasso", "lasso0", "ols")
+                                    for kind in ("rollout", "analytic", "analytic_authors")}
     for pred in res.predictions.values():
         assert pred.shape == res.true.shape == (61, 5)
     err = res.errors
     assert set(err.columns) == {"prediction", "k", "rmse", "final_abs_error", "final_rel_error"}
-    assert len(err) == 4 * 5
+    assert len(err) == 9 * 5
     ols = err[err["prediction"] == "ols_rollout"]
     assert ols["rmse"].max() < 1e-8 and ols["final_rel_error"].max() < 1e-10
     # the continuous solution of the discrete fit differs, but stays close for slow dynamics
     assert err.loc[err["prediction"] == "lasso_analytic", "final_rel_error"].max() < 0.2
     assert res.lasso.r2_mean > 0.999 and res.ols.r2_mean == pytest.approx(1.0)
+
+
+def test_authors_closed_form_matches_the_exact_solution_for_an_invertible_A():
+    """With A invertible, the authors' closed form (A + 1e-8 I) agrees with the augmented
+    exponential to about 1e-8 relative; with ridge 0 it is the same formula."""
+    from circle_survival.analysis.ode import analytic_solution, analytic_solution_authors
+
+    rng = np.random.default_rng(0)
+    a = -0.05 * np.eye(4) + 0.01 * rng.standard_normal((4, 4))
+    b, s0, t = rng.standard_normal(4), rng.standard_normal(4), np.arange(20.0)
+    exact = analytic_solution(a, b, s0, t)
+    np.testing.assert_allclose(analytic_solution_authors(a, b, s0, t, ridge=0.0), exact,
+                               rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(analytic_solution_authors(a, b, s0, t), exact, rtol=1e-5)
+
+
+def test_lasso0_is_the_unpenalised_coordinate_descent():
+    """method 'lasso0' is scikit-learn's Lasso(alpha=0) with its default iteration limit."""
+    from sklearn.linear_model import Lasso
+
+    sig, steps, _ = _signals_like_a_run()
+    fit = fit_linear_ode(sig, steps, 11, window=60, method="lasso0", max_iter=1000, tol=1e-4)
+    traj = sig[:61, 1:6]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = Lasso(alpha=0.0).fit(traj[:-1], np.diff(traj, axis=0))
+    np.testing.assert_allclose(fit.A, ref.coef_, rtol=1e-12, atol=1e-14)
+    assert fit.alpha == 0.0

@@ -28,7 +28,8 @@ def make_results(root):
             name=name, number=number, title=f"Title {number}", scale="smoke", n_runs=12,
             numbers={"pearson_r": 0.41, "n_points": 29}, figures={"main": small_figure(name),
                                                                   "extra": small_figure("x")},
-            claims=[Claim(paper=f"claim of {name}", observed="r = 0.41", holds=holds)],
+            claims=[Claim(paper=f"claim of {name}", observed="r = 0.41", holds=holds,
+                          criterion="r > 0 with p < 0.05")],
             deviations=["2000 steps instead of 30000"])
         write_result(result, root / "results" / f"{name}-smoke")
 
@@ -41,8 +42,10 @@ def test_result_files_and_markdown(tmp_path):
     docs = load_results([tmp_path])
     assert [d["number"] for d in docs] == [5, 9]
     md = render_markdown(docs)
-    assert "| 5. Title 5 | smoke | 12 | claim of initial-signal | r = 0.41 | holds |" in md
+    assert ("| 5. Title 5 | smoke | 12 | claim of initial-signal | r > 0 with p < 0.05 | "
+            "r = 0.41 | holds |") in md
     assert "undecided at this scale" in md and "2000 steps instead of 30000" in md
+    assert "(docs/differences-from-the-authors-code.md)" in md
 
 
 def test_report_is_self_contained(tmp_path, capsys):
@@ -53,6 +56,9 @@ def test_report_is_self_contained(tmp_path, capsys):
     assert 'id="claims"' in page and "claim of ablation" in page
     assert not re.search(r'(src|href)="(https?:|//)', page)  # nothing fetched from a network
     assert (tmp_path / "r.md").is_file()
+    assert "<th>criterion here</th>" in page and "<td>r &gt; 0 with p &lt; 0.05</td>" in page
+    link = re.search(r'<a href="([^"]+differences-from-the-authors-code\.md)"', page).group(1)
+    assert (tmp_path / link).resolve().is_file()  # relative to the report, in this checkout
 
 
 def test_report_without_results_is_one_clear_error(tmp_path, capsys):

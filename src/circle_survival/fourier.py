@@ -231,16 +231,19 @@ def _c_along(e: np.ndarray, f: np.ndarray, part: np.ndarray, ks: np.ndarray) -> 
 # -- projections ------------------------------------------------------------------------------
 
 
-def fft_plane(embedding: np.ndarray, k: int) -> np.ndarray:
+def fft_plane(embedding: np.ndarray, k: int, basis: np.ndarray | None = None) -> np.ndarray:
     """Coordinates of every token on the FFT plane of frequency k: (..., p, d) -> (..., p, 2).
 
-    With F = fft(E, axis=-2), the coordinates are E · Re F[k]/||Re F[k]|| and
-    E · Im F[k]/||Im F[k]|| (the two unit vectors are used as they are, not orthogonalised, as in
-    the paper's plots). A perfect circle of frequency k is a circle here; token t sits at angle
-    -2πkt/p, so consecutive points round the circle differ in token by Δ.
+    With F = fft(B, axis=-2) of the ``basis`` embedding B (default: the embedding itself), the
+    coordinates are E · Re F[k]/||Re F[k]|| and E · Im F[k]/||Im F[k]|| (the two unit vectors
+    are used as they are, not orthogonalised, as in the paper's plots). A perfect circle of
+    frequency k is a circle here; token t sits at angle -2πkt/p, so consecutive points round
+    the circle differ in token by Δ. The paper draws earlier embeddings on the planes of the
+    final one (``basis`` = the final embedding).
     """
     e = np.asarray(embedding, dtype=float)
-    f = np.fft.fft(e, axis=-2)[..., int(k) % e.shape[-2], :]  # (..., d)
+    b = e if basis is None else np.asarray(basis, dtype=float)
+    f = np.fft.fft(b, axis=-2)[..., int(k) % b.shape[-2], :]  # (..., d)
     u = np.stack([f.real, f.imag], axis=-1)  # (..., d, 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         u = u / np.linalg.norm(u, axis=-2, keepdims=True)
@@ -353,6 +356,7 @@ def construct(
     floor_signal: float = 1e-6,
     rng: int | np.random.Generator | None = None,
     constant_signal: float | None = None,
+    real: bool = False,
 ) -> np.ndarray:
     """An embedding (p, d) built in Fourier space with the requested signals.
 
@@ -363,6 +367,11 @@ def construct(
     p/2 of an even p), and ``constant_signal`` for k = 0 (default None: the floor too; 0 for no
     constant term). So S_k of the result equals the request (signals are ||F[k]|| of the
     unnormalised DFT). Two circles with a ratio r: ``{k1: s, k2: r * s}``.
+
+    ``real=True`` is the authors' construction: every F[k] = F[p-k] = S_k u_k with u_k a
+    random unit vector of R^d (imaginary part zero), so each "circle" is a cosine line along
+    u_k rather than a round circle; the constant term is 0 unless ``constant_signal`` says
+    otherwise.
     """
     s = np.full(p // 2 + 1, float(floor_signal))
     s[0] = floor_signal if constant_signal is None else constant_signal
@@ -372,5 +381,12 @@ def construct(
         s[int(k)] = float(sk)
     if np.any(s < 0) or not np.all(np.isfinite(s)):
         raise ValueError("signals must be finite and >= 0")
+    if real:
+        if constant_signal is None:
+            s[0] = 0.0
+        g = np.random.default_rng(rng)
+        u = g.standard_normal((p // 2 + 1, d))
+        f = s[:, None] * (u / np.linalg.norm(u, axis=-1, keepdims=True))
+        return np.fft.irfft(f, n=p, axis=0)
     f = s[:, None] * random_directions(p, d, rng)
     return np.fft.irfft(f, n=p, axis=0)

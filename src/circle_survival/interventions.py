@@ -16,7 +16,8 @@ as in ``fourier.py``.
   ``"pair": [k1, k2]`` or ``"pair_seed"`` (draw the pair): S_{k1} = s, S_{k2} = r s. Every other
   frequency, and the constant term, gets ``"floor"`` (default 1e-6). Each F[k] points along a
   random unit direction from ``"direction_seed"`` (default: the run's ``embedding_seed``); the
-  drawn embedding is ignored.
+  drawn embedding is ignored. ``"real": true`` gives the authors' construction (real
+  coefficients: each circle a cosine line, constant term 0; see ``fourier.construct``).
 
 :func:`apply_intervention` returns the edited embedding and a JSON-ready dict of what was done
 (resolved frequencies, drawn pair, signals).
@@ -41,7 +42,8 @@ _KEYS: dict[str, frozenset[str]] = {
     "restrict": frozenset({"kind", "keep", "strongest", "random", "seed", "exclude_strongest",
                            "keep_constant"}),
     "construct": frozenset(
-        {"kind", "circles", "ratio", "signal", "pair", "pair_seed", "floor", "direction_seed"}
+        {"kind", "circles", "ratio", "signal", "pair", "pair_seed", "floor", "direction_seed",
+         "real"}
     ),
 }
 DEFAULT_SIGNAL = 80.0
@@ -183,6 +185,8 @@ def _validate_construct(spec: Mapping[str, Any], p: int) -> None:
     if "floor" in spec:
         _check_positive(spec, "floor", allow_zero=True)
     _check_seed(spec, "direction_seed")
+    if "real" in spec and not isinstance(spec["real"], bool):
+        _fail(f"'real' must be true or false, got {spec['real']!r}")
 
 
 # -- application ------------------------------------------------------------------------------
@@ -272,7 +276,8 @@ def _construct(e: np.ndarray, spec: Mapping[str, Any], seed: int) -> tuple[np.nd
             resolved["pair_seed"] = int(spec["pair_seed"])
         circ = {pair[0]: signal, pair[1]: ratio * signal}
         resolved.update(ratio=ratio, signal=signal, pair=pair)
-    out = fourier.construct(p, d, circ, floor_signal=floor, rng=direction_seed)
+    real = bool(spec.get("real", False))
+    out = fourier.construct(p, d, circ, floor_signal=floor, rng=direction_seed, real=real)
     resolved.update(circles={str(k): s for k, s in circ.items()}, floor=floor,
-                    direction_seed=direction_seed)
+                    direction_seed=direction_seed, real=real)
     return out, resolved

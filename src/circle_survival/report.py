@@ -10,15 +10,24 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
 from .layout import RESULT_FILE, StoreLayout
-from .text import runs_text
+from .text import DIFFERENCES_PAGE, runs_text, verdict_text
 
-VERDICTS = {True: "holds", False: "does not hold", None: "undecided at this scale"}
+
+def differences_link(out_dir: str | Path | None = None) -> str:
+    """Where a report written into ``out_dir`` links the page of departures from the authors'
+    code: a path relative to ``out_dir`` in a source checkout, else the page's path in the
+    repository."""
+    page = Path(__file__).resolve().parents[2] / DIFFERENCES_PAGE
+    if out_dir is None or not page.is_file():
+        return DIFFERENCES_PAGE
+    return Path(os.path.relpath(page, Path(out_dir).resolve())).as_posix()
 
 
 def find_results(paths: Iterable[str | Path]) -> list[Path]:
@@ -91,15 +100,17 @@ def _verdict_class(holds: bool | None) -> str:
 
 
 def render_html(docs: Sequence[dict[str, Any]], title: str = "circle-survival: reproduction "
-                "report") -> str:
+                "report", link: str = DIFFERENCES_PAGE) -> str:
     """The page: a claims table over all experiments, then each experiment's section."""
     claim_rows = []
     for d in docs:
         for c in d.get("claims", []):
             claim_rows.append(
                 f"<tr><td>{d['number']}. {html.escape(d['title'])}</td>"
-                f"<td>{html.escape(c['paper'])}</td><td>{html.escape(c['observed'])}</td>"
-                f'<td class="{_verdict_class(c["holds"])}">{VERDICTS[c["holds"]]}</td>'
+                f"<td>{html.escape(c['paper'])}</td>"
+                f"<td>{html.escape(c.get('criterion', ''))}</td>"
+                f"<td>{html.escape(c['observed'])}</td>"
+                f'<td class="{_verdict_class(c["holds"])}">{verdict_text(c["holds"])}</td>'
                 f"<td>{html.escape(d['scale'])}, {runs_text(d['n_runs'])}</td></tr>")
     sections = []
     for d in docs:
@@ -124,22 +135,27 @@ def render_html(docs: Sequence[dict[str, Any]], title: str = "circle-survival: r
         f"<h1>{html.escape(title)}</h1>"
         f"<p class=\"note\">Each experiment of arXiv 2405.17420 that was reproduced: its "
         f"figures, the numbers behind them, and the paper's claims next to what these runs "
-        f"show.</p>"
+        f"show. Where this tool departs from the authors' code (their slips, corrected, and "
+        f"every other difference) is listed on "
+        f'<a href="{html.escape(link)}">{html.escape(DIFFERENCES_PAGE)}</a>.</p>'
         f'<h2>Claims</h2><table class="claims" id="claims"><thead><tr><th>experiment</th>'
-        f"<th>the paper</th><th>these runs</th><th>verdict</th><th>scale</th></tr></thead>"
+        f"<th>the paper</th><th>criterion here</th><th>these runs</th><th>verdict</th>"
+        f"<th>scale</th></tr></thead>"
         f"<tbody>{''.join(claim_rows)}</tbody></table>"
         + "".join(sections) + "</body></html>")
 
 
-def render_markdown(docs: Sequence[dict[str, Any]]) -> str:
+def render_markdown(docs: Sequence[dict[str, Any]], link: str = DIFFERENCES_PAGE) -> str:
     """A terminal-friendly summary: the claims table and the key numbers."""
     lines = ["# circle-survival: reproduction report", "",
-             "| experiment | scale | runs | the paper | these runs | verdict |",
-             "|---|---|---|---|---|---|"]
+             "Departures from the authors' code (their slips, corrected, and every other "
+             f"difference): [{DIFFERENCES_PAGE}]({link}).", "",
+             "| experiment | scale | runs | the paper | criterion here | these runs | verdict |",
+             "|---|---|---|---|---|---|---|"]
     for d in docs:
         for c in d.get("claims", []):
             cells = [f"{d['number']}. {d['title']}", d["scale"], str(d["n_runs"]), c["paper"],
-                     c["observed"], VERDICTS[c["holds"]]]
+                     c.get("criterion", ""), c["observed"], verdict_text(c["holds"])]
             lines.append("| " + " | ".join(x.replace("|", "/") for x in cells) + " |")
     for d in docs:
         lines += ["", f"## {d['number']}. {d['title']} "
@@ -159,7 +175,8 @@ def write_report(paths: Iterable[str | Path], out: str | Path) -> tuple[Path, Pa
     out.parent.mkdir(parents=True, exist_ok=True)
     md = out.with_suffix(".md")
     tmp = out.with_suffix(out.suffix + ".part")
-    tmp.write_text(render_html(docs))
+    link = differences_link(out.parent)
+    tmp.write_text(render_html(docs, link=link))
     tmp.replace(out)
-    md.write_text(render_markdown(docs))
+    md.write_text(render_markdown(docs, link=link))
     return out, md

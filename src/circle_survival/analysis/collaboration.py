@@ -7,8 +7,9 @@ k = 0 is kept by default) and the snapshot's own MLP is run on all p*p pairs. Th
 cross-entropy is recorded for three families of sets:
 
 - "single": {k} for k = 1 .. (p-1)//2;
-- "strongest+k": {k1, k} for every k != k1, k1 the strongest frequency by final signal;
-- "two_strongest+k": {k1, k2, k} for every k not in {k1, k2}.
+- "strongest+k": {c1, k} for every k != c1, c1 the strongest frequency by final signal;
+- "pair+k": {c1, c3, k} for every k not in {c1, c3}, c3 the third-strongest (the authors'
+  choice; ``pair_rank`` picks another, 2 for the second-strongest).
 
 Snapshots: either a mapping step -> state dict, names "embedding" (p, d),
 "layers.{l}.weight" (out, in), "layers.{l}.bias" (out,) (``nn.Module`` layout), each array
@@ -31,7 +32,7 @@ import torch
 from .. import ensemble
 from ..fourier import circles, keep_mask, signal
 
-MODES = ("single", "strongest+k", "two_strongest+k")
+MODES = ("single", "strongest+k", "pair+k")
 
 #: Default memory budget of one forward chunk (activations and logits), bytes.
 DEFAULT_CHUNK_BYTES = 256 * 2**20
@@ -244,8 +245,8 @@ class CollaborationResult:
         :data:`MODES`; k the frequency added to the base set; survived by the 2x-mean rule
         of the final signal).
     survivors: circles of the final signal, strongest first.
-    strongest: the two frequencies of k = 1 .. (p-1)//2 with the largest final signal,
-        strongest first (the base sets are [strongest[0]] and strongest).
+    strongest: the base circles [c1, c3]: the strongest frequency by final signal and the
+        one of rank ``pair_rank`` (the base sets are [strongest[0]] and strongest).
     steps: (T,) the snapshot steps.
     """
 
@@ -261,7 +262,7 @@ def collaboration_variants(p: int, strongest: Sequence[int]) -> list[tuple[str, 
     k1, k2 = int(strongest[0]), int(strongest[1])
     out = [("single", k, [k]) for k in ks]
     out += [("strongest+k", k, [k1, k]) for k in ks if k != k1]
-    out += [("two_strongest+k", k, [k1, k2, k]) for k in ks if k not in (k1, k2)]
+    out += [("pair+k", k, [k1, k2, k]) for k in ks if k not in (k1, k2)]
     return out
 
 
@@ -274,6 +275,7 @@ def collaboration_losses(
     device: str = "cpu",
     chunk_size: int | None = None,
     max_chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    pair_rank: int = 3,
 ) -> CollaborationResult:
     """Losses of single circles, {strongest, k} and {two strongest, k} at every snapshot.
 
@@ -284,6 +286,8 @@ def collaboration_losses(
         final_signal: (p//2 + 1,) or (p,) signal vector that ranks the frequencies and decides
             survival; default the signal of the last snapshot's embedding.
         device, chunk_size, max_chunk_bytes: see :func:`restricted_losses`.
+        pair_rank: the rank (1 = strongest) by final signal of the second circle of the pair
+            base set: 3, the authors' third-strongest.
 
     Returns:
         CollaborationResult. The constant term is kept in every restriction.
@@ -297,7 +301,10 @@ def collaboration_losses(
     final_signal = np.asarray(final_signal, dtype=float)
     survivors = [int(k) for k in circles(final_signal, p)]
     ks = np.arange(1, (p - 1) // 2 + 1)
-    strongest = [int(k) for k in ks[np.argsort(-final_signal[ks], kind="stable")[:2]]]
+    if not 2 <= pair_rank <= len(ks):
+        raise ValueError(f"pair_rank must be in 2 .. {len(ks)}, got {pair_rank}")
+    order = ks[np.argsort(-final_signal[ks], kind="stable")]
+    strongest = [int(order[0]), int(order[pair_rank - 1])]
     variants = collaboration_variants(p, strongest)
     grid = restricted_losses(
         (steps, state), [kept for _, _, kept in variants], act, device=device,

@@ -73,8 +73,10 @@ class TTestResult:
     p_value: float
 
 
-def gradient_ttest(table: pd.DataFrame, s: int = 4, feature: str | None = None) -> TTestResult:
-    """Welch's t-test (scipy, unequal variances) of the step-s gradient, survivors vs dead.
+def gradient_ttest(table: pd.DataFrame, s: int = 4, feature: str | None = None, *,
+                   equal_var: bool = False) -> TTestResult:
+    """Two-sample t-test of the step-s gradient, survivors vs dead: Welch's (unequal
+    variances) by default, Student's (the authors') with ``equal_var=True``.
 
     Args:
         table: as from :func:`gradient_table` (needs columns ``feature`` and survived).
@@ -91,7 +93,7 @@ def gradient_ttest(table: pd.DataFrame, s: int = 4, feature: str | None = None) 
     if len(a) < 2 or len(b) < 2:
         t, pv = np.nan, np.nan
     else:
-        res = stats.ttest_ind(a, b, equal_var=False)
+        res = stats.ttest_ind(a, b, equal_var=equal_var)
         t, pv = float(res.statistic), float(res.pvalue)
     return TTestResult(
         col, len(a), len(b),
@@ -153,7 +155,9 @@ def survival_rate_by_gradient(
 class SVMResult:
     """A linear SVM separating survivors from the dead, judged on a held-out split.
 
-    coef and intercept are in standardised feature units (after the StandardScaler).
+    coef and intercept are in standardised feature units for :func:`svm_separation` (after
+    the StandardScaler) and in raw units for :func:`svm_authors`. p_value: one-sided exact
+    binomial test that the held-out accuracy exceeds the majority-class baseline rate.
     """
 
     features: tuple[str, ...]
@@ -164,6 +168,7 @@ class SVMResult:
     n_test: int
     coef: np.ndarray
     intercept: float
+    p_value: float = float("nan")
 
 
 def svm_separation(
@@ -196,6 +201,17 @@ def svm_separation(
     from sklearn.svm import LinearSVC
 
     cols = tuple(features) if features is not None else (grad_column(s), "initial_signal")
+    x, y = _svm_data(table, cols)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=test_size, stratify=y, random_state=seed
+    )
+    model = make_pipeline(StandardScaler(), LinearSVC(C=C, random_state=seed))
+    model.fit(x_tr, y_tr)
+    return _svm_result(model, model[-1], cols, x_tr, x_te, y_tr, y_te)
+
+
+def _svm_data(table: pd.DataFrame, cols: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Features (N, F) and survival labels (N,); ValueError with fewer than two of a class."""
     x = table[list(cols)].to_numpy(float)
     y = table["survived"].to_numpy(bool)
     counts = np.bincount(y.astype(int), minlength=2)
@@ -204,20 +220,43 @@ def svm_separation(
             f"an SVM needs at least two survivors and two dead frequencies, got "
             f"{counts[1]} survivors and {counts[0]} dead"
         )
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        x, y, test_size=test_size, stratify=y, random_state=seed
-    )
-    model = make_pipeline(StandardScaler(), LinearSVC(C=C, random_state=seed))
-    model.fit(x_tr, y_tr)
+    return x, y
+
+
+def _svm_result(model, svc, cols, x_tr, x_te, y_tr, y_te) -> SVMResult:
     majority = bool(y_tr.mean() > 0.5)
-    svc = model[-1]
+    correct = int((model.predict(x_te) == y_te).sum())
+    baseline = float((y_te == majority).mean())
+    p_value = float(stats.binomtest(correct, len(y_te), min(baseline, 1.0),
+                                    alternative="greater").pvalue) if baseline < 1 else 1.0
     return SVMResult(
-        features=cols,
-        accuracy=float((model.predict(x_te) == y_te).mean()),
-        baseline_accuracy=float((y_te == majority).mean()),
+        features=tuple(cols),
+        accuracy=correct / len(y_te),
+        baseline_accuracy=baseline,
         train_accuracy=float((model.predict(x_tr) == y_tr).mean()),
         n_train=len(y_tr),
         n_test=len(y_te),
-        coef=svc.coef_.ravel().copy(),
-        intercept=float(svc.intercept_[0]),
+        coef=np.asarray(svc.coef_).ravel().copy(),
+        intercept=float(np.ravel(svc.intercept_)[0]),
+        p_value=p_value,
     )
+
+
+def svm_authors(table: pd.DataFrame, s: int = 4, *, test_size: float = 0.2,
+                seed: int = 42) -> SVMResult:
+    """The authors' SVM: ``SVC(kernel="linear")`` on the unscaled features (grad_{s},
+    initial_signal), an unstratified 80/20 split with ``random_state=42``.
+
+    Returns SVMResult (coef in raw feature units); ValueError with fewer than two of a class.
+    """
+    from sklearn.model_selection import train_test_split
+    from sklearn.svm import SVC
+
+    cols = (grad_column(s), "initial_signal")
+    x, y = _svm_data(table, cols)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_size, random_state=seed)
+    if len(set(y_tr)) < 2:
+        raise ValueError("the training split holds one class only")
+    model = SVC(kernel="linear")
+    model.fit(x_tr, y_tr)
+    return _svm_result(model, model, cols, x_tr, x_te, y_tr, y_te)

@@ -5,14 +5,20 @@ s_t = (S_1 .. S_K)(t), K = (p-1)//2, are fitted by the linear difference equatio
 
     s_{t+1} - s_t = A s_t + b,
 
-with Lasso (scikit-learn, with intercept; the paper's alpha is 0.01) and with ordinary least
-squares. The fitted map is rolled out from s_0, and the matching linear ODE ds/dt = A s + b is
+with three fits: scikit-learn's ``Lasso(alpha=0.01)`` (intercept on), the authors' "linear
+regression", which is ``Lasso(alpha=0)`` (coordinate descent with no penalty, stopped by its
+iteration limit, so not the least-squares solution; method "lasso0"), and the exact ordinary
+least squares (method "ols"). The two Lasso fits use scikit-learn's default iteration limit and
+tolerance, as the authors' scripts do (:data:`AUTHORS_LASSO`).
+The fitted map is rolled out from s_0, and the matching linear ODE ds/dt = A s + b is
 solved exactly,
 
     s(t) = e^{At} s_0 + (e^{At} - I) A^{-1} b,
 
 through the augmented matrix M = [[A, b], [0, 0]]: d/dt [s; 1] = M [s; 1], so
-[s(t); 1] = expm(M t) [s_0; 1]. This needs no inverse and holds for singular A.
+[s(t); 1] = expm(M t) [s_0; 1]. This needs no inverse and holds for singular A. The authors
+computed the closed form with A + 10^-8 I in place of A (:func:`analytic_solution_authors`);
+both are returned.
 
 Time unit: one record interval. The signals must be recorded at equally spaced steps; with
 ``signal_every = 1`` (the paper's) the unit is one optimiser step.
@@ -28,12 +34,17 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.linalg import expm
 
-METHODS = ("lasso", "ols")
+METHODS = ("lasso", "lasso0", "ols")
+#: scikit-learn's Lasso defaults, which the authors' fits use (iteration limit, tolerance)
+AUTHORS_LASSO = {"max_iter": 1000, "tol": 1e-4}
+#: the ridge the authors add to A before inverting it in the closed-form solution
+AUTHORS_RIDGE = 1e-8
 
 
 class NonIdentifiableWarning(UserWarning):
@@ -114,8 +125,9 @@ def fit_trajectory(
 
     Args:
         trajectory: (N+1, K) the states s_0 .. s_N (N transitions).
-        method: "lasso" (scikit-learn Lasso with intercept, penalty ``alpha``) or "ols"
-            (least squares on [s_t, 1], minimum-norm when rank-deficient).
+        method: "lasso" (scikit-learn Lasso with intercept, penalty ``alpha``), "lasso0" (the
+            same with alpha = 0: the authors' "linear regression") or "ols" (least squares on
+            [s_t, 1], minimum-norm when rank-deficient).
         alpha: the Lasso penalty (scikit-learn's scaling: (1/2N) ||residual||^2 + alpha |A|_1).
         ks: labels of the K columns (default 1 .. K).
         max_iter, tol: Lasso's coordinate-descent settings.
@@ -150,11 +162,15 @@ def fit_trajectory(
     else:
         from sklearn.linear_model import Lasso
 
-        model = Lasso(alpha=alpha, fit_intercept=True, max_iter=max_iter, tol=tol)
-        model.fit(x, y)
+        used = 0.0 if method == "lasso0" else alpha
+        model = Lasso(alpha=used, fit_intercept=True, max_iter=max_iter, tol=tol)
+        with warnings.catch_warnings():
+            if method == "lasso0":  # scikit-learn advises against alpha = 0; that is the point
+                warnings.filterwarnings("ignore", message=".*alpha.*")
+            model.fit(x, y)
         a = np.atleast_2d(model.coef_).reshape(k, k)
         b = np.atleast_1d(model.intercept_).reshape(k)
-        used_alpha = float(alpha)
+        used_alpha = float(used)
     r2 = _r2(y, x @ a.T + b)
     return ODEFit(
         A=a, b=b,
@@ -174,16 +190,18 @@ def fit_linear_ode(
     window: int = 1000,
     method: str = "lasso",
     alpha: float = 0.01,
+    **lasso: Any,
 ) -> ODEFit:
     """Fit the linear difference equation to one run's signals over steps 0 .. window.
 
     Args:
         signals: (T, p//2 + 1) or (T, p) one run's recorded signals; steps: (T,).
         p: the modulus; frequencies 1 .. (p-1)//2 are fitted.
-        window, method, alpha: see :func:`ode_window` and :func:`fit_trajectory`.
+        window, method, alpha, lasso (max_iter, tol): see :func:`ode_window` and
+            :func:`fit_trajectory`.
     """
     _, traj, ks = ode_window(signals, steps, p, window)
-    return fit_trajectory(traj, method, alpha, ks)
+    return fit_trajectory(traj, method, alpha, ks, **lasso)
 
 
 def rollout(A: np.ndarray, b: np.ndarray, s0: np.ndarray, n_steps: int) -> np.ndarray:
@@ -211,6 +229,18 @@ def analytic_solution(A: np.ndarray, b: np.ndarray, s0: np.ndarray, t: np.ndarra
     t = np.atleast_1d(np.asarray(t, dtype=float))
     z0 = np.append(np.asarray(s0, dtype=float), 1.0)
     return (expm(t[:, None, None] * m) @ z0)[:, :k]
+
+
+def analytic_solution_authors(A: np.ndarray, b: np.ndarray, s0: np.ndarray, t: np.ndarray,
+                              ridge: float = AUTHORS_RIDGE) -> np.ndarray:
+    """The closed form as the authors computed it: s(t) = e^{At} s0 + (e^{At} - I) A_r^{-1} b
+    with A_r = A + ridge I (their 10^-8 I), e^{At} by ``expm``: (len(t), K)."""
+    a = np.asarray(A, dtype=float)
+    t = np.atleast_1d(np.asarray(t, dtype=float))
+    e_at = expm(t[:, None, None] * a)
+    inv_b = np.linalg.solve(a + ridge * np.eye(a.shape[0]), np.asarray(b, dtype=float))
+    eye = np.eye(a.shape[0])
+    return e_at @ np.asarray(s0, dtype=float) + (e_at - eye) @ inv_b
 
 
 def rollout_errors(
@@ -245,17 +275,27 @@ class ODEAnalysis:
     """Experiment 11 for one run.
 
     steps: (N+1,) the window's steps; true: (N+1, K) the signals; ks: (K,).
-    lasso, ols: the two fits. predictions: name -> (N+1, K) for "lasso_rollout",
-    "ols_rollout", "lasso_analytic" and "ols_analytic". errors: :func:`rollout_errors` of them.
+    fits: method -> ODEFit for "lasso" (alpha as given), "lasso0" (the authors' linear
+    regression) and "ols". predictions: name -> (N+1, K): "<method>_rollout" (the fitted map
+    iterated from s_0), "<method>_analytic" (the exact solution of ds/dt = A s + b) and
+    "<method>_analytic_authors" (the closed form with A + 10^-8 I). errors:
+    :func:`rollout_errors` of them.
     """
 
     steps: np.ndarray
     true: np.ndarray
     ks: np.ndarray
-    lasso: ODEFit
-    ols: ODEFit
+    fits: dict[str, ODEFit]
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
     errors: pd.DataFrame | None = None
+
+    @property
+    def lasso(self) -> ODEFit:
+        return self.fits["lasso"]
+
+    @property
+    def ols(self) -> ODEFit:
+        return self.fits["ols"]
 
 
 def analyse_ode(
@@ -266,22 +306,26 @@ def analyse_ode(
     window: int = 1000,
     alpha: float = 0.01,
 ) -> ODEAnalysis:
-    """Fit (Lasso and OLS), roll out, solve analytically and score against the true signals.
+    """Fit (Lasso, the authors' Lasso(alpha=0), OLS), roll out, solve analytically and score
+    against the true signals.
 
     Args:
         signals: (T, p//2 + 1) or (T, p) one run's signals; steps: (T,) equally spaced.
         p: the modulus. window: last step of the fit. alpha: the Lasso penalty.
     """
     st, traj, ks = ode_window(signals, steps, p, window)
-    lasso = fit_trajectory(traj, "lasso", alpha, ks)
+    fits = {"lasso": fit_trajectory(traj, "lasso", alpha, ks, **AUTHORS_LASSO)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NonIdentifiableWarning)  # already warned once
-        ols = fit_trajectory(traj, "ols", alpha, ks)
+        fits["lasso0"] = fit_trajectory(traj, "lasso0", 0.0, ks, **AUTHORS_LASSO)
+        fits["ols"] = fit_trajectory(traj, "ols", alpha, ks)
     n = len(st) - 1
     t = np.arange(n + 1, dtype=float)  # time in record intervals
     preds = {}
-    for fit in (lasso, ols):
-        preds[f"{fit.method}_rollout"] = rollout(fit.A, fit.b, traj[0], n)
-    for fit in (lasso, ols):
-        preds[f"{fit.method}_analytic"] = analytic_solution(fit.A, fit.b, traj[0], t)
-    return ODEAnalysis(st, traj, ks, lasso, ols, preds, rollout_errors(traj, preds, ks))
+    for name, fit in fits.items():
+        preds[f"{name}_rollout"] = rollout(fit.A, fit.b, traj[0], n)
+        with np.errstate(all="ignore"):
+            preds[f"{name}_analytic"] = analytic_solution(fit.A, fit.b, traj[0], t)
+            preds[f"{name}_analytic_authors"] = analytic_solution_authors(fit.A, fit.b,
+                                                                          traj[0], t)
+    return ODEAnalysis(st, traj, ks, fits, preds, rollout_errors(traj, preds, ks))

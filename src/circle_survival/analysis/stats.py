@@ -1,7 +1,10 @@
-"""Interval estimates shared by the experiments and their figures.
+"""Statistics shared by the experiments and their figures.
 
 - :func:`wilson_interval`: the Wilson score interval of a binomial rate (survival rates);
-- :func:`mean_interval`: a mean with its two-sided Student t interval (run averages).
+- :func:`mean_interval`: a mean with its two-sided Student t interval (run averages);
+- :func:`pearson`, :func:`spearman`: correlations with their p-values, NaN when undefined;
+- :func:`mcnemar`: the exact McNemar test of paired binary outcomes;
+- :func:`sign_test`: the one-sided sign test of paired differences.
 """
 
 from __future__ import annotations
@@ -48,3 +51,46 @@ def mean_interval(values: Sequence[float] | np.ndarray, level: float = 0.95
         return m, float("nan"), float("nan")
     half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
     return m, m - half, m + half
+
+
+def _corr(fn, x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan"), float("nan")
+    res = fn(a, b)
+    return float(res.statistic), float(res.pvalue)
+
+
+def pearson(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Pearson's r and its two-sided p-value; NaN for fewer than three points or a constant
+    column."""
+    return _corr(stats.pearsonr, x, y)
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Spearman's r and its two-sided p-value; NaN for fewer than three points or a constant
+    column."""
+    return _corr(stats.spearmanr, x, y)
+
+
+def mcnemar(n_first_only: int, n_second_only: int) -> float:
+    """Exact two-sided McNemar p-value (binomial test on the discordant pairs); NaN without
+    discordant pairs."""
+    n = int(n_first_only) + int(n_second_only)
+    if n == 0:
+        return float("nan")
+    return float(stats.binomtest(int(n_first_only), n, 0.5).pvalue)
+
+
+def sign_test(differences: Sequence[float] | np.ndarray) -> tuple[int, int, float]:
+    """One-sided sign test that paired differences are more often negative than positive.
+
+    Returns (negative count, non-zero count, p-value); p is NaN without non-zero differences.
+    """
+    x = np.asarray(differences, dtype=float)
+    x = x[np.isfinite(x) & (x != 0)]
+    neg = int((x < 0).sum())
+    if x.size == 0:
+        return 0, 0, float("nan")
+    return neg, int(x.size), float(stats.binomtest(neg, x.size, 0.5,
+                                                   alternative="greater").pvalue)

@@ -39,7 +39,7 @@ def ablate_command(
 ) -> None:
     """Train O, A, B, C, D from one seed and plot their test loss (experiment 9)."""
     from ..config import resolve_device
-    from ..experiments.interventions import ablation_configs
+    from ..experiments.ablation import ablation_configs
 
     if seed < 0:
         raise ConfigError(f"seed must be >= 0, got {seed}")
@@ -68,7 +68,7 @@ def train(configs: list, store: Path, quiet: bool, seed: int) -> None:
 def report(store: Path, ids: dict[str, str], stem: Path, note: str) -> None:
     """Write the figure and print, per variant, the kept circles, the final test loss, the
     spikes and the final circles, then the claims."""
-    from ..experiments.interventions import analyze_ablation
+    from ..experiments.ablation import analyze_ablation
     from ..figures.interventions import ablation_test_loss
     from ..figures.io import save_figure
     from ..store import load
@@ -83,7 +83,9 @@ def report(store: Path, ids: dict[str, str], stem: Path, note: str) -> None:
         circ = ",".join(str(c) for c in v["final_circles"]) or "-"
         typer.echo(f"{name:<2}{kept:<14} {v['final_test_loss']:>15.3g} {v['n_spikes']:>6} "
                    f"{conv:>13}  {circ}")
+    from ..text import verdict_text
+
     for c in claims:
-        verdict = {True: "holds", False: "does not hold", None: "undecided"}[c.holds]
-        typer.echo(f"[{verdict}] {c.paper}\n    here: {c.observed}")
+        typer.echo(f"[{verdict_text(c.holds)}] {c.paper}\n    criterion: {c.criterion}\n"
+                   f"    here: {c.observed}")
     typer.echo(f"figure: {', '.join(str(p) for p in paths)}")

@@ -16,7 +16,6 @@ import json
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -161,41 +160,30 @@ def check_gradient_steps(store, run_ids: Sequence[str], s_max: int) -> None:
                           f"--signal-dense-until {s_max} or more)")
 
 
-def gradient_numbers(table: pd.DataFrame, s: int) -> dict[str, Any]:
-    """Counts, Welch's t-test of grad_s and the linear SVM of one set of table rows."""
-    from ..analysis.gradient import gradient_ttest, svm_separation
-
-    test = gradient_ttest(table, s)
-    out: dict[str, Any] = {
-        "runs": int(table["run_id"].nunique()), "frequencies": len(table),
-        "survived": test.n_survived, "dead": test.n_dead, "ttest": asdict(test),
-    }
-    try:
-        svm = svm_separation(table, s)
-    except ValueError as exc:
-        out["svm"], out["svm_skipped"] = None, str(exc)
-    else:
-        out["svm"] = {**asdict(svm), "coef": svm.coef.tolist()}
-    return out
+def _svm_line(name: str, svm: dict[str, Any] | None, skipped: str | None, s: int) -> str:
+    if svm is None:
+        return f"{name}: skipped ({skipped})"
+    return (f"{name} on (grad_{s}, initial_signal): held-out accuracy {svm['accuracy']:.3f} vs "
+            f"majority baseline {svm['baseline_accuracy']:.3f} ({svm['n_test']} held out, "
+            f"{svm['n_train']} trained on; binomial p = {num(svm['p_value'], '.2g')})")
 
 
 def _gradient_lines(numbers: dict[str, Any], s: int) -> list[str]:
-    t, svm = numbers["ttest"], numbers["svm"]
+    t = numbers["ttest"][f"s={s}"]
     lines = [f"frequencies: {numbers['frequencies']} ({numbers['runs']} runs); survived: "
              f"{numbers['survived']}, dead: {numbers['dead']}"]
     if math.isfinite(t["statistic"]):
-        lines.append(f"Welch t-test of grad_{s}, survivors vs dead: t = {num(t['statistic'])}, "
-                     f"p = {num(t['p_value'])} (means {num(t['mean_survived'])} vs "
-                     f"{num(t['mean_dead'])})")
+        lines.append(f"Student's t-test of grad_{s}, survivors vs dead: t = "
+                     f"{num(t['statistic'])}, p = {num(t['p_value'])} (means "
+                     f"{num(t['mean_survived'])} vs {num(t['mean_dead'])})")
     else:
-        lines.append(f"Welch t-test of grad_{s}: skipped (needs at least two survivors and two "
-                     "dead frequencies)")
-    if svm is None:
-        lines.append(f"linear SVM: skipped ({numbers['svm_skipped']})")
-    else:
-        lines.append(f"linear SVM on (grad_{s}, initial_signal): held-out accuracy "
-                     f"{svm['accuracy']:.3f} vs majority baseline {svm['baseline_accuracy']:.3f}"
-                     f" ({svm['n_test']} held out, {svm['n_train']} trained on)")
+        lines.append(f"Student's t-test of grad_{s}: skipped (needs at least two survivors "
+                     "and two dead frequencies)")
+    lines.append(_svm_line("the authors' linear SVM (SVC, unscaled, 80/20, random_state 42)",
+                           numbers["svm"], numbers.get("svm_skipped"), s))
+    lines.append(_svm_line("standardised LinearSVC (stratified 80/20)",
+                           numbers["svm_standardised"], numbers.get("svm_standardised_skipped"),
+                           s))
     return lines
 
 
@@ -216,9 +204,11 @@ def gradient_command(
                                          "SVG) and the numbers (JSON) into this directory.")
                    ] = None,
 ) -> None:
-    """Initial gradients against survival: t-test, linear SVM, histograms and curves."""
+    """Initial gradients against survival (experiment 8's analysis): Student's t-test, the
+    authors' linear SVM and a standardised one, histograms and survival-rate curves."""
     from ..analysis.gradient import survival_rate_by_gradient
     from ..analysis.survival import check_group_by, check_rule, frequency_table
+    from ..experiments.initial_gradient import gradient_numbers
 
     check_rule(rule, threshold)
     if s < 1:
@@ -248,9 +238,10 @@ def gradient_command(
         return
     from ..figures.dynamics import initial_gradient_histograms, survival_rate_curves
 
-    rates = survival_rate_by_gradient(table, s_values)
+    rates = survival_rate_by_gradient(table, s_values, bins=20, binning="width")
     paths = write_tables({"gradient_table": table, "survival_by_gradient": rates}, out)
-    paths += save_figures({"gradient_histograms": initial_gradient_histograms(table, s_values),
+    paths += save_figures({"gradient_histograms": initial_gradient_histograms(
+                               table, s_values, equal_var=True),
                            "survival_rate_curves": survival_rate_curves(rates)}, out)
     paths.append(write_json(numbers, out / "gradient.json"))
     _report_written(paths, out)
@@ -273,7 +264,7 @@ def format_collaboration(losses: pd.DataFrame, survivors: Sequence[int],
 
     last = losses[losses["step"] == losses["step"].max()]
     heads = {"single": "k alone", "strongest+k": f"{strongest[0]} + k",
-             "two_strongest+k": f"{strongest[0]}, {strongest[1]} + k"}
+             "pair+k": f"{strongest[0]}, {strongest[1]} + k"}
     cells = {m: dict(zip(g["k"], g["loss"], strict=True)) for m, g in last.groupby("mode")}
     widths = [max(10, len(heads[m])) for m in MODES]
     lines = ["    k   " + "  ".join(f"{heads[m]:>{w}}" for m, w in zip(MODES, widths,
@@ -390,8 +381,9 @@ def _fit_numbers(fit) -> dict[str, Any]:
 
 
 #: (prediction key, column title) of the printed rollout table.
-ERROR_COLUMNS = (("lasso_rollout", "Lasso rollout"), ("ols_rollout", "OLS rollout"),
-                 ("lasso_analytic", "analytic (Lasso)"))
+ERROR_COLUMNS = (("lasso_rollout", "Lasso rollout"), ("lasso0_rollout", "Lasso(0) rollout"),
+                 ("ols_rollout", "OLS rollout"),
+                 ("lasso_analytic_authors", "analytic (Lasso)"))
 
 
 def format_errors(errors: pd.DataFrame) -> list[str]:
@@ -428,7 +420,8 @@ def ode_command(
     out: Annotated[Path | None, Opt(help="Write the figures (PNG, SVG), the errors (CSV) and "
                                          "the numbers (JSON) into this directory.")] = None,
 ) -> None:
-    """Fit s_{t+1} - s_t = A s_t + b (Lasso and OLS) to one run and roll the fits out."""
+    """Fit s_{t+1} - s_t = A s_t + b to one run (experiment 11's three fits: Lasso, the
+    authors' Lasso(alpha=0), exact least squares) and roll the fits out."""
     from ..fourier import survival
 
     check_window(window, alpha)
@@ -442,6 +435,7 @@ def ode_command(
     typer.echo(f"run {rid}: linear ODE over steps 0 .. {int(res.steps[-1])} "
                f"({len(res.steps) - 1} transitions of {unit} step(s)), p = {cfg.p}, d = {cfg.d}")
     typer.echo(f"R^2 mean: Lasso (alpha = {alpha:g}) {num(res.lasso.r2_mean, '.4f')}, "
+               f"Lasso(alpha = 0) {num(res.fits['lasso0'].r2_mean, '.4f')}, "
                f"OLS {num(res.ols.r2_mean, '.4f')}")
     typer.echo(_identifiability_line(res.ols))
     if "ConvergenceWarning" in notes:
@@ -468,59 +462,23 @@ def ode_command(
     paths.append(out / "ode_errors.csv")
     numbers = {"store": str(store), "run_id": rid, "p": cfg.p, "d": cfg.d, "window": window,
                "alpha": alpha, "step_unit": unit, "n_transitions": len(res.steps) - 1,
-               "lasso": _fit_numbers(res.lasso), "ols": _fit_numbers(res.ols),
+               **{m: _fit_numbers(fit) for m, fit in res.fits.items()},
                "notes": notes}
     paths.append(write_json(numbers, out / "ode.json"))
     _report_written(paths, out)
 
 
 # -- ode-r2 ----------------------------------------------------------------------------------
-def r2_table(store, run_ids: Sequence[str], window: int, alpha: float
-             ) -> tuple[pd.DataFrame, list[str]]:
-    """R^2 mean of the Lasso and OLS fits of every run: one row per (run, method) with run_id,
-    p, d, the seeds, method, r2, identifiable; and the warning notes of all fits."""
-    from ..analysis.ode import fit_linear_ode
-
-    for rid in run_ids:  # check every run before the first (slow) fit
-        cfg = store.config(rid)
-        if cfg.steps < window:
-            raise ConfigError(f"run {rid} has {cfg.steps} steps, fewer than the window "
-                              f"{window}; choose --window {cfg.steps} or less")
-    rows, notes = [], set()
-    for rid in run_ids:
-        steps, sig = window_signals(store, rid, window)
-        r = store.runs.loc[rid]
-        for method in ("lasso", "ols"):
-            try:
-                fit, caught = fit_quietly(fit_linear_ode, sig, steps, int(r["p"]),
-                                          window=window, method=method, alpha=alpha)
-            except ValueError as exc:
-                raise ConfigError(f"run {rid}: {exc}") from None
-            notes.update(caught)
-            rows.append({"run_id": rid, "p": int(r["p"]), "d": int(r["d"]),
-                         "embedding_seed": int(r["embedding_seed"]),
-                         "mlp_seed": int(r["mlp_seed"]), "split_seed": int(r["split_seed"]),
-                         "method": method, "r2": fit.r2_mean,
-                         "identifiable": fit.identifiable})
-    return pd.DataFrame(rows), sorted(notes)
-
-
-def r2_by_d(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean, SD and count of R^2 per (d, method): columns d, method, mean, sd, runs."""
-    g = results.groupby(["d", "method"], sort=True)["r2"]
-    out = g.agg(mean="mean", sd="std", runs="count").reset_index()
-    return out[["d", "method", "mean", "sd", "runs"]]
-
-
 def format_r2(summary: pd.DataFrame) -> list[str]:
-    """One row per d: number of runs, Lasso and OLS R^2 as mean ± SD."""
-    lines = [f"{'d':>5}  {'runs':>4}  {'Lasso':>17}  {'OLS':>17}"]
+    """One row per d: number of runs, then the R^2 of each fit (Lasso, Lasso(alpha=0), exact
+    least squares) as mean ± SD."""
+    heads = {"lasso": "Lasso", "lasso0": "Lasso(0)", "ols": "least squares"}
+    lines = [f"{'d':>5}  {'runs':>4}  " + "  ".join(f"{h:>17}" for h in heads.values())]
     for d, g in summary.groupby("d", sort=True):
-        cell = {}
-        for r in g.itertuples(index=False):
-            cell[r.method] = f"{num(r.mean, '.4f')} ± {num(r.sd, '.4f')}"
-        lines.append(f"{int(d):>5}  {int(g['runs'].max()):>4}  {cell.get('lasso', '-'):>17}  "
-                     f"{cell.get('ols', '-'):>17}")
+        cell = {r.method: f"{num(r.mean, '.4f')} ± {num(r.sd, '.4f')}"
+                for r in g.itertuples(index=False)}
+        lines.append(f"{int(d):>5}  {int(g['runs'].max()):>4}  "
+                     + "  ".join(f"{cell.get(m, '-'):>17}" for m in heads))
     return lines
 
 
@@ -534,34 +492,37 @@ def ode_r2_command(
                                          "and the numbers (JSON) into this directory.")
                    ] = None,
 ) -> None:
-    """R^2 of the linear ODE fits (Lasso and OLS) of every run, by embedding width d."""
+    """R^2 of the linear ODE fits (experiment 11's Lasso, the authors' Lasso(alpha=0) and the
+    exact least squares) of every run, by embedding width d."""
+    from ..experiments.ode import r2_by_d, r2_table
+
     check_window(window, alpha)
     st = open_store(store)
     ids = select_where(st, where or [])
-    results, notes = r2_table(st, ids, window, alpha)
+    for rid in ids:  # enough recorded signals in the window, before the first (slow) fit
+        window_signals(st, rid, window)
+    results = r2_table(st, ids, window, alpha)
     summary = r2_by_d(results)
     typer.echo(f"R^2 of the linear ODE over steps 0 .. {window} (Lasso alpha = {alpha:g}, "
-               f"OLS), mean ± SD over runs; {len(ids)} runs")
+               f"Lasso(alpha = 0), exact least squares), mean ± SD over runs; {len(ids)} runs")
     for line in format_r2(summary):
         typer.echo(line)
     bad = results.loc[~results["identifiable"] & (results["method"] == "ols"), "run_id"]
     if len(bad):
         typer.echo(f"note: {len(bad)} of {len(ids)} runs are not identifiable (rank-deficient "
                    f"design; e.g. {bad.iloc[0]})")
-    if "ConvergenceWarning" in notes:
-        typer.echo("note: some Lasso fits did not converge (scikit-learn ConvergenceWarning)")
     if out is None:
         return
+    from ..experiments.ode import FITS
     from ..figures.dynamics import r2_vs_d
 
     out.mkdir(parents=True, exist_ok=True)
     results.to_csv(out / "ode_r2.csv", index=False)
     summary.to_csv(out / "ode_r2_by_d.csv", index=False)
     paths = [out / "ode_r2.csv", out / "ode_r2_by_d.csv"]
-    labels = {"lasso": f"Lasso (alpha = {alpha:g})", "ols": "OLS"}
-    plot = results.assign(method=results["method"].map(labels))
+    plot = results.assign(method=results["method"].map(FITS))
     paths += save_figures({"ode_r2_vs_d": r2_vs_d(plot)}, out)
     numbers = {"store": str(store), "window": window, "alpha": alpha, "runs": len(ids),
-               "by_d": summary.to_dict(orient="records"), "notes": notes}
+               "by_d": summary.to_dict(orient="records")}
     paths.append(write_json(numbers, out / "ode_r2.json"))
     _report_written(paths, out)

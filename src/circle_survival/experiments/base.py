@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,12 @@ from matplotlib.figure import Figure
 
 from ..config import RunConfig
 from ..errors import ConfigError
+from ..layout import RESULT_FILE
 from ..store import Store
 from ..sweep import SweepSpec
+from ..text import DIFFERENCES_PAGE, runs_text, verdict_text  # noqa: F401 (re-exported)
 
 SCALES = ("smoke", "paper")
-RESULT_FILE = "result.json"
 #: the paper's run length
 PAPER_STEPS = RunConfig().steps
 #: significance level of every statistical criterion
@@ -42,16 +43,46 @@ NOT_SETUP = frozenset({"device", "signal_every", "signal_dense_until", "metrics_
                        "snapshot_steps"})
 
 
+#: measured training cost on this project's 2-core CPU: seconds per float64 model-step of the
+#: paper's default shape (p = 59, d = 128); other shapes scale by their work per step
+SECONDS_PER_MODEL_STEP = 0.011
+#: the authors' "seed-10 run" (experiments 1 and 10) and "seed-1 run" (experiment 11): MLP and
+#: split from seed 0, the embedding a fresh torch.normal(0, 1, (p, d)) after seeding
+FRESH_EMBEDDING = {"init_scheme": "reference_fresh_embedding"}
+
+
+def fresh_embedding_seeds(embedding_seed: int) -> dict[str, list[int]]:
+    """Sweep seeds of the authors' "fixed MLP" run with this embedding seed."""
+    return {"embedding": [int(embedding_seed)], "mlp": [0], "split": [0]}
+
+
+def seed10_recording(steps: int) -> dict[str, Any]:
+    """Recording of the seed-10 run shared by experiments 1 and 10: every step's signal,
+    metrics every 10 steps, the embedding at the middle step, parameters every 100 steps."""
+    return {"signal_every": 1, "metrics_every": 10, "embedding_steps": (steps // 2,),
+            "snapshot_every": 100}
+
+
+def seed10_spec(name: str, scale: str, base: Mapping[str, Any], embedding_seed: int = 10
+                ) -> SweepSpec:
+    """The sweep of the authors' seed-10 run (MLP and split seed 0, fresh embedding)."""
+    return SweepSpec(name=f"{name}-{scale}", base={**FRESH_EMBEDDING, **base},
+                     seeds=fresh_embedding_seeds(embedding_seed))
+
+
 @dataclass(frozen=True)
 class Claim:
     """One claim of the paper and what these runs show.
 
-    holds: True / False as judged at this scale, None when the runs cannot decide it.
+    paper: what the paper states. observed: what these runs show. holds: True / False as
+    judged at this scale, None when the runs cannot decide it. criterion: how this tool
+    decides (the test and its threshold), shown in its own column of the report.
     """
 
     paper: str
     observed: str
     holds: bool | None
+    criterion: str = ""
 
 
 @dataclass
@@ -100,11 +131,37 @@ class Experiment(ABC):
         return [rid for spec in self.specs(scale) for rid in spec.run_ids()]
 
     def n_runs(self, scale: str) -> int:
-        return sum(len(spec) for spec in self.specs(scale))
+        return len(self.planned_configs(scale))
+
+    def specs_after(self, scale: str, store: Store | None) -> list[SweepSpec]:
+        """The sweeps to train given what ``store`` holds: :meth:`specs` for most presets; a
+        preset whose runs depend on earlier ones (experiment 9) adds them once those are in
+        the store."""
+        return self.specs(scale)
+
+    def planned_configs(self, scale: str) -> list[RunConfig]:
+        """Every distinct run the experiment trains at ``scale`` (a run shared by two sweeps
+        counts once); presets whose later sweeps depend on earlier runs give stand-ins of the
+        same shape."""
+        out: dict[str, RunConfig] = {}
+        for spec in self.specs(scale):
+            for c in spec.configs():
+                out.setdefault(c.run_id, c)
+        return list(out.values())
 
     def model_steps(self, scale: str) -> int:
         """Total optimiser model-steps of the experiment at ``scale``."""
-        return sum(c.steps for spec in self.specs(scale) for c in spec.configs())
+        return sum(c.steps for c in self.planned_configs(scale))
+
+    def cpu_hours(self, scale: str) -> float:
+        """Training time on this project's CPU at the measured rate
+        (:data:`SECONDS_PER_MODEL_STEP` per float64 model-step of the default shape, scaled
+        by each run's work per step)."""
+        from ..sweep import model_step_flops
+
+        unit = model_step_flops(RunConfig())
+        return sum(SECONDS_PER_MODEL_STEP * c.steps * model_step_flops(c) / unit
+                   for c in self.planned_configs(scale)) / 3600
 
     def check_scale(self, scale: str) -> None:
         if scale not in SCALES:
@@ -121,9 +178,25 @@ class Experiment(ABC):
         return ids
 
 
-def runs_text(n: int) -> str:
-    """'1 run' or 'n runs' (thousands separated)."""
-    return f"{n:,} run" if n == 1 else f"{n:,} runs"
+def train(exp: Experiment, scale: str, store: str | Path, **run_options: Any) -> None:
+    """Train what ``exp`` needs at ``scale`` into ``store``: its sweeps, then any sweep that
+    depends on runs already trained (experiment 9 trains A-D after O), until none is new.
+    ``run_options`` go to :func:`circle_survival.sweep.run_sweep` (executor, workers, ...)."""
+    from ..store import completed_run_ids, is_store, load
+    from ..sweep import run_sweep
+
+    trained_specs: set[str] = set()
+    complete = completed_run_ids(store)  # read once; each sweep adds what it trains
+    while True:
+        current = load(store) if is_store(store) else None
+        todo = [spec for spec in exp.specs_after(scale, current)
+                if spec.name not in trained_specs]
+        if not todo:
+            return
+        for spec in todo:
+            report = run_sweep(spec, store, completed=complete, **run_options)
+            complete |= set(report.trained)
+            trained_specs.add(spec.name)
 
 
 def scale_note(result: ExperimentResult) -> str:
@@ -198,17 +271,6 @@ def steps_deviation(steps: int, paper_steps: int, why: str | None = None) -> lis
     why = why or (f"circles can still die later, so counts can be higher than after "
                   f"{paper_steps:,} steps")
     return [f"{steps:,} steps instead of {paper_steps:,} ({why})"]
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
-    """Spearman's r and its p-value; NaN for fewer than three points or a constant column."""
-    from scipy import stats
-
-    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan"), float("nan")
-    res = stats.spearmanr(a, b)
-    return float(res.statistic), float(res.pvalue)
 
 
 def r_text(r: float, p_value: float) -> str:

@@ -12,34 +12,32 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..analysis.gradient import grad_column, gradient_ttest
+from .base import DEAD_COLOR, SURVIVED_COLOR
+from .base import figure as _figure
 
-SURVIVED_COLOR = "tab:red"
-DEAD_COLOR = "0.55"
 GREY = "0.7"
 
 #: Default labels and colours of the ODE trajectories (keys of ODEAnalysis.predictions).
 ODE_STYLES: dict[str, tuple[str, str]] = {
     "true": ("Original (recorded)", "tab:green"),
-    "lasso_rollout": ("Lasso rollout", "tab:blue"),
-    "ols_rollout": ("OLS rollout", "tab:orange"),
+    "lasso_rollout": ("Lasso (α = 0.01) rollout", "tab:blue"),
+    "lasso0_rollout": ("Lasso(α = 0) rollout (the authors' linear regression)", "tab:orange"),
+    "ols_rollout": ("exact least squares rollout", "tab:brown"),
     "lasso_analytic": ("Lasso analytic solution", "tab:red"),
-    "ols_analytic": ("OLS analytic solution", "tab:purple"),
+    "lasso_analytic_authors": ("Lasso analytic solution, A + 1e-8 I (the authors')",
+                               "tab:pink"),
+    "lasso0_analytic_authors": ("Lasso(α = 0) analytic solution (the authors')", "tab:purple"),
+    "ols_analytic": ("exact least squares analytic solution", "tab:olive"),
 }
-
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 # -- experiment 8: initial gradients ---------------------------------------------------------
 def initial_gradient_histograms(
-    table: pd.DataFrame, s_values: Sequence[int] = (1, 2, 3, 4), bins: int = 30
+    table: pd.DataFrame, s_values: Sequence[int] = (1, 2, 3, 4), bins: int = 30,
+    equal_var: bool = False,
 ) -> Figure:
     """Histograms of the step-s initial gradient, survivors against the dead, one panel per s.
 
@@ -49,7 +47,8 @@ def initial_gradient_histograms(
         s_values: the steps s, one panel each.
         bins: histogram bins (shared by both groups of a panel).
 
-    Each panel's title carries Welch's t-test p-value.
+    Each panel's title carries the t-test's p-value: Welch's, or Student's (the authors')
+    with ``equal_var=True``.
     """
     fig = _figure(3.0 * len(s_values), 3.0)
     axes = fig.subplots(1, len(s_values), squeeze=False)[0]
@@ -61,8 +60,9 @@ def initial_gradient_histograms(
                 label=f"dead (n={int((~alive).sum())})")
         ax.hist(x[alive], bins=edges, density=True, color=SURVIVED_COLOR, alpha=0.6,
                 label=f"survived (n={int(alive.sum())})")
-        test = gradient_ttest(table, s)
-        ax.set_title(f"step s = {s}  (Welch p = {test.p_value:.2g})")
+        test = gradient_ttest(table, s, equal_var=equal_var)
+        name = "Student" if equal_var else "Welch"
+        ax.set_title(f"step s = {s}  ({name} p = {test.p_value:.2g})")
         ax.set_xlabel(f"initial gradient at step {s}")
         ax.set_ylabel("density")
         ax.legend(fontsize="small")
@@ -115,11 +115,11 @@ def collaboration_figure(
     names = {
         "single": "one circle k",
         "strongest+k": "strongest circle + k",
-        "two_strongest+k": "two strongest circles + k",
+        "pair+k": "strongest and third-strongest circles + k",
     }
     if strongest is not None:
         names["strongest+k"] = f"circle {strongest[0]} + k"
-        names["two_strongest+k"] = f"circles {strongest[0]}, {strongest[1]} + k"
+        names["pair+k"] = f"circles {strongest[0]}, {strongest[1]} + k"
     survivors = [int(k) for k in survivors]
     colors = {k: f"C{i % 10}" for i, k in enumerate(survivors)}
     fig = _figure(12.0, 3.8)
@@ -160,7 +160,7 @@ def ode_trajectories(
     predictions: Mapping[str, np.ndarray],
     ks: Sequence[int],
     survived: Sequence[bool] | None = None,
-    show: Sequence[str] = ("lasso_rollout", "ols_rollout", "lasso_analytic"),
+    show: Sequence[str] = ("lasso_rollout", "lasso0_rollout", "lasso_analytic_authors"),
     ncols: int = 5,
 ) -> Figure:
     """One panel per frequency: the recorded signal and the fitted predictions.
@@ -182,7 +182,7 @@ def ode_trajectories(
     handles = []
     for i in range(n_k):
         ax = axes[i + 1]
-        for name in show:
+        for name in (n for n in show if n in predictions):
             label, color = ODE_STYLES.get(name, (name, None))
             (h,) = ax.plot(steps, np.asarray(predictions[name])[:, i], color=color, lw=1.2,
                            label=label)

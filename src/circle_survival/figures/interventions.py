@@ -10,16 +10,16 @@ on an Agg canvas; no pyplot state is touched. Rates are drawn with Wilson 95% in
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..analysis.stats import wilson_interval
+from .base import figure as _figure
+from .base import titled
 
 #: Colours of the ablation variants (O is drawn in both panels).
 ABLATION_COLORS = {"O": "tab:blue", "A": "tab:orange", "B": "tab:green", "C": "tab:pink",
@@ -28,20 +28,6 @@ ABLATION_COLORS = {"O": "tab:blue", "A": "tab:orange", "B": "tab:green", "C": "t
 ABLATION_PANELS = (("O", "A", "B"), ("O", "C", "D"))
 LARGER_COLOR = "tab:red"
 SMALLER_COLOR = "tab:blue"
-
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _suptitle(fig: Figure, title: str, note: str | None, width: int = 110) -> None:
-    """The title, with the scale note wrapped on the lines below it."""
-    text = title
-    if note:
-        text += "\n" + "\n".join(textwrap.wrap(note, width))
-    fig.suptitle(text, fontsize="medium")
 
 
 def _rate_errorbars(ax, x: np.ndarray, n_survived: np.ndarray, n_runs: np.ndarray,
@@ -93,7 +79,7 @@ def ablation_test_loss(
     axes[0].set_ylabel("test loss (log scale)")
     axes[0].set_title("strongest circles")
     axes[1].set_title("random circles")
-    _suptitle(fig, "Test loss after restricting the initial embedding (ablation-then-train)",
+    titled(fig, "Test loss after restricting the initial embedding (ablation-then-train)",
               note)
     return fig
 
@@ -127,7 +113,9 @@ def perturbation_survival(
                         alpha=0.85, label=f"embedding {seed}")
     ax.axvline(0.0, color="0.6", lw=0.8, ls=":")
     ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel(f"α·S_{k} − mean_k S_k  (perturbed signal of k = {k} above the mean)")
+    ax.set_xlabel(f"α·S_{k} − mean_k S_k  (perturbed signal of k = {k} above the mean)\n"
+                  f"S_{k} and the mean from the unperturbed embedding; the authors' plot "
+                  "takes them from the α = 0.85 one, shifting their axis")
     ax.set_ylabel(f"survival rate of k = {k}")
     ax.set_title(f"{_runs_text(rates['n_runs'].to_numpy())}; Wilson 95% intervals",
                  fontsize="small")
@@ -135,8 +123,7 @@ def perturbation_survival(
     if statistic:
         ax.text(0.98, 0.03, statistic, transform=ax.transAxes, ha="right", va="bottom",
                 fontsize="small", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
-    _suptitle(fig, f"Survival of frequency k = {k} after scaling its Fourier component by α",
-              note, width=80)
+    titled(fig, f"Survival of frequency k = {k} after scaling its Fourier component by α", note)
     return fig
 
 
@@ -161,12 +148,13 @@ def two_circles_survival(rates: pd.DataFrame, note: str | None = None) -> Figure
                     marker="s", lw=1.2, label="smaller circle (signal r·s)")
     ax.set_xscale("log")
     ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel("ratio r of the smaller to the larger initial signal (log scale)")
+    ax.set_xlabel("ratio r of the smaller to the larger initial signal (log scale)\n"
+                  "(the authors' axis label says larger to smaller; their plotted r is this)")
     ax.set_ylabel("survival rate")
     ax.set_title(f"{_runs_text(n)}; Wilson 95% intervals", fontsize="small")
     ax.grid(True, which="major", ls="--", alpha=0.4)
     ax.legend(fontsize="small", loc="best")
-    _suptitle(fig, "Two constructed circles: which survives?", note, width=80)
+    titled(fig, "Two constructed circles: which survives?", note)
     return fig
 
 

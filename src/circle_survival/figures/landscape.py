@@ -16,26 +16,18 @@ gives), written under the title, and shows how many runs stand behind every poin
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..analysis.stats import mean_interval, wilson_interval
+from .base import DEAD_COLOR, SURVIVED_COLOR, titled
+from .base import figure as _figure
 
-SURVIVED_COLOR = "tab:red"
-DEAD_COLOR = "0.55"
 SERIES_MARKERS = ("o", "s", "^", "D", "v")
-
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 # -- statistics -------------------------------------------------------------------------------
@@ -49,17 +41,6 @@ def summarize(runs: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def titled(fig: Figure, title: str, note: str | None = None) -> Figure:
-    """Set the figure's suptitle to ``title`` with ``note`` wrapped to the figure's width
-    below it (smaller). Returns ``fig``."""
-    text = title
-    if note:
-        width = max(40, int(fig.get_figwidth() * 12))
-        text += "\n" + textwrap.fill(note, width)
-    fig.suptitle(text, fontsize="medium")
-    return fig
-
-
 def runs_label(counts: Sequence[int] | np.ndarray) -> str:
     """'10 runs per point', or '3-10 runs per point' when the counts differ."""
     c = np.asarray(counts, dtype=int)

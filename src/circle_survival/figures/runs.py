@@ -16,22 +16,16 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .. import fourier
+from .base import DEAD_COLOR
+from .base import figure as _figure
 
-DEAD_COLOR = "0.72"
 #: tab10 without its grey (C7), so that no survivor is drawn grey.
 SURVIVOR_COLORS = tuple(c for i, c in enumerate(colormaps["tab10"].colors) if i != 7)
 TOKEN_CMAP = "viridis"
-
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def survivor_colors(n: int) -> list:
@@ -237,6 +231,7 @@ def planes_over_time(
     survivors: Iterable[int] | None = None,
     title: str | None = None,
     label_tokens: bool = True,
+    basis_step: int | None = None,
 ) -> Figure:
     """The embedding on the FFT planes of chosen frequencies at chosen steps.
 
@@ -248,7 +243,11 @@ def planes_over_time(
         survivors: frequencies that survive the run (named in the titles), if known.
         title: the figure title.
 
-    Panel (i, j) projects the embedding of step j on the plane of its own F[k_i]. Panels of a
+        basis_step: project every step on the planes of this step's embedding (the paper:
+            the final one); default each step's own planes.
+
+    Panel (i, j) projects the embedding of step j on the plane of F[k_i] (its own, or that
+    of ``basis_step``). Panels of a
     row share their (square, symmetric) limits, so a growing or decaying circle shows.
     """
     missing = [s for s in steps if s not in embeddings]
@@ -259,15 +258,18 @@ def planes_over_time(
     fig = _figure(3.3 * len(steps), 3.3 * len(ks) + 0.5)
     axes = fig.subplots(len(ks), len(steps), squeeze=False)
     for row, k in zip(axes, ks, strict=True):
-        xys = [fourier.fft_plane(np.asarray(embeddings[s], dtype=float), k) for s in steps]
+        basis = None if basis_step is None else np.asarray(embeddings[basis_step], dtype=float)
+        xys = [fourier.fft_plane(np.asarray(embeddings[s], dtype=float), k, basis)
+               for s in steps]
         lim = max(float(np.nanmax(np.abs(xy))) for xy in xys) * 1.15
         status = "" if alive is None else (" survives" if k in alive else " dies")
         for ax, s, xy in zip(row, steps, xys, strict=True):
             _tokens(ax, xy, label_tokens)
             _square_limits(ax, xy, lim)
             ax.set_title(f"k = {k}{status} ({delta_text(k, p)}), step {s}", fontsize="medium")
-            ax.set_xlabel(f"along Re $F[{k}]$")
-            ax.set_ylabel(f"along Im $F[{k}]$")
+            at = "" if basis_step is None else f" (step {basis_step})"
+            ax.set_xlabel(f"along Re $F[{k}]${at}")
+            ax.set_ylabel(f"along Im $F[{k}]${at}")
     fig.suptitle(title or "Embedding on two frequency planes during training")
     return fig
 

@@ -1,0 +1,141 @@
+"""Experiment 3 of the paper: with the embedding frozen, the test loss and accuracy against d
+after 500, 1,000, 5,000 and 10,000 steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from ..analysis.stats import spearman
+from ..figures import landscape as figs
+from ..store import Store
+from ..sweep import SweepSpec
+from .base import (
+    Claim,
+    Experiment,
+    ExperimentResult,
+    r_text,
+    scale_note,
+)
+from .dimension import PAPER_DS
+from .shared import (
+    SMOKE_MISS,
+    GridPreset,
+    grid_deviation,
+    per_x_text,
+    run_columns,
+    trend_holds,
+)
+
+
+class FrozenEmbedding(GridPreset):
+    """Experiment 3: with the embedding frozen at its random initial value, the test loss and
+    accuracy against d after 500, 1000, 5000 and 10,000 steps.
+
+    Paper scale: d ∈ {16, 32, ..., 128}, 5 runs per d (everything redrawn), 10,000 steps; the
+    metrics at the chosen steps come from the metrics record.
+    """
+
+    name = "frozen-embedding"
+    number = 3
+    title = "Frozen embedding: test loss against d"
+    paper_steps = 10_000
+    paper_runs = 5
+    paper_checkpoints = (500, 1000, 5000, 10_000)
+    per_point = "d"
+    short_steps_note = "the test loss can still fall later"
+
+    def __init__(self, smoke_ds: Sequence[int] = (16, 32, 48, 64, 96, 128), smoke_runs: int = 2,
+                 smoke_steps: int = 3000, smoke_base: Mapping[str, Any] | None = None,
+                 smoke_checkpoints: Sequence[int] | None = None) -> None:
+        super().__init__(smoke_steps=smoke_steps, smoke_runs=smoke_runs, smoke_base=smoke_base)
+        self.smoke_ds = tuple(int(d) for d in smoke_ds)
+        self.smoke_checkpoints = None if smoke_checkpoints is None else tuple(smoke_checkpoints)
+
+    def ds(self, scale: str) -> tuple[int, ...]:
+        return self.smoke_ds if scale == "smoke" else PAPER_DS
+
+    def checkpoints(self, scale: str) -> list[int]:
+        """The steps at which the metrics are read: the paper's below the run's length, and
+        the last step."""
+        steps = self.steps(scale)
+        chosen = self.paper_checkpoints
+        if scale == "smoke" and self.smoke_checkpoints is not None:
+            chosen = self.smoke_checkpoints
+        return sorted({c for c in chosen if 0 < c < steps} | {steps})
+
+    def specs(self, scale: str) -> list[SweepSpec]:
+        every = math.gcd(*self.checkpoints(scale))
+        base = self.base(scale, freeze_embedding=True, metrics_every=every,
+                         signal_every=self.steps(scale))
+        return [self._spec(scale, base=base, axes={"d": list(self.ds(scale))},
+                           seeds=self.seeds(scale))]
+
+    def deviations(self, scale: str) -> list[str]:
+        out = super().deviations(scale)
+        if scale == "smoke":
+            out += grid_deviation("d", self.smoke_ds, PAPER_DS)
+            out += grid_deviation("metrics at steps", self.checkpoints(scale),
+                                   self.paper_checkpoints)
+        return out
+
+    def analyze(self, store: Store, scale: str) -> ExperimentResult:
+        self.check_scale(scale)
+        ids = self.select(store, self.specs(scale)[0])
+        runs = run_columns(store, ids, ["p", "d"])
+        p = int(runs["p"].iloc[0])
+        checkpoints = self.checkpoints(scale)
+        table = self.metrics_at(store, runs, checkpoints)
+        last = table[table["step"] == checkpoints[-1]]
+        r, p_r = spearman(last["d"], last["test_loss"])
+        by_d = last.groupby("d")[["test_loss", "test_acc"]].mean()
+        wide = by_d[by_d.index >= p]
+        numbers = {
+            "p": p, "checkpoints": checkpoints, "ds": [int(d) for d in by_d.index],
+            "runs_per_d": [int(n) for n in last.groupby("d").size()],
+            "mean_test_loss": {int(s): g.groupby("d")["test_loss"].mean().tolist()
+                               for s, g in table.groupby("step")},
+            "mean_test_acc": {int(s): g.groupby("d")["test_acc"].mean().tolist()
+                              for s, g in table.groupby("step")},
+            "spearman_r_final_loss_d": r, "spearman_p_final_loss_d": p_r,
+            "max_mean_final_loss_d_ge_p": float(wide["test_loss"].max()) if len(wide) else None,
+        }
+        result = self._result(scale, len(ids), numbers)
+        small = bool(len(wide)) and bool((wide["test_loss"] < 0.1).all())
+        result.claims = [
+            Claim("With a frozen embedding the test loss falls as d grows.",
+                  f"after {checkpoints[-1]:,} steps: Spearman r = {r_text(r, p_r)}; mean "
+                  "test loss " + per_x_text("d", by_d.index, by_d["test_loss"], ".3g") + ".",
+                  trend_holds(r, p_r, -1, scale),
+                  f"Spearman r of the final test loss against d < 0 with p < 0.05; "
+                  f"{SMOKE_MISS}"),
+            Claim("The test loss is small once d ≳ p.",
+                  ("largest mean final test loss at d ≥ p: "
+                   f"{wide['test_loss'].max():.3g} (d = {int(wide['test_loss'].idxmax())})"
+                   if len(wide) else "no d ≥ p in the grid") + ".",
+                  small if len(wide) else None,
+                  f"mean final test loss < 0.1 at every d ≥ p = {p}"),
+        ]
+        result.figures = {"frozen_embedding": figs.frozen_embedding(
+            table, p, note=scale_note(result))}
+        return result
+
+    @staticmethod
+    def metrics_at(store: Store, runs: pd.DataFrame, steps: Sequence[int]) -> pd.DataFrame:
+        """One row per (run, step): run_id, d, step, test_loss, test_acc (from the metrics
+        record)."""
+        parts = []
+        for rid, row in runs.iterrows():
+            m = store.metrics(rid)
+            m = m[m["step"].isin(list(steps))][["step", "test_loss", "test_acc"]].copy()
+            m.insert(0, "d", int(row["d"]))
+            m.insert(0, "run_id", rid)
+            parts.append(m)
+        return pd.concat(parts, ignore_index=True)
+
+
+EXPERIMENTS: list[Experiment] = [FrozenEmbedding()]

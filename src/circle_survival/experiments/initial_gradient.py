@@ -1,0 +1,331 @@
+"""Experiment 8 of the paper: survival against the initial gradient of each frequency, over two
+sets of runs on one fixed embedding (MLP varied; split varied).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from ..analysis.stats import wilson_interval
+from ..figures.base import DEAD_COLOR, SURVIVED_COLOR, figure, titled
+from ..store import Store
+from ..sweep import SweepSpec
+from .base import (
+    ALPHA,
+    PAPER_STEPS,
+    Claim,
+    Experiment,
+    ExperimentResult,
+    scale_note,
+)
+from .shared import (
+    count_text,
+    override_text,
+    single_steps_deviation,
+)
+
+#: the steps s of the gradient histograms and survival-rate curves
+S_VALUES = (1, 2, 3, 4)
+#: the step s of the paper's main gradient analysis (t-test, SVM)
+MAIN_S = 4
+
+
+class InitialGradient(Experiment):
+    """Experiment 8: survival against the initial gradient of each frequency.
+
+    One fixed embedding (``embedding_seed`` 0) and two sets of runs, as the authors ran them:
+    one varying only the MLP init (``mlp_seed`` 0 .. n-1, split seed 0), one varying only the
+    split (``split_seed`` 0 .. n-1, MLP seed 0); the run with all seeds 0 belongs to both
+    and trains once. The paper gives no run count; the paper scale takes ``paper_runs`` per
+    set. Survival by the absolute rule (final S_k > 10); Student's two-sample t-test; the
+    survival-rate curves over 20 equal-width bins; the authors' SVM (unscaled
+    ``SVC(kernel="linear")``, 80/20 split, random_state 42) and, next to it, a standardised
+    ``LinearSVC`` on a stratified split; each against the majority-class baseline with an
+    exact binomial test.
+
+    Args:
+        paper_runs: runs per set at the paper scale.
+        smoke_runs, smoke_steps: runs per set and steps at the smoke scale.
+        smoke_overrides: RunConfig fields changed at the smoke scale (e.g. a tiny model in
+            tests); listed among the deviations.
+        embedding_seed: the fixed embedding.
+        threshold: the absolute survival rule's threshold (the paper's 10).
+        smoke_threshold: the threshold of the smoke scale's main analysis. After a few thousand
+            steps the dying frequencies still sit near 10 (they decay slowly towards 0 over
+            30,000 steps) while survivors are above 60, so S_k > 10 mislabels many dying
+            frequencies as survivors; the smoke scale judges survival by S_k > 30 and reports
+            S_k > 10 and the 2x-mean rule beside it.
+        bins: equal-width bins of the survival-rate curves (the authors' 20).
+        svm_seed: seed of the standardised SVM's held-out split.
+    """
+
+    name = "initial-gradient"
+    number = 8
+    title = "Initial gradient and survival"
+    #: the two sets: name -> the seed that varies
+    sets = {"mlp": "mlp", "split": "split"}
+
+    def __init__(self, *, paper_runs: int = 500, smoke_runs: int = 8, smoke_steps: int = 2500,
+                 smoke_overrides: Mapping[str, Any] | None = None, embedding_seed: int = 0,
+                 threshold: float = 10.0, smoke_threshold: float = 30.0, bins: int = 20,
+                 svm_seed: int = 0):
+        self.paper_runs, self.smoke_runs, self.smoke_steps = paper_runs, smoke_runs, smoke_steps
+        self.smoke_overrides = dict(smoke_overrides or {})
+        self.embedding_seed = embedding_seed
+        self.threshold, self.smoke_threshold = threshold, smoke_threshold
+        self.bins, self.svm_seed = bins, svm_seed
+
+    def specs(self, scale: str) -> list[SweepSpec]:
+        self.check_scale(scale)
+        if scale == "paper":
+            base: dict[str, Any] = {"steps": PAPER_STEPS}
+            n = self.paper_runs
+        else:
+            base = {**self.smoke_overrides, "steps": self.smoke_steps}
+            n = self.smoke_runs
+        # the gradients need the signals of steps 0 .. 4, survival the final ones: every step
+        # up to 10, every 100 after (1/90th of the bytes of every step)
+        base.update(signal_every=100, signal_dense_until=10)
+        out = []
+        for name, varied in self.sets.items():
+            seeds = {"embedding": [self.embedding_seed], "mlp": [0], "split": [0],
+                     varied: list(range(n))}
+            out.append(SweepSpec(name=f"{self.name}-{scale}-{name}", base=dict(base),
+                                 seeds=seeds))
+        return out
+
+    def deviations(self, scale: str) -> list[str]:
+        self.check_scale(scale)
+        if scale == "paper":
+            return [f"{self.paper_runs} runs per set (the paper gives no run count)"]
+        out = [f"{self.smoke_runs} runs per set instead of {self.paper_runs}",
+               single_steps_deviation(self.smoke_steps, "survival")]
+        if self.smoke_threshold != self.threshold:
+            out.append(f"survival by final S_k > {self.smoke_threshold:g} instead of "
+                       f"> {self.threshold:g}: at step {self.smoke_steps:,} dying frequencies "
+                       f"still sit near {self.threshold:g} (S_k > {self.threshold:g} reported "
+                       "too)")
+        if self.smoke_overrides:
+            out.append(f"model changed: {override_text(self.smoke_overrides)}")
+        return out
+
+    def rule_thresholds(self, scale: str) -> dict[str, tuple[str, float]]:
+        """Survival rules analysed at ``scale``: label -> (rule, threshold), main rule first."""
+        self.check_scale(scale)
+        main = self.threshold if scale == "paper" else self.smoke_threshold
+        out = {f"S_k > {main:g}": ("absolute", main)}
+        if main != self.threshold:
+            out[f"S_k > {self.threshold:g}"] = ("absolute", self.threshold)
+        out["2x-mean"] = ("2x-mean", self.threshold)
+        return out
+
+    def set_ids(self, store: Store, scale: str) -> dict[str, list[str]]:
+        """Set name -> its run ids (all must be in ``store``)."""
+        return {name: self.select(store, spec)
+                for name, spec in zip(self.sets, self.specs(scale), strict=True)}
+
+    def analyze(self, store: Store, scale: str) -> ExperimentResult:
+        from ..analysis.gradient import survival_rate_by_gradient
+        from ..analysis.survival import frequency_table
+
+        by_set = self.set_ids(store, scale)
+        ids = list(dict.fromkeys(r for v in by_set.values() for r in v))
+        tables = {label: frequency_table(store, ids, rule=rule, threshold=thr,
+                                         s_max=max(S_VALUES))
+                  for label, (rule, thr) in self.rule_thresholds(scale).items()}
+        rules = {label: self._rule_numbers(t) for label, t in tables.items()}
+        label = next(iter(tables))
+        main, a = tables[label], rules[label]
+        per_set = {name: self._rule_numbers(main[main["run_id"].isin(set_ids)])
+                   for name, set_ids in by_set.items()}
+        rates = survival_rate_by_gradient(main, S_VALUES, bins=self.bins, binning="width")
+        lo, hi = wilson_interval(rates["n_survived"], rates["n"])
+        rates = rates.assign(wilson_lo=lo, wilson_hi=hi)
+        t_main, svm = a["ttest"][f"s={MAIN_S}"], a["svm"]
+        numbers: dict[str, Any] = {
+            "runs": len(ids),
+            "runs_per_set": {k: len(v) for k, v in by_set.items()},
+            "frequencies": len(main),
+            "survival_rule": f"final {label}",
+            "survived": a["survived"],
+            "dead": a["dead"],
+            f"ttest_p_grad_{MAIN_S}": t_main["p_value"],
+            f"mean_grad_{MAIN_S}_survived": t_main["mean_survived"],
+            f"mean_grad_{MAIN_S}_dead": t_main["mean_dead"],
+            "svm_accuracy": None if svm is None else svm["accuracy"],
+            "svm_baseline_accuracy": None if svm is None else svm["baseline_accuracy"],
+            "svm_p_value": None if svm is None else svm["p_value"],
+            "by_rule": {k: _rule_summary(r) for k, r in rules.items()},
+            "by_set": {k: _rule_summary(r) for k, r in per_set.items()},
+            "rules": rules,
+            "survival_rate_curves": rates.to_dict(orient="records"),
+        }
+        result = ExperimentResult(self.name, self.number, self.title, scale, len(ids), numbers,
+                                  {}, self._claims(label, rules, per_set),
+                                  self.deviations(scale))
+        result.figures = self._figures(main, rates, svm, label, result)
+        return result
+
+    def _rule_numbers(self, table: pd.DataFrame) -> dict[str, Any]:
+        return gradient_numbers(table, MAIN_S, svm_seed=self.svm_seed)
+
+    def _claims(self, label: str, rules: dict[str, dict[str, Any]],
+                per_set: dict[str, dict[str, Any]]) -> list[Claim]:
+        a = rules[label]
+        others = [k for k in rules if k != label]
+        t = a["ttest"][f"s={MAIN_S}"]
+        if not np.isfinite(t["p_value"]):
+            obs1, holds1 = (f"t-test undecidable: {a['survived']} survivors, {a['dead']} dead "
+                            f"(final {label})"), None
+        else:
+            holds1 = bool(t["p_value"] < 0.05 and t["mean_survived"] > t["mean_dead"])
+            obs1 = (f"mean step-{MAIN_S} gradient {t['mean_survived']:.3g} (survivors, "
+                    f"n={t['n_survived']}) vs {t['mean_dead']:.3g} (dead, n={t['n_dead']}); "
+                    f"Student p = {t['p_value']:.2g} (final {label})")
+        obs1 += "".join(f"; {k}: p = {rules[k]['ttest'][f's={MAIN_S}']['p_value']:.2g}"
+                        for k in others)
+        obs1 += "".join(f"; {k}-varied set: p = {r['ttest'][f's={MAIN_S}']['p_value']:.2g}"
+                        for k, r in per_set.items())
+        claims = [Claim("Frequencies that survive have larger initial gradients than those "
+                        "that die.", obs1, holds1,
+                        f"Student's two-sample t-test of the step-{MAIN_S} gradient p < 0.05 "
+                        "and the survivors' mean higher (both sets together)")]
+        svm, std = a["svm"], a["svm_standardised"]
+        if svm is None:
+            obs2, holds2 = f"SVM skipped: {a['svm_skipped']}", None
+        else:
+            holds2 = bool(svm["accuracy"] > svm["baseline_accuracy"] and svm["p_value"] < ALPHA)
+            obs2 = (f"the authors' SVM: held-out accuracy {svm['accuracy']:.3f} vs majority "
+                    f"baseline {svm['baseline_accuracy']:.3f} ({svm['n_test']} held out), "
+                    f"binomial p = {svm['p_value']:.2g}")
+        if std is not None:
+            obs2 += (f"; standardised LinearSVC (stratified split): {std['accuracy']:.3f} vs "
+                     f"{std['baseline_accuracy']:.3f}, p = {std['p_value']:.2g}")
+        for k in others:
+            o = rules[k]["svm"]
+            obs2 += (f"; {k}: skipped" if o is None else
+                     f"; {k}: {o['accuracy']:.3f} vs {o['baseline_accuracy']:.3f}")
+        claims.append(Claim(f"A linear SVM on (step-{MAIN_S} initial gradient, initial signal) "
+                            "separates survivors from the dead.", obs2, holds2,
+                            "the authors' SVM (SVC(kernel='linear'), unscaled, 80/20, "
+                            "random_state 42) beats the majority-class baseline on the held-out "
+                            "fifth, one-sided exact binomial test p < 0.05"))
+        return claims
+
+    def _figures(self, table: pd.DataFrame, rates: pd.DataFrame, svm: dict | None,
+                 label: str, result: ExperimentResult) -> dict[str, Figure]:
+        from ..figures.dynamics import initial_gradient_histograms
+
+        rule = f"survival: final {label.replace('S_k', '$S_k$')}"
+        note = scale_note(result)
+        hist = initial_gradient_histograms(table, S_VALUES, equal_var=True)
+        for ax in hist.axes:  # the panel titles carry the p-values; keep them inside the panel
+            ax.title.set_fontsize("medium")
+        return {
+            "gradient_histograms": titled(
+                hist, f"Initial gradient of survivors and dead frequencies ({rule})", note),
+            "survival_rate_curves": titled(
+                survival_rate_panels(rates), f"Survival rate against initial gradient ({rule}; "
+                f"{self.bins} equal-width bins)", note),
+            "svm_plane": titled(
+                gradient_signal_plane(table, MAIN_S, svm),
+                f"Survivors and the dead on (gradient, initial signal) ({rule})", note),
+        }
+
+def gradient_numbers(table: pd.DataFrame, s: int = MAIN_S, *, s_values: Sequence[int] = S_VALUES,
+                     equal_var: bool = True, svm_seed: int = 0) -> dict[str, Any]:
+    """Experiment 8's numbers for one set of (run, frequency) rows: counts, the two-sample
+    t-test of every grad_s (Student's by default, the authors'; Welch's with
+    ``equal_var=False``) and of the initial signal, the authors' SVM ("svm") and the
+    standardised SVM ("svm_standardised") on (grad_s, initial signal). A skipped SVM is None
+    with its reason under "<key>_skipped"."""
+    from ..analysis.gradient import gradient_ttest, svm_authors, svm_separation
+
+    alive = table["survived"].to_numpy(bool)
+    out: dict[str, Any] = {
+        "runs": int(table["run_id"].nunique()), "frequencies": len(table),
+        "survived": int(alive.sum()), "dead": int((~alive).sum()),
+        "ttest": {f"s={v}": asdict(gradient_ttest(table, v, equal_var=equal_var))
+                  for v in sorted({*s_values, s})},
+        "ttest_initial_signal": asdict(gradient_ttest(table, feature="initial_signal",
+                                                      equal_var=equal_var)),
+    }
+    for key, fit in (("svm", lambda: svm_authors(table, s)),
+                     ("svm_standardised", lambda: svm_separation(
+                         table, s, test_size=0.2, seed=svm_seed))):
+        try:
+            res = fit()
+        except ValueError as exc:
+            out[key], out[f"{key}_skipped"] = None, str(exc)
+        else:
+            out[key] = {**asdict(res), "coef": res.coef.tolist()}
+    return out
+
+
+def _rule_summary(r: dict[str, Any]) -> dict[str, Any]:
+    """The key numbers of one survival rule (counts, t-test of grad_4, SVM)."""
+    t, svm = r["ttest"][f"s={MAIN_S}"], r["svm"]
+    return {"survived": r["survived"], "dead": r["dead"], "ttest_p": t["p_value"],
+            "mean_survived": t["mean_survived"], "mean_dead": t["mean_dead"],
+            "svm_accuracy": svm and svm["accuracy"],
+            "svm_baseline_accuracy": svm and svm["baseline_accuracy"],
+            "svm_p_value": svm and svm["p_value"]}
+
+
+def survival_rate_panels(rates: pd.DataFrame) -> Figure:
+    """Survival rate against the binned step-s gradient, one panel per s, with Wilson 95%
+    intervals (columns s, center, rate, n, wilson_lo, wilson_hi); each panel names the
+    number of (run, frequency) pairs per bin."""
+    s_values = sorted(rates["s"].unique())
+    fig = figure(3.2 * max(1, len(s_values)), 3.4)
+    axes = fig.subplots(1, max(1, len(s_values)), squeeze=False, sharey=True)[0]
+    for ax, s in zip(axes, s_values, strict=False):
+        g = rates[rates["s"] == s]
+        x, y = g["center"].to_numpy(float), g["rate"].to_numpy(float)
+        err = np.vstack([y - g["wilson_lo"].to_numpy(float),
+                         g["wilson_hi"].to_numpy(float) - y]).clip(min=0.0)  # rounding
+        ax.errorbar(x, y, yerr=err, marker="o", ms=4, capsize=2, color=f"C{int(s) - 1}",
+                    label="rate, Wilson 95% CI")
+        ax.set_title(f"s = {s}: {len(g)} bins, n = {count_text(g['n'])} each",
+                     fontsize="medium")
+        ax.set_xlabel(f"initial gradient at step {s} (bin mean)")
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("survival rate")
+    axes[0].legend(fontsize="small", loc="upper left")
+    return fig
+
+
+def gradient_signal_plane(table: pd.DataFrame, s: int, svm: Mapping[str, Any] | None) -> Figure:
+    """Every (run, frequency) on the plane (step-s gradient, initial signal), survivors
+    coloured; the SVM's held-out accuracy and baseline in the title."""
+    from ..analysis.gradient import grad_column
+    fig = figure(5.5, 4.4)
+    ax = fig.subplots()
+    alive = table["survived"].to_numpy(bool)
+    x, y = table[grad_column(s)].to_numpy(float), table["initial_signal"].to_numpy(float)
+    ax.scatter(x[~alive], y[~alive], s=6, color=DEAD_COLOR, alpha=0.5,
+               label=f"dead (n={int((~alive).sum())})")
+    ax.scatter(x[alive], y[alive], s=8, color=SURVIVED_COLOR, alpha=0.8,
+               label=f"survived (n={int(alive.sum())})")
+    ax.set_xlabel(f"initial gradient at step {s}")
+    ax.set_ylabel("initial signal $S_k(0)$")
+    if svm is None:
+        ax.set_title("linear SVM: skipped (too few of one class)", fontsize="medium")
+    else:
+        ax.set_title(f"linear SVM: held-out accuracy {svm['accuracy']:.3f}, majority baseline "
+                     f"{svm['baseline_accuracy']:.3f}", fontsize="medium")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+EXPERIMENTS: list[Experiment] = [InitialGradient()]
