@@ -33,6 +33,8 @@ from .init import InitialState, initial_state
 
 METRIC_NAMES = ("train_loss", "train_acc", "test_loss", "test_acc")
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+#: each parameter's block in the flat storage starts at a multiple of this many elements
+SEGMENT_ALIGN = 8
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,19 @@ class Trainer:
     Args:
         configs: M run configs sharing a batch key.
         chunk_size: models per forward/backward/update chunk (default: from cache size).
+        onehot_sums: sum the pairs' gradients into the embedding-side tables with a one-hot
+            batched matmul (deterministic everywhere) rather than ``index_add_``
+            (deterministic on the CPU only). Default: on every device but the CPU.
+
+    The parameters live in one flat storage, parameter by parameter (each an (M, ...) block
+    starting at a multiple of :data:`SEGMENT_ALIGN` elements; the gaps are zeros that AdamW
+    keeps at zero), so that every chunk of models of every parameter is contiguous: the
+    backward pass writes the gradients straight into the gradient storage and a chunk's AdamW
+    update runs right after its backward pass, while its gradients are still in cache.
     """
 
-    def __init__(self, configs: Sequence[RunConfig], chunk_size: int | None = None):
+    def __init__(self, configs: Sequence[RunConfig], chunk_size: int | None = None,
+                 onehot_sums: bool | None = None):
         check_batch(configs)
         self.configs = list(configs)
         cfg = self.cfg = configs[0]
@@ -150,16 +162,20 @@ class Trainer:
         train = torch.as_tensor(np.stack([s.train_idx for s in states]), device=dev)
         test = torch.as_tensor(np.stack([s.test_idx for s in states]), device=dev)
         self.train_pairs = ensemble.Pairs.from_indices(train, cfg.p)
+        if onehot_sums if onehot_sums is not None else self.device != "cpu":
+            self.train_pairs = self.train_pairs.with_onehot(cfg.p, self.dtype)
         self.test_pairs = ensemble.Pairs.from_indices(test, cfg.p)
         self.train_idx = train
         lr = torch.tensor([c.lr for c in configs], dtype=self.dtype, device=dev)
         wd = torch.tensor([c.weight_decay for c in configs], dtype=self.dtype, device=dev)
-        n_emb = cfg.p * cfg.d
-        lo, hi = (n_emb if cfg.freeze_embedding else 0), (n_emb if cfg.freeze_mlp else
-                                                           self.flat.shape[1])
-        self.trainable = (lo, hi)
-        self.grad_flat = torch.zeros_like(self.flat)
-        self.opt = ensemble.AdamW(self.flat[:, lo:hi], lr, wd, cfg.betas, cfg.eps)
+        first = 1 if cfg.freeze_embedding else 0
+        last = 1 if cfg.freeze_mlp else len(self.params)
+        self.trainable = list(range(first, last))  # parameter indices AdamW updates
+        self.grad_storage = torch.zeros_like(self.storage)
+        self.grads = [self.grad_storage[o:o + t.numel()].view(t.shape)
+                      for o, t in zip(self.offsets, self.params, strict=True)]
+        self.opt = ensemble.AdamW([self.params[i] for i in self.trainable], lr, wd,
+                                  cfg.betas, cfg.eps)
         self.chunk = chunk_size or default_chunk_size(cfg, m, dev)
         self.chunks = [(lo, min(lo + self.chunk, m)) for lo in range(0, m, self.chunk)]
         self._chunk_pairs = [self.train_pairs.chunk(lo, hi, cfg.p) for lo, hi in self.chunks]
@@ -167,27 +183,30 @@ class Trainer:
         self.step_count = 0
 
     def _stack_params(self, states: list[InitialState]) -> list[torch.Tensor]:
-        """Lay every parameter into one flat (M, P) tensor; return (M, ...) views into it.
+        """Lay every parameter into one flat storage; return its (M, ...) views.
 
-        Order: embedding, then W_0, b_0, W_1, b_1, ... (W in (in, out) layout).
+        Order: embedding, then W_0, b_0, W_1, b_1, ... (W in (in, out) layout); parameter i
+        starts at ``self.offsets[i]``, a multiple of :data:`SEGMENT_ALIGN`.
         """
         per_model = [[s.embedding] + [t for w, b in zip(s.weights, s.biases, strict=True)
                                       for t in (w.T, b)] for s in states]
-        shapes = [tuple(t.shape) for t in per_model[0]]
-        flat = torch.stack([torch.cat([t.reshape(-1) for t in ts]) for ts in per_model])
-        self.flat = flat.to(device=self.device, dtype=self.dtype).contiguous()
-        self.offsets = []
-        views, off = [], 0
+        shapes = [(self.m, *t.shape) for t in per_model[0]]
+        self.offsets, off = [], 0
         for shape in shapes:
-            size = math.prod(shape)
-            self.offsets.append((off, off + size))
-            views.append(self.flat[:, off:off + size].view(self.m, *shape))
-            off += size
+            self.offsets.append(off)
+            off += ensemble.padded_width(math.prod(shape), SEGMENT_ALIGN)
+        self.storage = torch.zeros(off, dtype=self.dtype, device=self.device)
+        views = []
+        for i, (o, shape) in enumerate(zip(self.offsets, shapes, strict=True)):
+            view = self.storage[o:o + math.prod(shape)].view(shape)
+            view.copy_(torch.stack([ts[i] for ts in per_model]).to(self.device))
+            views.append(view)
         return views
 
-    def _grad_view(self, index: int, lo: int, hi: int) -> torch.Tensor:
-        a, b = self.offsets[index]
-        return self.grad_flat[lo:hi, a:b].view(hi - lo, *self.params[index].shape[1:])
+    @property
+    def flat(self) -> torch.Tensor:
+        """Every parameter of each model in one row, (M, P): embedding, W_0, b_0, ... (a copy)."""
+        return torch.cat([t.reshape(self.m, -1) for t in self.params], dim=1)
 
     # -- one step ---------------------------------------------------------------------------
     def step(self, signals_out: torch.Tensor | None = None,
@@ -195,27 +214,28 @@ class Trainer:
         """One AdamW step for every model.
 
         Before updating, writes the current signals into ``signals_out`` (M, K) and the current
-        train loss and accuracy into ``train_metrics_out`` (M, 2) when given.
+        train loss and accuracy into ``train_metrics_out`` (M, 2) when given. Nothing in the
+        step waits for the device.
         """
         cfg = self.cfg
         want_e = not cfg.freeze_embedding
         want_mlp = not cfg.freeze_mlp
+        want_metrics = train_metrics_out is not None
+        self.opt.advance()
         for (lo, hi), pairs in zip(self.chunks, self._chunk_pairs, strict=True):
             chunk_params = [t[lo:hi] for t in self.params]
             if signals_out is not None:
                 signals_out[lo:hi] = fourier.signal_torch(chunk_params[0])
-            loss, acc, grads = ensemble.loss_and_grads(
+            chunk_grads = [g[lo:hi] for g in self.grads]
+            loss, acc, _ = ensemble.loss_and_grads(
                 chunk_params, pairs, cfg.activation, need_embedding_grad=want_e,
-                need_mlp_grad=want_mlp, need_accuracy=train_metrics_out is not None,
+                need_mlp_grad=want_mlp, need_accuracy=want_metrics, need_loss=want_metrics,
+                grads_out=chunk_grads,
             )
-            if train_metrics_out is not None:
+            if want_metrics:
                 train_metrics_out[lo:hi, 0] = loss
                 train_metrics_out[lo:hi, 1] = acc
-            for i, g in enumerate(grads):
-                if g is not None:
-                    self._grad_view(i, lo, hi).copy_(g)
-        lo, hi = self.trainable
-        self.opt.step(self.grad_flat[:, lo:hi])
+            self.opt.update([chunk_grads[i] for i in self.trainable], lo, hi)
         self.step_count += 1
 
     def signals(self) -> torch.Tensor:
@@ -244,25 +264,52 @@ class Trainer:
             out[name] = a.cpu().numpy().copy()  # a copy, never a view of live state
         return out
 
-    # -- the loop -----------------------------------------------------------------------------
+    # -- checkpoints ----------------------------------------------------------------------------
     def save_state(self) -> dict[str, np.ndarray]:
-        """The full training state (parameters, AdamW moments, step), for a checkpoint."""
+        """The full training state (parameters, AdamW moments, step), for a checkpoint.
+
+        flat: (M, P), every parameter of a model in one row (:attr:`flat`); exp_avg and
+        exp_avg_sq: (M, P') over the trainable parameters only, in the same order.
+        """
+        return {k: v.numpy().copy() for k, v in self._state_tensors().items()}
+
+    def _state_tensors(self, pinned: bool = False) -> dict[str, torch.Tensor]:
+        """:meth:`save_state` as host tensors; with ``pinned`` on a GPU the copies are
+        asynchronous (into fresh pinned memory): wait for the device before reading them."""
+        def host(parts: list[torch.Tensor]) -> torch.Tensor:
+            if not parts:
+                return torch.empty(self.m, 0, dtype=self.dtype)
+            dev = torch.cat([t.reshape(self.m, -1) for t in parts], dim=1)
+            if pinned and dev.is_cuda:
+                out = torch.empty(dev.shape, dtype=dev.dtype, pin_memory=True)
+                return out.copy_(dev, non_blocking=True)
+            return dev.cpu()
         return {
-            "flat": self.flat.cpu().numpy().copy(),
-            "exp_avg": self.opt.exp_avg.cpu().numpy().copy(),
-            "exp_avg_sq": self.opt.exp_avg_sq.cpu().numpy().copy(),
-            "step": np.asarray([self.step_count], dtype=np.int64),
+            "flat": host(self.params),
+            "exp_avg": host(self.opt.exp_avg),
+            "exp_avg_sq": host(self.opt.exp_avg_sq),
+            "step": torch.tensor([self.step_count], dtype=torch.int64),
         }
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         """Continue from :meth:`save_state`'s output (bit-identical to never stopping)."""
-        if state["flat"].shape != tuple(self.flat.shape):
+        if state["flat"].shape != (self.m, sum(t[0].numel() for t in self.params)):
             raise ValueError("checkpoint does not match this batch")
-        self.flat.copy_(torch.as_tensor(state["flat"]))
-        self.opt.exp_avg.copy_(torch.as_tensor(state["exp_avg"]))
-        self.opt.exp_avg_sq.copy_(torch.as_tensor(state["exp_avg_sq"]))
-        self.step_count = self.opt.t = int(state["step"][0])
 
+        def split_into(parts: list[torch.Tensor], array: np.ndarray) -> None:
+            host = torch.as_tensor(array)
+            off = 0
+            for t in parts:
+                size = t[0].numel()
+                t.copy_(host[:, off:off + size].reshape(t.shape))
+                off += size
+        split_into(self.params, state["flat"])
+        split_into(self.opt.exp_avg, state["exp_avg"])
+        split_into(self.opt.exp_avg_sq, state["exp_avg_sq"])
+        self.step_count = self.opt.t = int(state["step"][0])
+        self.opt.step_t.fill_(self.step_count)
+
+    # -- the loop -----------------------------------------------------------------------------
     def run(self, sink: MutableMapping[str, Any], progress: Callable[[int], None] | None = None,
             block: int = 1024, checkpoint: Callable[[dict[str, np.ndarray]], None] | None = None,
             checkpoint_seconds: float = 300.0) -> BatchResult:
