@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, MutableMapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +125,138 @@ def default_chunk_size(cfg: RunConfig, m: int, device: str) -> int:
     itemsize = 8 if cfg.dtype == "float64" else 4
     per_model = cfg.n_train * (2 * sum(cfg.hidden) + 2 * cfg.p) * itemsize
     return int(max(1, min(m, (12 * 2**20) // max(per_model, 1))))
+
+
+class RecordWriter:
+    """Writes a training loop's records into a sink on one background thread, in order.
+
+    The loop hands over device tensors; each is copied to host memory (into pinned memory,
+    asynchronously, on a GPU) and the thread waits for that copy (a CUDA event) before
+    writing, so the loop itself never waits for the device. Blocks of step records go
+    through two host buffers per array (:meth:`double_buffer`): a buffer is refilled only
+    once its previous write is done. :meth:`close` waits for every write and re-raises the
+    first error of the thread; an error also stops every later write.
+    """
+
+    def __init__(self, sink: MutableMapping[str, Any], device: str):
+        self.sink = sink
+        self.cuda = str(device).startswith("cuda")
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="record-writer")
+        self._pending: list[Future] = []
+        self._busy: dict[int, Future] = {}  # host buffer id -> its last write
+        self._last: dict[int, int] = {}  # first buffer's id -> the pair's buffer written last
+        self._error: BaseException | None = None
+
+    def _host_like(self, t: torch.Tensor) -> torch.Tensor:
+        return torch.empty(t.shape, dtype=t.dtype, pin_memory=self.cuda)
+
+    def _to_host(self, t: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """A host copy of t and an event to wait for (None off the GPU)."""
+        if not self.cuda:
+            return t.detach().clone(), None
+        host = self._host_like(t).copy_(t, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        return host, event
+
+    def _submit(self, fn: Callable[[], None]) -> Future:
+        """Run fn on the thread after everything handed over before; raise an earlier error."""
+        if self._error is not None:
+            raise self._error
+        self._pending = [f for f in self._pending if not f.done()]
+
+        def guarded():
+            if self._error is not None:
+                return
+            try:
+                fn()
+            except BaseException as exc:
+                self._error = exc
+                raise
+        future = self._pool.submit(guarded)
+        self._pending.append(future)
+        return future
+
+    @staticmethod
+    def _wait(event) -> None:
+        if event is not None:
+            event.synchronize()
+
+    def double_buffer(self, device_buf: torch.Tensor) -> list[torch.Tensor]:
+        """Two host buffers shaped like ``device_buf`` (block, M, ...)."""
+        return [self._host_like(device_buf) for _ in range(2)]
+
+    def write_block(self, name: str, host: list[torch.Tensor], device_buf: torch.Tensor,
+                    n: int, row: int) -> None:
+        """sink[name][:, row:row + n] = device_buf[:n] with the model axis first."""
+        k = self._next_buffer(host)
+        previous = self._busy.get(id(host[k]))
+        if previous is not None:
+            previous.result()  # the buffer's last write is done before it is refilled
+        host[k][:n].copy_(device_buf[:n], non_blocking=self.cuda)
+        event = None
+        if self.cuda:
+            event = torch.cuda.Event()
+            event.record()
+        buf = host[k]
+
+        def write():
+            self._wait(event)
+            self.sink[name][:, row:row + n] = buf[:n].transpose(0, 1).numpy()
+        self._busy[id(buf)] = self._submit(write)
+
+    def _next_buffer(self, host: list[torch.Tensor]) -> int:
+        """The buffer of the pair not written last (the first one at the start)."""
+        last = self._last.get(id(host[0]))
+        k = 0 if last is None else 1 - last
+        self._last[id(host[0])] = k
+        return k
+
+    def write_array(self, name: str, index: tuple, t: torch.Tensor) -> None:
+        """sink[name][index] = t (a copy of its value now)."""
+        host, event = self._to_host(t)
+
+        def write():
+            self._wait(event)
+            self.sink[name][index] = host.numpy()
+        self._submit(write)
+
+    def write_snapshot(self, step: int, names: list[str], params: list[torch.Tensor]) -> None:
+        """sink.write_snapshot(step, every parameter in nn.Module layout, numpy)."""
+        copies = [self._to_host(t) for t in params]
+
+        def write():
+            tensors = {}
+            for name, (host, event) in zip(names, copies, strict=True):
+                self._wait(event)
+                a = host.transpose(1, 2) if name.endswith(".weight") else host
+                tensors[name] = np.ascontiguousarray(a.numpy())
+            self.sink.write_snapshot(step, tensors)
+        self._submit(write)
+
+    def checkpoint(self, save: Callable[[dict[str, np.ndarray]], None],
+                   state: dict[str, torch.Tensor]) -> None:
+        """save(state as numpy) after every write handed over before it."""
+        event = None
+        if self.cuda:
+            event = torch.cuda.Event()
+            event.record()
+
+        def write():
+            self._wait(event)
+            save({k: v.numpy() for k, v in state.items()})
+        self._submit(write)
+
+    def close(self) -> None:
+        """Wait for every write; raise the first error of the writer thread."""
+        try:
+            for f in self._pending:
+                f.result()
+        finally:
+            self._pool.shutdown(wait=True)
+            self._pending = []
+        if self._error is not None:
+            raise self._error
 
 
 class Trainer:
@@ -321,6 +454,12 @@ class Trainer:
         ``checkpoint(state)`` is called about every ``checkpoint_seconds`` once every record so
         far is in the sink; a trainer given that state with :meth:`load_state` continues the
         run (from ``self.step_count``) into the same sink, bit for bit.
+
+        Records reach the sink through one writer thread (:class:`RecordWriter`), in order:
+        a block of records is copied from the device into one of two host buffers (pinned
+        and asynchronous on a GPU) and written while the next block trains; ``checkpoint``
+        runs on that thread too, after every earlier write. Only the writer thread touches
+        ``sink`` and calls ``checkpoint`` while the loop runs; errors there are raised here.
         """
         t0 = last_ckpt = time.perf_counter()
         cfg, plan, m = self.cfg, self.plan, self.m
@@ -343,53 +482,58 @@ class Trainer:
             if emb_index:
                 sink["embedding_steps"][:] = np.asarray(plan.embedding_steps, dtype=np.int64)
 
+        writer = RecordWriter(sink, self.device)
+        sig_host = writer.double_buffer(sig_buf)
+        met_host = writer.double_buffer(met_buf)
+
         def flush():
             nonlocal sig_rows, met_rows, sig_n, met_n
             if sig_n:
-                sink["signals"][:, sig_rows:sig_rows + sig_n] = (
-                    sig_buf[:sig_n].transpose(0, 1).cpu().numpy())
+                writer.write_block("signals", sig_host, sig_buf, sig_n, sig_rows)
                 sig_rows, sig_n = sig_rows + sig_n, 0
             if met_n:
-                sink["metrics"][:, met_rows:met_rows + met_n] = (
-                    met_buf[:met_n].transpose(0, 1).cpu().numpy())
+                writer.write_block("metrics", met_host, met_buf, met_n, met_rows)
                 met_rows, met_n = met_rows + met_n, 0
 
-        done_since = 0
-        for s in range(start, cfg.steps + 1):
-            if s in emb_index:
-                sink["embeddings"][:, emb_index[s]] = self.params[0].cpu().numpy()
-            if s in snap_set:
-                sink.write_snapshot(s, self.state_dict())
-            want_sig, want_met = s in sig_set, s in met_set
-            if s == cfg.steps:
-                if want_sig:
-                    sig_buf[sig_n] = self.signals()
-                    sig_n += 1
+        try:
+            done_since = 0
+            for s in range(start, cfg.steps + 1):
+                if s in emb_index:
+                    writer.write_array("embeddings", (slice(None), emb_index[s]), self.params[0])
+                if s in snap_set:
+                    writer.write_snapshot(s, self.names, self.params)
+                want_sig, want_met = s in sig_set, s in met_set
+                if s == cfg.steps:
+                    if want_sig:
+                        sig_buf[sig_n] = self.signals()
+                        sig_n += 1
+                    if want_met:
+                        met_buf[met_n] = self.metrics()
+                        met_n += 1
+                    break
                 if want_met:
-                    met_buf[met_n] = self.metrics()
-                    met_n += 1
-                break
-            if want_met:
-                met_buf[met_n, :, 2:] = self.metrics(include_train=False)[:, 2:]
-            self.step(sig_buf[sig_n] if want_sig else None,
-                      met_buf[met_n, :, :2] if want_met else None)
-            sig_n += want_sig
-            met_n += want_met
-            if sig_n == block or met_n == block:
-                flush()
-            done_since += 1
-            if progress is not None and (done_since >= 50 or s + 1 == cfg.steps):
+                    met_buf[met_n, :, 2:] = self.metrics(include_train=False)[:, 2:]
+                self.step(sig_buf[sig_n] if want_sig else None,
+                          met_buf[met_n, :, :2] if want_met else None)
+                sig_n += want_sig
+                met_n += want_met
+                if sig_n == block or met_n == block:
+                    flush()
+                done_since += 1
+                if progress is not None and (done_since >= 50 or s + 1 == cfg.steps):
+                    progress(done_since)
+                    done_since = 0
+                if checkpoint is not None and s + 1 < cfg.steps and (
+                        time.perf_counter() - last_ckpt >= checkpoint_seconds):
+                    flush()
+                    writer.checkpoint(checkpoint, self._state_tensors(pinned=True))
+                    last_ckpt = time.perf_counter()
+            flush()
+            if progress is not None and done_since:
                 progress(done_since)
-                done_since = 0
-            if checkpoint is not None and s + 1 < cfg.steps and (
-                    time.perf_counter() - last_ckpt >= checkpoint_seconds):
-                flush()
-                checkpoint(self.save_state())
-                last_ckpt = time.perf_counter()
-        flush()
-        if progress is not None and done_since:
-            progress(done_since)
-        sink["embedding_final"][:] = self.params[0].cpu().numpy()
+            writer.write_array("embedding_final", (slice(None),), self.params[0])
+        finally:
+            writer.close()
         seconds = time.perf_counter() - t0
         return BatchResult(self._summaries(sink), seconds, self.device,
                            [s.intervention for s in self.initial])
