@@ -214,7 +214,8 @@ def loss_and_grads(
         return grads[i]
 
     # n * d(mean CE)/d logits = softmax - onehot; the 1/n is applied to the final gradients.
-    g.scatter_add_(2, y, torch.full(y.shape, -1.0, dtype=g.dtype, device=g.device))
+    # (one target per row: a plain scatter, no atomics on any device; x - 1 as scatter_add)
+    g.scatter_(2, y, g.gather(2, y).sub_(1.0))
     inv_n = 1.0 / n
     n_layers = (len(params) - 1) // 2
     for layer in range(n_layers - 1, 0, -1):
