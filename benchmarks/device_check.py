@@ -15,6 +15,8 @@ error is recorded with its traceback and the next section runs):
     store        train_to_store (the full run path with records and the store) at M = 1000,
                  300 steps; skipped, with the reason, where the store cannot be used
     projection   hours for the paper's ~750 M model-steps at the best float64 rate
+    compile      (last, optional) torch.compile of the step against the eager step over
+                 100 steps (4 models), and its speed at the largest M that fits the budget
 
     python benchmarks/device_check.py              # on a GPU: under 8 minutes on one H200
     python benchmarks/device_check.py --smoke      # every path on the CPU, tiny, seconds
@@ -317,11 +319,41 @@ def section_projection(check: Check, deadline: float) -> dict:
     return out
 
 
+def section_compile(check: Check, deadline: float) -> dict:
+    steps = 20 if check.smoke else 100
+    configs = [c.replace(device=check.device) for c in batch(base_config(check, steps=steps), 4)]
+    t = time.perf_counter()
+    eager, _ = train_steps(configs, steps)
+    compiled, done = train_steps(configs, steps, deadline, compile_step=True)
+    out: dict = {"seconds_with_compilation": round(time.perf_counter() - t, 1), "steps": done}
+    if done < steps:
+        return {**out, "status_override": "timeout"}
+    out["max_rel_err"] = max_rel_err(compiled, eager)
+    out["pass"] = out["max_rel_err"] <= 1e-12
+    m = 4 if check.smoke else 1000
+    for name, kw in (("eager", {}), ("compiled", {"compile_step": True})):
+        if time.perf_counter() > deadline:
+            break
+        trainer = Trainer(batch(base_config(check, device=check.device), m), **kw)
+        for _ in range(3):
+            trainer.step()
+        check.sync()
+        t = time.perf_counter()
+        for _ in range(10):
+            trainer.step()
+        check.sync()
+        out[f"{name}_us_per_model_step_M{m}"] = round((time.perf_counter() - t) * 1e6 / (10 * m), 3)
+        del trainer
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--smoke", action="store_true", help="every path on the CPU, tiny sizes")
     ap.add_argument("--device", default=None, help="default: cuda (cpu with --smoke)")
     ap.add_argument("--out", default=None, help="default: $OUT, else ./out")
+    ap.add_argument("--compile", action="store_true",
+                    help="with --smoke: also the compile section (slow on a CPU)")
     args = ap.parse_args(argv)
     device = args.device or ("cpu" if args.smoke else "cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -331,13 +363,15 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or os.environ.get("OUT") or "out")
     check = Check(out, args.smoke, device)
     scale = 0.05 if args.smoke else 1.0
-    # budgets (s): about 7 minutes in all on a GPU
+    # budgets (s): about 7.5 minutes in all on a GPU, the compile section last
     check.section("env", 30 * scale, lambda d: section_env(check, d))
     check.section("agreement", 60 * scale, lambda d: section_agreement(check, d))
     check.section("determinism", 60 * scale, lambda d: section_determinism(check, d))
     check.section("speed", 150 * scale, lambda d: section_speed(check, d))
     check.section("store", 90 * scale, lambda d: section_store(check, d))
     check.section("projection", 5, lambda d: section_projection(check, d))
+    if not args.smoke or args.compile:
+        check.section("compile", 90, lambda d: section_compile(check, d))
     check.results["seconds"] = round(time.perf_counter() - check.t0, 1)
     check.save()
     check.log(f"done in {check.results['seconds']} s: {check.json_path}")

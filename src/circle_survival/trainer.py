@@ -268,6 +268,9 @@ class Trainer:
         onehot_sums: sum the pairs' gradients into the embedding-side tables with a one-hot
             batched matmul (deterministic everywhere) rather than ``index_add_``
             (deterministic on the CPU only). Default: on every device but the CPU.
+        compile_step: run the forward and backward pass through ``torch.compile`` (an
+            option: equal to the eager step to rounding, see the tests; the first steps
+            pay for the compilation, tens of seconds).
 
     The parameters live in one flat storage, parameter by parameter (each an (M, ...) block
     starting at a multiple of :data:`SEGMENT_ALIGN` elements; the gaps are zeros that AdamW
@@ -277,7 +280,7 @@ class Trainer:
     """
 
     def __init__(self, configs: Sequence[RunConfig], chunk_size: int | None = None,
-                 onehot_sums: bool | None = None):
+                 onehot_sums: bool | None = None, compile_step: bool = False):
         check_batch(configs)
         self.configs = list(configs)
         cfg = self.cfg = configs[0]
@@ -314,6 +317,8 @@ class Trainer:
         self._chunk_pairs = [self.train_pairs.chunk(lo, hi, cfg.p) for lo, hi in self.chunks]
         self._chunk_test_pairs = [self.test_pairs.chunk(lo, hi, cfg.p) for lo, hi in self.chunks]
         self.step_count = 0
+        self._loss_and_grads = (torch.compile(ensemble.loss_and_grads, dynamic=False)
+                                if compile_step else ensemble.loss_and_grads)
 
     def _stack_params(self, states: list[InitialState]) -> list[torch.Tensor]:
         """Lay every parameter into one flat storage; return its (M, ...) views.
@@ -360,7 +365,7 @@ class Trainer:
             if signals_out is not None:
                 signals_out[lo:hi] = fourier.signal_torch(chunk_params[0])
             chunk_grads = [g[lo:hi] for g in self.grads]
-            loss, acc, _ = ensemble.loss_and_grads(
+            loss, acc, _ = self._loss_and_grads(
                 chunk_params, pairs, cfg.activation, need_embedding_grad=want_e,
                 need_mlp_grad=want_mlp, need_accuracy=want_metrics, need_loss=want_metrics,
                 grads_out=chunk_grads,
