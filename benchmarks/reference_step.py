@@ -3,8 +3,9 @@ for the equality tests (the fused step equals it to 1e-12 relative over 100 step
 
 A frozen copy of the earlier ``ensemble`` functions (hand-written forward and backward,
 ``index_add_`` with ``alpha = 1/n``, gradients copied into a flat buffer, AdamW in separate
-passes over the whole (M, P) state) and of the earlier ``Trainer.step``. Nothing in the
-library uses it.
+passes over the whole (M, P) state) and of the earlier ``Trainer.step``; the helpers that did
+not change (activations, output padding, chunk size) are imported. Nothing in the library
+uses it.
 
     step = ReferenceStep(configs)     # same initial state as Trainer(configs)
     step.step(); step.state_dict()    # nn.Module layout with a leading model axis
@@ -17,62 +18,17 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from circle_survival.config import RunConfig, resolve_device
-from circle_survival.ensemble import Pairs
+from circle_survival.ensemble import (
+    Pairs,
+    activation,
+    activation_backward,
+    pad_output_layer,
+    padded_width,
+)
 from circle_survival.init import initial_state
-
-#: the step pads the output layer's width to a multiple of this
-OUTPUT_ALIGN = 4
-TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
-
-
-def padded_width(width: int, align: int | None = None) -> int:
-    """The smallest multiple of ``align`` (default :data:`OUTPUT_ALIGN`) that is >= ``width``."""
-    align = OUTPUT_ALIGN if align is None else align
-    return -(-width // align) * align
-
-
-def pad_output_layer(w: torch.Tensor, b: torch.Tensor,
-                     width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Output weights (M, h, p) and biases (M, p) widened to ``width`` columns: zeros in the
-    weights and -inf in the biases of the extra columns, so their logits are -inf."""
-    m, h, p = w.shape
-    if width == p:
-        return w, b
-    wp = w.new_zeros(m, h, width)
-    wp[:, :, :p] = w
-    bp = b.new_full((m, width), -math.inf)
-    bp[:, :p] = b
-    return wp, bp
-
-
-def activation(name: str, z: torch.Tensor) -> torch.Tensor:
-    """The nonlinearity ``name`` applied to z."""
-    if name == "silu":
-        return F.silu(z)
-    if name == "relu":
-        return torch.relu(z)
-    if name == "gelu":
-        return F.gelu(z)
-    if name == "tanh":
-        return torch.tanh(z)
-    raise ValueError(f"unknown activation {name!r}")
-
-
-def activation_backward(name: str, grad: torch.Tensor, z: torch.Tensor,
-                        h: torch.Tensor) -> torch.Tensor:
-    """d loss / d z from d loss / d h, where h = act(z) (fused ATen kernels)."""
-    if name == "silu":
-        return torch.ops.aten.silu_backward(grad, z)
-    if name == "relu":
-        return torch.ops.aten.threshold_backward(grad, h, 0)
-    if name == "gelu":
-        return torch.ops.aten.gelu_backward(grad, z)
-    if name == "tanh":
-        return torch.ops.aten.tanh_backward(grad, h)
-    raise ValueError(f"unknown activation {name!r}")
+from circle_survival.trainer import TORCH_DTYPES, default_chunk_size
 
 
 def forward(params: list[torch.Tensor], pairs: Pairs, act: str) -> torch.Tensor:
@@ -207,15 +163,6 @@ class AdamW:
             self.param.addcdiv_(self.exp_avg, denom, value=-self.lr / bc1)
         else:
             self.param.addcdiv_(self.exp_avg * (self.lr / bc1), denom, value=-1.0)
-
-
-def default_chunk_size(cfg: RunConfig, m: int, device: str) -> int:
-    """Models per chunk: on the CPU, keep one chunk's activations within a few MB of cache."""
-    if device != "cpu":
-        return m
-    itemsize = 8 if cfg.dtype == "float64" else 4
-    per_model = cfg.n_train * (2 * sum(cfg.hidden) + 2 * cfg.p) * itemsize
-    return int(max(1, min(m, (12 * 2**20) // max(per_model, 1))))
 
 
 class ReferenceStep:

@@ -231,3 +231,41 @@ def test_compiled_step_equals_eager_step(one_thread):
         compiled.step()
     for name, value in eager.state_dict().items():
         assert rel_err(compiled.state_dict()[name], value) < 1e-12, name
+
+
+def test_a_failing_sink_write_is_raised_by_run():
+    """Records are written on the writer thread; its error reaches the caller of run()."""
+    cfg = RunConfig(p=7, d=4, hidden=(6,), steps=12)
+
+    class Broken(MemorySink):
+        def __setitem__(self, name, value):
+            raise OSError("disk full")
+
+    sink = MemorySink([cfg])
+    broken = Broken([cfg])
+    for name, value in sink.items():
+        dict.__setitem__(broken, name, value)
+
+    class FailingArray(np.ndarray):
+        def __setitem__(self, index, value):
+            raise OSError("disk full")
+
+    dict.__setitem__(broken, "signals", sink["signals"].view(FailingArray))
+    with pytest.raises(OSError, match="disk full"):
+        Trainer([cfg]).run(broken, block=4)
+
+
+def test_checkpoints_see_every_earlier_record():
+    """checkpoint() runs after the writes handed over before it: the records of every step
+    before the checkpointed one are already in the sink."""
+    cfg = RunConfig(p=7, d=4, hidden=(6,), steps=30)
+    sink = MemorySink([cfg])
+    seen = []
+
+    def checkpoint(state):
+        step = int(state["step"][0])
+        seen.append((step, bool(np.all(sink["signals"][0, :step] != 0))))
+
+    Trainer([cfg]).run(sink, block=4, checkpoint=checkpoint, checkpoint_seconds=0.0)
+    assert seen and all(ok for _, ok in seen)
+    assert [s for s, _ in seen] == list(range(1, cfg.steps))
