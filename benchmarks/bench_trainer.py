@@ -10,7 +10,14 @@ process so that the ratio is side by side. It also measures this machine's matmu
 useful work of a step (see :func:`useful_flops`), and the ceiling: the speed-up over the
 baseline that the useful work alone would give at 100% of that peak.
 
+It first times the step itself side by side with the earlier step kept in
+``benchmarks/reference_step.py`` (alternating rounds in one process; metrics every 10th step as
+in a run), and, with ``--workers``, two worker processes of one thread each against one
+process of two threads on the same models (aggregate model-steps per second).
+
     python benchmarks/bench_trainer.py                 # CPU, M = 1, 8, 64, both dtypes
+    python benchmarks/bench_trainer.py --step-only --models 1,8   # the step against the earlier
+    python benchmarks/bench_trainer.py --step-only --workers --models 8
     python benchmarks/bench_trainer.py --device cuda   # on a GPU
     python benchmarks/bench_trainer.py --models 1,8 --dtypes float64 --steps 20
 """
@@ -18,14 +25,20 @@ baseline that the useful work alone would give at 100% of that peak.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from circle_survival import RunConfig
 from circle_survival.trainer import MemorySink, Trainer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from reference_step import ReferenceStep  # noqa: E402
 
 
 def useful_flops(cfg: RunConfig) -> float:
@@ -123,6 +136,84 @@ def trainer_ms(cfg: RunConfig, m: int, steps: int) -> float:
     return (time.perf_counter() - t) * 1e3 / (steps * m)
 
 
+def step_ms(kind: str, cfg: RunConfig, m: int, steps: int) -> float:
+    """ms per model-step of ``steps`` bare steps of the fused ("fused") or the earlier
+    ("earlier") step; the fused step takes train metrics every 10th step, as a run does."""
+    configs = [cfg.replace(embedding_seed=i, mlp_seed=i, split_seed=i) for i in range(m)]
+    if kind == "earlier":
+        ref = ReferenceStep(configs)
+        one = ref.step
+    else:
+        trainer = Trainer(configs)
+        met = torch.empty(m, 2, dtype=trainer.dtype, device=trainer.device)
+        count = [0]
+
+        def one():
+            trainer.step(None, met if count[0] % 10 == 0 else None)
+            count[0] += 1
+    one()
+    one()
+    sync(cfg.device)
+    t = time.perf_counter()
+    for _ in range(steps):
+        one()
+    sync(cfg.device)
+    return (time.perf_counter() - t) * 1e3 / (steps * m)
+
+
+def compare_steps(args) -> None:
+    """The fused step against the earlier one, alternating rounds, medians."""
+    print(f"{'dtype':8} {'M':>4} {'fused ms':>9} {'earlier ms':>11} {'speed-up':>9}   "
+          "(ms per model-step; medians; speed-up = median of per-round ratios)")
+    for dt in args.dtypes.split(","):
+        cfg = RunConfig(dtype=dt, device=args.device)
+        for m in (int(x) for x in args.models.split(",")):
+            new, old = [], []
+            for _ in range(args.rounds):
+                new.append(step_ms("fused", cfg, m, args.steps))
+                old.append(step_ms("earlier", cfg, m, args.steps))
+            ratio = statistics.median(o / n for o, n in zip(old, new, strict=True))
+            print(f"{dt:8} {m:>4} {statistics.median(new):>9.2f} {statistics.median(old):>11.2f} "
+                  f"{ratio:>8.2f}x", flush=True)
+
+
+def _worker(args: tuple[str, int, int, int, multiprocessing.Barrier]) -> float:
+    dtype, m, steps, threads, barrier = args
+    torch.set_num_threads(threads)
+    cfg = RunConfig(dtype=dtype)
+    configs = [cfg.replace(embedding_seed=i, mlp_seed=i, split_seed=i) for i in range(m)]
+    trainer = Trainer(configs)
+    trainer.step()
+    barrier.wait()
+    t = time.perf_counter()
+    for _ in range(steps):
+        trainer.step()
+    return time.perf_counter() - t
+
+
+def compare_workers(args) -> None:
+    """Two processes of one thread each (m/2 models each) against one process of two
+    threads (m models): model-steps per second of the pair, alternating rounds."""
+    ctx = multiprocessing.get_context("spawn")
+    print("workers: model-steps per second, 2 processes x 1 thread vs 1 process x 2 threads")
+    for dt in args.dtypes.split(","):
+        for m in (int(x) for x in args.models.split(",")):
+            half = max(1, m // 2)
+            two, one = [], []
+            for _ in range(args.rounds):
+                barrier = ctx.Manager().Barrier(2)
+                with ctx.Pool(2) as pool:
+                    secs = pool.map(_worker, [(dt, half, args.steps, 1, barrier)] * 2)
+                two.append(2 * half * args.steps / max(secs))
+                barrier = ctx.Manager().Barrier(1)
+                with ctx.Pool(1) as pool:
+                    secs = pool.map(_worker, [(dt, 2 * half, args.steps, 2, barrier)])
+                one.append(2 * half * args.steps / secs[0])
+            ratio = statistics.median(a / b for a, b in zip(two, one, strict=True))
+            print(f"{dt:8} {2 * half:>4} 2x1: {statistics.median(two):7.1f}/s   "
+                  f"1x2: {statistics.median(one):7.1f}/s   ratio {ratio:.2f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cpu")
@@ -133,8 +224,17 @@ def main() -> None:
     ap.add_argument("--baseline-models", type=int, default=2,
                     help="models in the baseline loop (its cost per model-step does not "
                          "depend on M)")
+    ap.add_argument("--step-only", action="store_true",
+                    help="only the step against the earlier step (and --workers)")
+    ap.add_argument("--workers", action="store_true",
+                    help="also 2 processes x 1 thread against 1 process x 2 threads")
     args = ap.parse_args()
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}")
+    compare_steps(args)
+    if args.workers:
+        compare_workers(args)
+    if args.step_only:
+        return
     print(f"{'dtype':8} {'M':>4} {'trainer ms':>11} {'baseline ms':>12} {'speed-up':>9} "
           f"{'GFLOP/s':>8} {'peak':>7} {'of peak':>8} {'ceiling':>8}")
     for dt in args.dtypes.split(","):

@@ -99,16 +99,22 @@ def test_padded_columns_have_no_probability():
     torch.testing.assert_close(logits[..., :P], forward(params, pairs, "silu"), rtol=0, atol=0)
 
 
-def test_adamw_matches_torch_optim_per_model():
+@pytest.mark.parametrize("per_model", [True, False], ids=["per-model lr/wd", "fused"])
+def test_adamw_matches_torch_optim_per_model(per_model):
     g = torch.Generator().manual_seed(5)
     start = torch.randn(3, 10, generator=g, dtype=torch.float64)
-    lr = torch.tensor([0.01, 0.03, 0.01], dtype=torch.float64)
-    wd = torch.tensor([0.5, 0.1, 0.0], dtype=torch.float64)
+    if per_model:
+        lr = torch.tensor([0.01, 0.03, 0.01], dtype=torch.float64)
+        wd = torch.tensor([0.5, 0.1, 0.0], dtype=torch.float64)
+    else:
+        lr = torch.full((3,), 0.01, dtype=torch.float64)
+        wd = torch.full((3,), 0.5, dtype=torch.float64)
     grads = [torch.randn(3, 10, generator=g, dtype=torch.float64) for _ in range(6)]
     batched = start.clone()
-    opt = AdamW(batched, lr, wd, betas=(0.9, 0.98), eps=1e-8)
+    opt = AdamW([batched], lr, wd, betas=(0.9, 0.98), eps=1e-8)
+    assert opt.fused == (not per_model and hasattr(torch, "_fused_adamw_"))
     for grad in grads:
-        opt.step(grad)
+        opt.step([grad])
     for i in range(3):
         p = start[i].clone().requires_grad_(True)
         ref = torch.optim.AdamW([p], lr=float(lr[i]), weight_decay=float(wd[i]),

@@ -138,3 +138,136 @@ def test_padded_output_layer_changes_nothing(p, monkeypatch):
     for a, b, param in zip(padded[2], plain[2], trainer.params, strict=True):
         assert a.shape == b.shape == param.shape
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
+
+
+def _reference_step():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from reference_step import ReferenceStep
+    return ReferenceStep
+
+
+@pytest.mark.parametrize("cfg", [
+    RunConfig(steps=100),
+    RunConfig(steps=100, dtype="float32"),
+    RunConfig(p=13, d=12, hidden=(16, 8, 8), activation="gelu", steps=100),
+    RunConfig(p=17, d=16, hidden=(20, 20), steps=100, freeze_embedding=True),
+    RunConfig(p=11, d=8, hidden=(12,), steps=100, freeze_mlp=True),
+], ids=["paper", "float32", "gelu-deep", "frozen-embedding", "frozen-mlp"])
+def test_step_equals_the_earlier_step(cfg, one_thread):
+    """The fused step against the earlier step (benchmarks/reference_step.py) over 100 steps:
+    equal to 1e-12 relative in float64 (rounding only), float32 to its rounding."""
+    # the small configs give each model its own lr (AdamW's unfused path)
+    per_model_lr = cfg.d < 128
+    configs = [cfg.replace(embedding_seed=e, mlp_seed=e + 1, split_seed=e + 2,
+                           lr=0.01 * (1 + e) if per_model_lr else cfg.lr)
+               for e in range(3)]
+    trainer, ref = Trainer(configs, chunk_size=2), _reference_step()(configs, chunk_size=2)
+    for _ in range(cfg.steps):
+        trainer.step()
+        ref.step()
+    tol = 1e-12 if cfg.dtype == "float64" else 1e-4
+    got, want = trainer.state_dict(), ref.state_dict()
+    for name in want:
+        assert rel_err(got[name], want[name]) < tol, name
+
+
+def test_onehot_pair_sums_equal_index_add(one_thread):
+    """The deterministic one-hot formulation (used off the CPU) against index_add_."""
+    configs = [RunConfig(p=13, d=8, hidden=(12, 12), steps=100, embedding_seed=e)
+               for e in range(2)]
+    a, b = Trainer(configs), Trainer(configs, onehot_sums=True)
+    assert b.train_pairs.onehot is not None and a.train_pairs.onehot is None
+    assert b.train_pairs.onehot.sum(1).eq(2).all()
+    for _ in range(100):
+        a.step()
+        b.step()
+    for name, value in a.state_dict().items():
+        assert rel_err(b.state_dict()[name], value) < 1e-12, name
+
+
+def test_checkpoint_keeps_the_flat_layout():
+    """save_state's arrays are (M, P) rows in parameter order; loading them continues the run
+    bit for bit, and parameters stay at aligned offsets with zero gaps."""
+    from circle_survival.trainer import SEGMENT_ALIGN
+
+    configs = [RunConfig(p=11, d=6, hidden=(7,), steps=20, embedding_seed=e) for e in range(3)]
+    a = Trainer(configs)
+    for _ in range(5):
+        a.step()
+    state = a.save_state()
+    sizes = [t[0].numel() for t in a.params]
+    assert state["flat"].shape == (3, sum(sizes))
+    np.testing.assert_array_equal(state["flat"][:, :66].reshape(3, 11, 6),
+                                  a.params[0].numpy())
+    assert all(o % SEGMENT_ALIGN == 0 for o in a.offsets)
+    b = Trainer(configs)
+    b.load_state(state)
+    for _ in range(5):
+        a.step()
+        b.step()
+    for name, value in a.state_dict().items():
+        np.testing.assert_array_equal(b.state_dict()[name], value)
+    assert largest_in_gaps(a) == 0
+
+
+def largest_in_gaps(trainer):
+    """Largest |value| in the gaps between the aligned parameter blocks."""
+    import torch
+    mask = torch.ones(trainer.storage.shape[0], dtype=torch.bool)
+    for o, t in zip(trainer.offsets, trainer.params, strict=True):
+        mask[o:o + t.numel()] = False
+    return float(trainer.storage[mask].abs().max()) if mask.any() else 0.0
+
+
+@pytest.mark.slow
+def test_compiled_step_equals_eager_step(one_thread):
+    """torch.compile of the forward and backward pass: equal to the eager step to 1e-12
+    relative over 100 steps (compilation takes tens of seconds)."""
+    configs = [RunConfig(p=13, d=8, hidden=(12, 12), steps=100, embedding_seed=e)
+               for e in range(2)]
+    eager, compiled = Trainer(configs), Trainer(configs, compile_step=True)
+    for _ in range(100):
+        eager.step()
+        compiled.step()
+    for name, value in eager.state_dict().items():
+        assert rel_err(compiled.state_dict()[name], value) < 1e-12, name
+
+
+def test_a_failing_sink_write_is_raised_by_run():
+    """Records are written on the writer thread; its error reaches the caller of run()."""
+    cfg = RunConfig(p=7, d=4, hidden=(6,), steps=12)
+
+    class Broken(MemorySink):
+        def __setitem__(self, name, value):
+            raise OSError("disk full")
+
+    sink = MemorySink([cfg])
+    broken = Broken([cfg])
+    for name, value in sink.items():
+        dict.__setitem__(broken, name, value)
+
+    class FailingArray(np.ndarray):
+        def __setitem__(self, index, value):
+            raise OSError("disk full")
+
+    dict.__setitem__(broken, "signals", sink["signals"].view(FailingArray))
+    with pytest.raises(OSError, match="disk full"):
+        Trainer([cfg]).run(broken, block=4)
+
+
+def test_checkpoints_see_every_earlier_record():
+    """checkpoint() runs after the writes handed over before it: the records of every step
+    before the checkpointed one are already in the sink."""
+    cfg = RunConfig(p=7, d=4, hidden=(6,), steps=30)
+    sink = MemorySink([cfg])
+    seen = []
+
+    def checkpoint(state):
+        step = int(state["step"][0])
+        seen.append((step, bool(np.all(sink["signals"][0, :step] != 0))))
+
+    Trainer([cfg]).run(sink, block=4, checkpoint=checkpoint, checkpoint_seconds=0.0)
+    assert seen and all(ok for _, ok in seen)
+    assert [s for s, _ in seen] == list(range(1, cfg.steps))

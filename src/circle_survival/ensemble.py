@@ -19,14 +19,22 @@ In the training step the output layer is computed at a width padded to a multipl
 -inf and add exactly zero to every softmax and gradient): MKL's float64 GEMM runs
 (2784 x 100) @ (100 x 59) at about half the speed of (100 x 60) on AVX2 CPUs.
 
+The backward pass writes each gradient straight into the caller's buffers (``grads_out``);
+the embedding-side sums over pairs, the one place where many pairs add into one row, are
+deterministic on every device: ``index_add_`` on the CPU (its CPU kernel adds rows in a fixed
+order), and on other devices a batched matmul with each model's constant one-hot pair matrix
+(:attr:`Pairs.onehot`), since ``index_add_`` there uses atomics whose order varies run to run.
+
 AdamW follows ``torch.optim.AdamW`` (decoupled decay ``param *= 1 - lr * wd`` first, then the
-bias-corrected Adam step); ``lr`` and ``weight_decay`` may differ per model.
+bias-corrected Adam step); ``lr`` and ``weight_decay`` may differ per model. With one lr and
+weight decay for all models the update is ATen's fused AdamW kernel (one pass, the step count
+kept on the device).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -88,11 +96,16 @@ class Pairs:
 
     a_flat, b_flat: (M, n) int64 row indices into the (M*p)-row flattened tables
         (a + m*p and b + m*p for model m); y: (M, n) int64 labels; n: pairs per model.
+    onehot: None, or (M, 2p, n) in the compute dtype with onehot[m, a, j] = 1 and
+        onehot[m, p + b, j] = 1 for pair j = (a, b) of model m: the backward pass then sums
+        the pairs' gradients into the embedding-side tables with one batched matmul (exact
+        sums of the same terms, deterministic on every device) instead of ``index_add_``.
     """
 
     a_flat: torch.Tensor
     b_flat: torch.Tensor
     y: torch.Tensor
+    onehot: torch.Tensor | None = None
 
     @classmethod
     def from_indices(cls, idx: torch.Tensor, p: int) -> Pairs:
@@ -103,10 +116,20 @@ class Pairs:
         b = idx // p
         return cls(a + offset, b + offset, (a + b) % p)
 
+    def with_onehot(self, p: int, dtype: torch.dtype) -> Pairs:
+        """These pairs with :attr:`onehot` built (M * 2p * n elements of ``dtype``)."""
+        m, n = self.y.shape
+        model_offset = (torch.arange(m, device=self.y.device) * p)[:, None]
+        onehot = torch.zeros(m, 2 * p, n, dtype=dtype, device=self.y.device)
+        onehot.scatter_(1, (self.a_flat - model_offset)[:, None, :], 1.0)
+        onehot.scatter_(1, (self.b_flat - model_offset + p)[:, None, :], 1.0)
+        return replace(self, onehot=onehot)
+
     def chunk(self, lo: int, hi: int, p: int) -> Pairs:
         """The pairs of models lo..hi-1, re-offset to a chunk starting at model lo."""
         off = lo * p
-        return Pairs(self.a_flat[lo:hi] - off, self.b_flat[lo:hi] - off, self.y[lo:hi])
+        onehot = None if self.onehot is None else self.onehot[lo:hi]
+        return Pairs(self.a_flat[lo:hi] - off, self.b_flat[lo:hi] - off, self.y[lo:hi], onehot)
 
 
 def forward(params: list[torch.Tensor], pairs: Pairs, act: str) -> torch.Tensor:
@@ -153,54 +176,85 @@ def loss_and_grads(
     need_embedding_grad: bool = True,
     need_mlp_grad: bool = True,
     need_accuracy: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor | None]]:
+    need_loss: bool = True,
+    grads_out: list[torch.Tensor | None] | None = None,
+) -> tuple[torch.Tensor | None, torch.Tensor | None, list[torch.Tensor | None]]:
     """Per-model mean cross-entropy (M,), accuracy (M,) and gradients (shapes of params).
 
-    Gradients not asked for are None; accuracy is None unless ``need_accuracy``.
+    Gradients not asked for are None; accuracy is None unless ``need_accuracy``; the loss is
+    None when neither it nor the accuracy is asked for (the softmax is then taken directly,
+    without the log-softmax the loss needs). ``grads_out``: optional buffers, one per
+    parameter (contiguous, the parameter's shape), that the gradients asked for are written
+    into and returned as.
     """
     emb = params[0]
     m, p, d = emb.shape
     logits, saved, w_out = _forward(params, pairs, act, keep=True, out_width=padded_width(p))
     n = pairs.y.shape[1]
     y = pairs.y[:, :, None]
-    lsm = torch.log_softmax(logits, dim=2)
-    loss = lsm.gather(2, y).squeeze(2).mean(1).neg_()
-    acc = (lsm.argmax(2) == pairs.y).to(emb.dtype).mean(1) if need_accuracy else None
+    loss = acc = None
+    if need_loss or need_accuracy:
+        lsm = torch.log_softmax(logits, dim=2)
+        loss = lsm.gather(2, y).squeeze(2).mean(1).neg_()
+        if need_accuracy:
+            acc = (lsm.argmax(2) == pairs.y).to(emb.dtype).mean(1)
+        g = lsm.exp_()
+    else:
+        g = torch.softmax(logits, dim=2)
     del logits
 
+    out = grads_out if grads_out is not None else [None] * len(params)
     grads: list[torch.Tensor | None] = [None] * len(params)
+
+    def into(i: int, compute, *args) -> torch.Tensor:
+        """compute(*args) written into out[i] when given; returns it scaled by 1/n."""
+        target = out[i]
+        result = compute(*args) if target is None else compute(*args, out=target)
+        grads[i] = result.mul_(inv_n)
+        return grads[i]
+
     # n * d(mean CE)/d logits = softmax - onehot; the 1/n is applied to the final gradients.
-    g = lsm.exp_()
-    g.scatter_add_(2, y, torch.full(y.shape, -1.0, dtype=g.dtype, device=g.device))
+    # (one target per row: a plain scatter, no atomics on any device; x - 1 as scatter_add)
+    g.scatter_(2, y, g.gather(2, y).sub_(1.0))
     inv_n = 1.0 / n
     n_layers = (len(params) - 1) // 2
     for layer in range(n_layers - 1, 0, -1):
         z, x = saved[layer - 1]
         w = w_out if layer == n_layers - 1 else params[2 * layer + 1]
         if need_mlp_grad:
-            out = params[2 * layer + 1].shape[2]  # drop the padded columns of the output layer
-            grads[2 * layer + 1] = torch.bmm(x.transpose(1, 2), g)[:, :, :out].mul_(inv_n)
-            grads[2 * layer + 2] = g.sum(1)[:, :out].mul_(inv_n)
+            width = params[2 * layer + 1].shape[2]  # drop the padded columns of the output
+            gw = g[:, :, :width]
+            into(2 * layer + 1, torch.bmm, x.transpose(1, 2), gw)
+            into(2 * layer + 2, torch.sum, gw, 1)
         g = activation_backward(act, torch.bmm(g, w.transpose(1, 2)), z, x)
     # g: (M, n, h0) = n * d loss / d z_0
     h0 = g.shape[2]
     w0 = params[1]
     if need_mlp_grad:
-        grads[2] = g.sum(1).mul_(inv_n)
-    gflat = g.reshape(m * n, h0)
-    gpa = torch.zeros(m * p, h0, dtype=g.dtype, device=g.device)
-    gpb = torch.zeros(m * p, h0, dtype=g.dtype, device=g.device)
-    gpa.index_add_(0, pairs.a_flat.reshape(-1), gflat, alpha=inv_n)
-    gpb.index_add_(0, pairs.b_flat.reshape(-1), gflat, alpha=inv_n)
-    gpa = gpa.view(m, p, h0)
-    gpb = gpb.view(m, p, h0)
+        into(2, torch.sum, g, 1)
+    if pairs.onehot is not None:
+        gpab = torch.bmm(pairs.onehot, g)  # (M, 2p, h0): the a-table rows, then the b-table's
+        gpa, gpb = gpab[:, :p], gpab[:, p:]
+    else:
+        gflat = g.reshape(m * n, h0)
+        gpa = torch.zeros(m * p, h0, dtype=g.dtype, device=g.device)
+        gpb = torch.zeros(m * p, h0, dtype=g.dtype, device=g.device)
+        # alpha = 1 and one scale afterwards: ATen's index_add_ with alpha != 1 is much slower
+        gpa.index_add_(0, pairs.a_flat.reshape(-1), gflat)
+        gpb.index_add_(0, pairs.b_flat.reshape(-1), gflat)
+        gpa = gpa.view(m, p, h0)
+        gpb = gpb.view(m, p, h0)
     if need_mlp_grad:
         et = emb.transpose(1, 2)
-        grads[1] = torch.cat([torch.bmm(et, gpa), torch.bmm(et, gpb)], dim=1)
+        gw0 = out[1] if out[1] is not None else emb.new_empty(w0.shape)
+        torch.bmm(et, gpa, out=gw0[:, :d])
+        torch.bmm(et, gpb, out=gw0[:, d:])
+        grads[1] = gw0.mul_(inv_n)
     if need_embedding_grad:
-        ge = torch.bmm(gpa, w0[:, :d].transpose(1, 2))
+        ge = out[0] if out[0] is not None else emb.new_empty(emb.shape)
+        torch.bmm(gpa, w0[:, :d].transpose(1, 2), out=ge)
         ge.baddbmm_(gpb, w0[:, d:].transpose(1, 2))
-        grads[0] = ge
+        grads[0] = ge.mul_(inv_n)
     return loss, acc, grads
 
 
@@ -215,39 +269,68 @@ def evaluate(params: list[torch.Tensor], pairs: Pairs,
 
 
 class AdamW:
-    """Elementwise AdamW over a parameter tensor with a leading model axis.
+    """Elementwise AdamW over parameter tensors with a leading model axis.
 
-    param: (M, P) (a view is fine); lr, weight_decay: (M,) per-model values. Matches
-    ``torch.optim.AdamW`` step for step: ``param *= 1 - lr * wd``, then the bias-corrected
-    Adam update with ``eps`` added to the corrected square root. All models share the step count.
+    params: contiguous (M, ...) tensors (views are fine); lr, weight_decay: (M,) per-model
+    values. Matches ``torch.optim.AdamW`` step for step: ``param *= 1 - lr * wd``, then the
+    bias-corrected Adam update with ``eps`` added to the corrected square root. All models
+    share the step count, which :meth:`advance` moves on both on the host (:attr:`t`) and on
+    the device (:attr:`step_t`, read by the fused kernel: no host synchronisation, and a step
+    that can be captured in a CUDA graph).
+
+    :meth:`update` updates models lo..hi-1 only, so that a chunk's update can run while its
+    gradients are still in cache; :meth:`step` is ``advance`` plus ``update`` of every model.
     """
 
-    def __init__(self, param: torch.Tensor, lr: torch.Tensor, weight_decay: torch.Tensor,
-                 betas: tuple[float, float], eps: float):
-        self.param = param
+    def __init__(self, params: list[torch.Tensor], lr: torch.Tensor,
+                 weight_decay: torch.Tensor, betas: tuple[float, float], eps: float):
+        self.params = params
         self.beta1, self.beta2 = betas
         self.eps = eps
-        self.exp_avg = torch.zeros_like(param)
-        self.exp_avg_sq = torch.zeros_like(param)
+        self.exp_avg = [torch.zeros_like(t) for t in params]
+        self.exp_avg_sq = [torch.zeros_like(t) for t in params]
         self.t = 0
-        if bool((lr == lr[0]).all()) and bool((weight_decay == weight_decay[0]).all()):
-            self.lr: float | torch.Tensor = float(lr[0])
-            self.decay: float | torch.Tensor = 1 - float(lr[0]) * float(weight_decay[0])
-        else:
-            self.lr = lr[:, None]
-            self.decay = 1 - self.lr * weight_decay[:, None]
+        device = lr.device
+        self.step_t = torch.zeros((), dtype=torch.float32, device=device)
+        self.uniform = bool((lr == lr[0]).all()) and bool((weight_decay == weight_decay[0]).all())
+        self.fused = self.uniform and hasattr(torch, "_fused_adamw_")
+        self.lr_value, self.wd_value = float(lr[0]), float(weight_decay[0])
+        self.lr_m, self.decay_m = lr, 1 - lr * weight_decay
 
-    def step(self, grad: torch.Tensor) -> None:
-        """One update with ``grad`` (same shape as param)."""
+    def advance(self) -> None:
+        """Count one more step (call once per step, before the step's updates)."""
         self.t += 1
+        self.step_t.add_(1)
+
+    def update(self, grads: list[torch.Tensor], lo: int = 0, hi: int | None = None) -> None:
+        """Update models lo..hi-1 with ``grads`` (one per param, shaped like param[lo:hi])."""
+        if not self.params:
+            return
+        hi = self.params[0].shape[0] if hi is None else hi
+        ps = [t[lo:hi] for t in self.params]
+        ea = [t[lo:hi] for t in self.exp_avg]
+        es = [t[lo:hi] for t in self.exp_avg_sq]
+        if self.fused:
+            # ATen's fused kernel: decay, both moments and the update in one pass; it reads
+            # the step from the device and needs contiguous tensors (chunks of rows are)
+            torch._fused_adamw_(ps, grads, ea, es, [], [self.step_t] * len(ps),
+                                lr=self.lr_value, beta1=self.beta1, beta2=self.beta2,
+                                weight_decay=self.wd_value, eps=self.eps, amsgrad=False,
+                                maximize=False)
+            return
         t = self.t
-        self.param.mul_(self.decay)
-        self.exp_avg.lerp_(grad, 1 - self.beta1)
-        self.exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
         bc1 = 1 - self.beta1**t
         bc2_sqrt = math.sqrt(1 - self.beta2**t)
-        denom = self.exp_avg_sq.sqrt().div_(bc2_sqrt).add_(self.eps)
-        if isinstance(self.lr, float):
-            self.param.addcdiv_(self.exp_avg, denom, value=-self.lr / bc1)
-        else:
-            self.param.addcdiv_(self.exp_avg * (self.lr / bc1), denom, value=-1.0)
+        for param, grad, exp_avg, exp_avg_sq in zip(ps, grads, ea, es, strict=True):
+            shape = (hi - lo,) + (1,) * (param.dim() - 1)
+            lr = self.lr_m[lo:hi].view(shape)
+            param.mul_(self.decay_m[lo:hi].view(shape))
+            exp_avg.lerp_(grad, 1 - self.beta1)
+            exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+            denom = exp_avg_sq.sqrt().div_(bc2_sqrt).add_(self.eps)
+            param.addcdiv_(exp_avg * (lr / bc1), denom, value=-1.0)
+
+    def step(self, grads: list[torch.Tensor]) -> None:
+        """One update of every model with ``grads`` (one per param, same shapes)."""
+        self.advance()
+        self.update(grads)

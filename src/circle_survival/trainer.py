@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, MutableMapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,8 @@ from .init import InitialState, initial_state
 from .records import METRIC_NAMES, BatchResult, RecordPlan, array_shapes
 
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+#: each parameter's block in the flat storage starts at a multiple of this many elements
+SEGMENT_ALIGN = 8
 
 
 def param_names(cfg: RunConfig) -> list[str]:
@@ -74,15 +77,160 @@ def default_chunk_size(cfg: RunConfig, m: int, device: str) -> int:
     return int(max(1, min(m, (12 * 2**20) // max(per_model, 1))))
 
 
+class RecordWriter:
+    """Writes a training loop's records into a sink on one background thread, in order.
+
+    The loop hands over device tensors; each is copied to host memory (into pinned memory,
+    asynchronously, on a GPU) and the thread waits for that copy (a CUDA event) before
+    writing, so the loop itself never waits for the device. Blocks of step records go
+    through two host buffers per array (:meth:`double_buffer`): a buffer is refilled only
+    once its previous write is done. :meth:`close` waits for every write and re-raises the
+    first error of the thread; an error also stops every later write.
+    """
+
+    def __init__(self, sink: MutableMapping[str, Any], device: str):
+        self.sink = sink
+        self.cuda = str(device).startswith("cuda")
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="record-writer")
+        self._pending: list[Future] = []
+        self._busy: dict[int, Future] = {}  # host buffer id -> its last write
+        self._last: dict[int, int] = {}  # first buffer's id -> the pair's buffer written last
+        self._error: BaseException | None = None
+
+    def _host_like(self, t: torch.Tensor) -> torch.Tensor:
+        return torch.empty(t.shape, dtype=t.dtype, pin_memory=self.cuda)
+
+    def _to_host(self, t: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """A host copy of t and an event to wait for (None off the GPU)."""
+        if not self.cuda:
+            return t.detach().clone(), None
+        host = self._host_like(t).copy_(t, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        return host, event
+
+    def _submit(self, fn: Callable[[], None]) -> Future:
+        """Run fn on the thread after everything handed over before; raise an earlier error."""
+        if self._error is not None:
+            raise self._error
+        self._pending = [f for f in self._pending if not f.done()]
+
+        def guarded():
+            if self._error is not None:
+                return
+            try:
+                fn()
+            except BaseException as exc:
+                self._error = exc
+                raise
+        future = self._pool.submit(guarded)
+        self._pending.append(future)
+        return future
+
+    @staticmethod
+    def _wait(event) -> None:
+        if event is not None:
+            event.synchronize()
+
+    def double_buffer(self, device_buf: torch.Tensor) -> list[torch.Tensor]:
+        """Two host buffers shaped like ``device_buf`` (block, M, ...)."""
+        return [self._host_like(device_buf) for _ in range(2)]
+
+    def write_block(self, name: str, host: list[torch.Tensor], device_buf: torch.Tensor,
+                    n: int, row: int) -> None:
+        """sink[name][:, row:row + n] = device_buf[:n] with the model axis first."""
+        k = self._next_buffer(host)
+        previous = self._busy.get(id(host[k]))
+        if previous is not None:
+            previous.result()  # the buffer's last write is done before it is refilled
+        host[k][:n].copy_(device_buf[:n], non_blocking=self.cuda)
+        event = None
+        if self.cuda:
+            event = torch.cuda.Event()
+            event.record()
+        buf = host[k]
+
+        def write():
+            self._wait(event)
+            self.sink[name][:, row:row + n] = buf[:n].transpose(0, 1).numpy()
+        self._busy[id(buf)] = self._submit(write)
+
+    def _next_buffer(self, host: list[torch.Tensor]) -> int:
+        """The buffer of the pair not written last (the first one at the start)."""
+        last = self._last.get(id(host[0]))
+        k = 0 if last is None else 1 - last
+        self._last[id(host[0])] = k
+        return k
+
+    def write_array(self, name: str, index: tuple, t: torch.Tensor) -> None:
+        """sink[name][index] = t (a copy of its value now)."""
+        host, event = self._to_host(t)
+
+        def write():
+            self._wait(event)
+            self.sink[name][index] = host.numpy()
+        self._submit(write)
+
+    def write_snapshot(self, step: int, names: list[str], params: list[torch.Tensor]) -> None:
+        """sink.write_snapshot(step, every parameter in nn.Module layout, numpy)."""
+        copies = [self._to_host(t) for t in params]
+
+        def write():
+            tensors = {}
+            for name, (host, event) in zip(names, copies, strict=True):
+                self._wait(event)
+                a = host.transpose(1, 2) if name.endswith(".weight") else host
+                tensors[name] = np.ascontiguousarray(a.numpy())
+            self.sink.write_snapshot(step, tensors)
+        self._submit(write)
+
+    def checkpoint(self, save: Callable[[dict[str, np.ndarray]], None],
+                   state: dict[str, torch.Tensor]) -> None:
+        """save(state as numpy) after every write handed over before it."""
+        event = None
+        if self.cuda:
+            event = torch.cuda.Event()
+            event.record()
+
+        def write():
+            self._wait(event)
+            save({k: v.numpy() for k, v in state.items()})
+        self._submit(write)
+
+    def close(self) -> None:
+        """Wait for every write; raise the first error of the writer thread."""
+        try:
+            for f in self._pending:
+                f.result()
+        finally:
+            self._pool.shutdown(wait=True)
+            self._pending = []
+        if self._error is not None:
+            raise self._error
+
+
 class Trainer:
     """Holds the state of M models and advances them one optimiser step at a time.
 
     Args:
         configs: M run configs sharing a batch key.
         chunk_size: models per forward/backward/update chunk (default: from cache size).
+        onehot_sums: sum the pairs' gradients into the embedding-side tables with a one-hot
+            batched matmul (deterministic everywhere) rather than ``index_add_``
+            (deterministic on the CPU only). Default: on every device but the CPU.
+        compile_step: run the forward and backward pass through ``torch.compile`` (an
+            option: equal to the eager step to rounding, see the tests; the first steps
+            pay for the compilation, tens of seconds).
+
+    The parameters live in one flat storage, parameter by parameter (each an (M, ...) block
+    starting at a multiple of :data:`SEGMENT_ALIGN` elements; the gaps are zeros that AdamW
+    keeps at zero), so that every chunk of models of every parameter is contiguous: the
+    backward pass writes the gradients straight into the gradient storage and a chunk's AdamW
+    update runs right after its backward pass, while its gradients are still in cache.
     """
 
-    def __init__(self, configs: Sequence[RunConfig], chunk_size: int | None = None):
+    def __init__(self, configs: Sequence[RunConfig], chunk_size: int | None = None,
+                 onehot_sums: bool | None = None, compile_step: bool = False):
         check_batch(configs)
         self.configs = list(configs)
         cfg = self.cfg = configs[0]
@@ -100,44 +248,53 @@ class Trainer:
         train = torch.as_tensor(np.stack([s.train_idx for s in states]), device=dev)
         test = torch.as_tensor(np.stack([s.test_idx for s in states]), device=dev)
         self.train_pairs = ensemble.Pairs.from_indices(train, cfg.p)
+        if onehot_sums if onehot_sums is not None else self.device != "cpu":
+            self.train_pairs = self.train_pairs.with_onehot(cfg.p, self.dtype)
         self.test_pairs = ensemble.Pairs.from_indices(test, cfg.p)
         self.train_idx = train
         lr = torch.tensor([c.lr for c in configs], dtype=self.dtype, device=dev)
         wd = torch.tensor([c.weight_decay for c in configs], dtype=self.dtype, device=dev)
-        n_emb = cfg.p * cfg.d
-        lo, hi = (n_emb if cfg.freeze_embedding else 0), (n_emb if cfg.freeze_mlp else
-                                                           self.flat.shape[1])
-        self.trainable = (lo, hi)
-        self.grad_flat = torch.zeros_like(self.flat)
-        self.opt = ensemble.AdamW(self.flat[:, lo:hi], lr, wd, cfg.betas, cfg.eps)
+        first = 1 if cfg.freeze_embedding else 0
+        last = 1 if cfg.freeze_mlp else len(self.params)
+        self.trainable = list(range(first, last))  # parameter indices AdamW updates
+        self.grad_storage = torch.zeros_like(self.storage)
+        self.grads = [self.grad_storage[o:o + t.numel()].view(t.shape)
+                      for o, t in zip(self.offsets, self.params, strict=True)]
+        self.opt = ensemble.AdamW([self.params[i] for i in self.trainable], lr, wd,
+                                  cfg.betas, cfg.eps)
         self.chunk = chunk_size or default_chunk_size(cfg, m, dev)
         self.chunks = [(lo, min(lo + self.chunk, m)) for lo in range(0, m, self.chunk)]
         self._chunk_pairs = [self.train_pairs.chunk(lo, hi, cfg.p) for lo, hi in self.chunks]
         self._chunk_test_pairs = [self.test_pairs.chunk(lo, hi, cfg.p) for lo, hi in self.chunks]
         self.step_count = 0
+        self._loss_and_grads = (torch.compile(ensemble.loss_and_grads, dynamic=False)
+                                if compile_step else ensemble.loss_and_grads)
 
     def _stack_params(self, states: list[InitialState]) -> list[torch.Tensor]:
-        """Lay every parameter into one flat (M, P) tensor; return (M, ...) views into it.
+        """Lay every parameter into one flat storage; return its (M, ...) views.
 
-        Order: embedding, then W_0, b_0, W_1, b_1, ... (W in (in, out) layout).
+        Order: embedding, then W_0, b_0, W_1, b_1, ... (W in (in, out) layout); parameter i
+        starts at ``self.offsets[i]``, a multiple of :data:`SEGMENT_ALIGN`.
         """
         per_model = [[s.embedding] + [t for w, b in zip(s.weights, s.biases, strict=True)
                                       for t in (w.T, b)] for s in states]
-        shapes = [tuple(t.shape) for t in per_model[0]]
-        flat = torch.stack([torch.cat([t.reshape(-1) for t in ts]) for ts in per_model])
-        self.flat = flat.to(device=self.device, dtype=self.dtype).contiguous()
-        self.offsets = []
-        views, off = [], 0
+        shapes = [(self.m, *t.shape) for t in per_model[0]]
+        self.offsets, off = [], 0
         for shape in shapes:
-            size = math.prod(shape)
-            self.offsets.append((off, off + size))
-            views.append(self.flat[:, off:off + size].view(self.m, *shape))
-            off += size
+            self.offsets.append(off)
+            off += ensemble.padded_width(math.prod(shape), SEGMENT_ALIGN)
+        self.storage = torch.zeros(off, dtype=self.dtype, device=self.device)
+        views = []
+        for i, (o, shape) in enumerate(zip(self.offsets, shapes, strict=True)):
+            view = self.storage[o:o + math.prod(shape)].view(shape)
+            view.copy_(torch.stack([ts[i] for ts in per_model]).to(self.device))
+            views.append(view)
         return views
 
-    def _grad_view(self, index: int, lo: int, hi: int) -> torch.Tensor:
-        a, b = self.offsets[index]
-        return self.grad_flat[lo:hi, a:b].view(hi - lo, *self.params[index].shape[1:])
+    @property
+    def flat(self) -> torch.Tensor:
+        """Every parameter of each model in one row, (M, P): embedding, W_0, b_0, ... (a copy)."""
+        return torch.cat([t.reshape(self.m, -1) for t in self.params], dim=1)
 
     # -- one step ---------------------------------------------------------------------------
     def step(self, signals_out: torch.Tensor | None = None,
@@ -145,27 +302,28 @@ class Trainer:
         """One AdamW step for every model.
 
         Before updating, writes the current signals into ``signals_out`` (M, K) and the current
-        train loss and accuracy into ``train_metrics_out`` (M, 2) when given.
+        train loss and accuracy into ``train_metrics_out`` (M, 2) when given. Nothing in the
+        step waits for the device.
         """
         cfg = self.cfg
         want_e = not cfg.freeze_embedding
         want_mlp = not cfg.freeze_mlp
+        want_metrics = train_metrics_out is not None
+        self.opt.advance()
         for (lo, hi), pairs in zip(self.chunks, self._chunk_pairs, strict=True):
             chunk_params = [t[lo:hi] for t in self.params]
             if signals_out is not None:
                 signals_out[lo:hi] = fourier.signal_torch(chunk_params[0])
-            loss, acc, grads = ensemble.loss_and_grads(
+            chunk_grads = [g[lo:hi] for g in self.grads]
+            loss, acc, _ = self._loss_and_grads(
                 chunk_params, pairs, cfg.activation, need_embedding_grad=want_e,
-                need_mlp_grad=want_mlp, need_accuracy=train_metrics_out is not None,
+                need_mlp_grad=want_mlp, need_accuracy=want_metrics, need_loss=want_metrics,
+                grads_out=chunk_grads,
             )
-            if train_metrics_out is not None:
+            if want_metrics:
                 train_metrics_out[lo:hi, 0] = loss
                 train_metrics_out[lo:hi, 1] = acc
-            for i, g in enumerate(grads):
-                if g is not None:
-                    self._grad_view(i, lo, hi).copy_(g)
-        lo, hi = self.trainable
-        self.opt.step(self.grad_flat[:, lo:hi])
+            self.opt.update([chunk_grads[i] for i in self.trainable], lo, hi)
         self.step_count += 1
 
     def signals(self) -> torch.Tensor:
@@ -194,25 +352,52 @@ class Trainer:
             out[name] = a.cpu().numpy().copy()  # a copy, never a view of live state
         return out
 
-    # -- the loop -----------------------------------------------------------------------------
+    # -- checkpoints ----------------------------------------------------------------------------
     def save_state(self) -> dict[str, np.ndarray]:
-        """The full training state (parameters, AdamW moments, step), for a checkpoint."""
+        """The full training state (parameters, AdamW moments, step), for a checkpoint.
+
+        flat: (M, P), every parameter of a model in one row (:attr:`flat`); exp_avg and
+        exp_avg_sq: (M, P') over the trainable parameters only, in the same order.
+        """
+        return {k: v.numpy().copy() for k, v in self._state_tensors().items()}
+
+    def _state_tensors(self, pinned: bool = False) -> dict[str, torch.Tensor]:
+        """:meth:`save_state` as host tensors; with ``pinned`` on a GPU the copies are
+        asynchronous (into fresh pinned memory): wait for the device before reading them."""
+        def host(parts: list[torch.Tensor]) -> torch.Tensor:
+            if not parts:
+                return torch.empty(self.m, 0, dtype=self.dtype)
+            dev = torch.cat([t.reshape(self.m, -1) for t in parts], dim=1)
+            if pinned and dev.is_cuda:
+                out = torch.empty(dev.shape, dtype=dev.dtype, pin_memory=True)
+                return out.copy_(dev, non_blocking=True)
+            return dev.cpu()
         return {
-            "flat": self.flat.cpu().numpy().copy(),
-            "exp_avg": self.opt.exp_avg.cpu().numpy().copy(),
-            "exp_avg_sq": self.opt.exp_avg_sq.cpu().numpy().copy(),
-            "step": np.asarray([self.step_count], dtype=np.int64),
+            "flat": host(self.params),
+            "exp_avg": host(self.opt.exp_avg),
+            "exp_avg_sq": host(self.opt.exp_avg_sq),
+            "step": torch.tensor([self.step_count], dtype=torch.int64),
         }
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         """Continue from :meth:`save_state`'s output (bit-identical to never stopping)."""
-        if state["flat"].shape != tuple(self.flat.shape):
+        if state["flat"].shape != (self.m, sum(t[0].numel() for t in self.params)):
             raise ValueError("checkpoint does not match this batch")
-        self.flat.copy_(torch.as_tensor(state["flat"]))
-        self.opt.exp_avg.copy_(torch.as_tensor(state["exp_avg"]))
-        self.opt.exp_avg_sq.copy_(torch.as_tensor(state["exp_avg_sq"]))
-        self.step_count = self.opt.t = int(state["step"][0])
 
+        def split_into(parts: list[torch.Tensor], array: np.ndarray) -> None:
+            host = torch.as_tensor(array)
+            off = 0
+            for t in parts:
+                size = t[0].numel()
+                t.copy_(host[:, off:off + size].reshape(t.shape))
+                off += size
+        split_into(self.params, state["flat"])
+        split_into(self.opt.exp_avg, state["exp_avg"])
+        split_into(self.opt.exp_avg_sq, state["exp_avg_sq"])
+        self.step_count = self.opt.t = int(state["step"][0])
+        self.opt.step_t.fill_(self.step_count)
+
+    # -- the loop -----------------------------------------------------------------------------
     def run(self, sink: MutableMapping[str, Any], progress: Callable[[int], None] | None = None,
             block: int = 1024, checkpoint: Callable[[dict[str, np.ndarray]], None] | None = None,
             checkpoint_seconds: float = 300.0) -> BatchResult:
@@ -224,6 +409,12 @@ class Trainer:
         ``checkpoint(state)`` is called about every ``checkpoint_seconds`` once every record so
         far is in the sink; a trainer given that state with :meth:`load_state` continues the
         run (from ``self.step_count``) into the same sink, bit for bit.
+
+        Records reach the sink through one writer thread (:class:`RecordWriter`), in order:
+        a block of records is copied from the device into one of two host buffers (pinned
+        and asynchronous on a GPU) and written while the next block trains; ``checkpoint``
+        runs on that thread too, after every earlier write. Only the writer thread touches
+        ``sink`` and calls ``checkpoint`` while the loop runs; errors there are raised here.
         """
         t0 = last_ckpt = time.perf_counter()
         cfg, plan, m = self.cfg, self.plan, self.m
@@ -246,53 +437,58 @@ class Trainer:
             if emb_index:
                 sink["embedding_steps"][:] = np.asarray(plan.embedding_steps, dtype=np.int64)
 
+        writer = RecordWriter(sink, self.device)
+        sig_host = writer.double_buffer(sig_buf)
+        met_host = writer.double_buffer(met_buf)
+
         def flush():
             nonlocal sig_rows, met_rows, sig_n, met_n
             if sig_n:
-                sink["signals"][:, sig_rows:sig_rows + sig_n] = (
-                    sig_buf[:sig_n].transpose(0, 1).cpu().numpy())
+                writer.write_block("signals", sig_host, sig_buf, sig_n, sig_rows)
                 sig_rows, sig_n = sig_rows + sig_n, 0
             if met_n:
-                sink["metrics"][:, met_rows:met_rows + met_n] = (
-                    met_buf[:met_n].transpose(0, 1).cpu().numpy())
+                writer.write_block("metrics", met_host, met_buf, met_n, met_rows)
                 met_rows, met_n = met_rows + met_n, 0
 
-        done_since = 0
-        for s in range(start, cfg.steps + 1):
-            if s in emb_index:
-                sink["embeddings"][:, emb_index[s]] = self.params[0].cpu().numpy()
-            if s in snap_set:
-                sink.write_snapshot(s, self.state_dict())
-            want_sig, want_met = s in sig_set, s in met_set
-            if s == cfg.steps:
-                if want_sig:
-                    sig_buf[sig_n] = self.signals()
-                    sig_n += 1
+        try:
+            done_since = 0
+            for s in range(start, cfg.steps + 1):
+                if s in emb_index:
+                    writer.write_array("embeddings", (slice(None), emb_index[s]), self.params[0])
+                if s in snap_set:
+                    writer.write_snapshot(s, self.names, self.params)
+                want_sig, want_met = s in sig_set, s in met_set
+                if s == cfg.steps:
+                    if want_sig:
+                        sig_buf[sig_n] = self.signals()
+                        sig_n += 1
+                    if want_met:
+                        met_buf[met_n] = self.metrics()
+                        met_n += 1
+                    break
                 if want_met:
-                    met_buf[met_n] = self.metrics()
-                    met_n += 1
-                break
-            if want_met:
-                met_buf[met_n, :, 2:] = self.metrics(include_train=False)[:, 2:]
-            self.step(sig_buf[sig_n] if want_sig else None,
-                      met_buf[met_n, :, :2] if want_met else None)
-            sig_n += want_sig
-            met_n += want_met
-            if sig_n == block or met_n == block:
-                flush()
-            done_since += 1
-            if progress is not None and (done_since >= 50 or s + 1 == cfg.steps):
+                    met_buf[met_n, :, 2:] = self.metrics(include_train=False)[:, 2:]
+                self.step(sig_buf[sig_n] if want_sig else None,
+                          met_buf[met_n, :, :2] if want_met else None)
+                sig_n += want_sig
+                met_n += want_met
+                if sig_n == block or met_n == block:
+                    flush()
+                done_since += 1
+                if progress is not None and (done_since >= 50 or s + 1 == cfg.steps):
+                    progress(done_since)
+                    done_since = 0
+                if checkpoint is not None and s + 1 < cfg.steps and (
+                        time.perf_counter() - last_ckpt >= checkpoint_seconds):
+                    flush()
+                    writer.checkpoint(checkpoint, self._state_tensors(pinned=True))
+                    last_ckpt = time.perf_counter()
+            flush()
+            if progress is not None and done_since:
                 progress(done_since)
-                done_since = 0
-            if checkpoint is not None and s + 1 < cfg.steps and (
-                    time.perf_counter() - last_ckpt >= checkpoint_seconds):
-                flush()
-                checkpoint(self.save_state())
-                last_ckpt = time.perf_counter()
-        flush()
-        if progress is not None and done_since:
-            progress(done_since)
-        sink["embedding_final"][:] = self.params[0].cpu().numpy()
+            writer.write_array("embedding_final", (slice(None),), self.params[0])
+        finally:
+            writer.close()
         seconds = time.perf_counter() - t0
         return BatchResult(self._summaries(sink), seconds, self.device,
                            [s.intervention for s in self.initial])
