@@ -115,6 +115,8 @@ def train(
                                               )] = None,
     snapshot_steps: Annotated[str | None, Opt(help="Store all parameters at these steps.")
                               ] = None,
+    record: Annotated[str | None, Opt(help="Recording preset: explore (embeddings on ~60 "
+                                           "log-spaced steps; options override it).")] = None,
     seeds: Annotated[str | None, Opt(help="Seeds for all three sources, e.g. 0:8.")] = None,
     embedding_seeds: Annotated[str | None, Opt(help="Embedding seeds, e.g. 0 or 0:8.")] = None,
     mlp_seeds: Annotated[str | None, Opt(help="MLP seeds.")] = None,
@@ -147,6 +149,10 @@ def train(
         "snapshot_every": snapshot_every,
         "snapshot_steps": _int_list(snapshot_steps, "snapshot_steps"),
     }
+    if record is not None:
+        from .recording import recording_preset
+
+        base.update(recording_preset(record, steps or base.get("steps", RunConfig().steps)))
     base.update({k: v for k, v in cli_values.items() if v is not None})
     configs = build_configs(base, seeds, embedding_seeds, mlp_seeds, split_seeds, grid)
     resolve_device(configs[0].device)
