@@ -332,7 +332,9 @@ function coords(kind, ki, t) {
 function range(kind, ki) {
   const e = RUN.embedding, T = e.steps.length;
   let m = 0;
-  for (let t = 0; t < T; t++) for (const v of coords(kind, ki, t).flat()) m = Math.max(m, Math.abs(v));
+  for (let t = 0; t < T; t++) {
+    for (const v of coords(kind, ki, t).flat()) m = Math.max(m, Math.abs(v));
+  }
   m = m * 1.1 || 1;
   return [-m, m];
 }
@@ -435,7 +437,8 @@ function drawStore() {
 function selectRun() {
   RUN = DATA.runs.find(r => r.id === $('run').value) || DATA.runs[0];
   $('runinfo').textContent = `p=${RUN.p}, d=${RUN.d}, ${RUN.steps} steps, seeds ` +
-    `(embedding, MLP, split) = (${RUN.seeds.join(', ')}); test loss ${RUN.test_loss.toPrecision(3)}, ` +
+    `(embedding, MLP, split) = (${RUN.seeds.join(', ')}); ` +
+    `test loss ${RUN.test_loss.toPrecision(3)}, ` +
     `accuracy ${RUN.test_acc.toFixed(3)}; circles: ${RUN.circles.join(', ') || 'none'}`;
   fillFreq();
   if (RUN.embedding) {
