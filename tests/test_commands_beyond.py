@@ -11,7 +11,7 @@ from circle_survival import load
 from circle_survival.recording import log_steps
 from circle_survival.report import load_results
 
-TRAIN = ["train", "--p", "11", "--d", "8", "--hidden", "16", "--steps", "1200", "--device",
+TRAIN = ["train", "--p", "17", "--d", "16", "--hidden", "32", "--steps", "1200", "--device",
          "cpu", "--quiet", "--seeds", "0:6"]
 
 
