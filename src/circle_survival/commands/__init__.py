@@ -10,8 +10,8 @@ import importlib
 import typer
 
 #: Modules (in this package) whose commands the CLI offers, in help order.
-MODULES: list[str] = ["analyze", "sweep", "dynamics", "reproduce", "ablation", "explore", "lv",
-                      "predict"]
+MODULES: list[str] = ["analyze", "sweep", "dynamics", "reproduce", "ablation", "explore",
+                      "beyond"]
 
 
 def register_all(app: typer.Typer) -> None:
