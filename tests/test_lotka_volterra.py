@@ -95,10 +95,12 @@ def test_summary_counts_wins():
         for model, err in (("linear", 0.2 + i), ("lv", 0.1 + i)):
             rows.append({"run_id": f"r{i}", "model": model, "r2_fit": 0.9, "r2_heldout": 0.5,
                          "rel_error_heldout": err, "rel_error_beyond": err,
-                         "survivors_match": model == "lv", "survivor_accuracy": 1.0})
+                         "survivors_match": model == "lv", "survivor_accuracy": 1.0,
+                         "diverged": False})
     out = summarize(pd.DataFrame(rows))
     assert out["rel_error_heldout"]["lv_wins"] == 6
     assert out["rel_error_heldout"]["wilcoxon_p"] < 0.05
+    assert out["diverged"] == {"linear": 0, "lv": 0}
     assert out["survivors_match"] == {"linear": 0, "lv": 6, "only_lv": 6, "only_linear": 0,
                                       "mcnemar_p": pytest.approx(2 / 64),
                                       "accuracy_linear": 1.0, "accuracy_lv": 1.0}

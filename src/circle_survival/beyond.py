@@ -66,7 +66,9 @@ def lotka_volterra_result(store: Store, run_ids: Iterable[str] | None = None, *,
         observed=f"held-out rollout error (steps {fit_until}-{heldout_until}), median "
                  f"linear {held['median_linear']:.3g} vs LV {held['median_lv']:.3g}; LV "
                  f"better in {held['lv_wins']} of {held['n']} runs, Wilcoxon p = "
-                 f"{held['wilcoxon_p']:.2g}; right survivors at the end: linear "
+                 f"{held['wilcoxon_p']:.2g}; rollouts diverging: linear "
+                 f"{summary['diverged']['linear']}, LV {summary['diverged']['lv']}; right "
+                 f"survivors at the end: linear "
                  f"{match['linear']}, LV {match['lv']} of {summary['n_runs']} runs "
                  f"(criterion: linear not significantly worse, p < {ALPHA})",
         holds=None if not (lv_better or lin_better) and held["n"] < 6 else not lv_better)]

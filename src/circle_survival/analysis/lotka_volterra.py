@@ -72,6 +72,18 @@ def r2_per_column(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
     return np.where((ss_tot > 0) & np.isfinite(ss_res), out, np.nan)
 
 
+def pooled_r2(y: np.ndarray, y_hat: np.ndarray) -> float:
+    """R^2 over all columns at once (N, K) -> float: 1 - total residual / total variance
+    (each column about its own mean), so that near-constant columns do not dominate."""
+    y, y_hat = np.asarray(y, dtype=float), np.asarray(y_hat, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ss_res = float(((y - y_hat) ** 2).sum())
+        ss_tot = float(((y - y.mean(0)) ** 2).sum())
+    if ss_tot <= 0 or not np.isfinite(ss_res):
+        return float("nan")
+    return 1 - ss_res / ss_tot
+
+
 def _mean(x: np.ndarray) -> float:
     return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
 
@@ -145,7 +157,9 @@ class ModelComparison:
     fit_until: the last step of the fit window. linear, lv: the fits.
     predictions: model -> (T, K) rollout from s_0 at the recorded steps.
     scores: one row per model: model, r2_fit (one-step R^2 on the window), r2_heldout
-        (one-step R^2 on the held-out transitions fit_until .. heldout_until), rel_error_fit,
+        (one-step R^2 on the held-out transitions fit_until .. heldout_until; both pooled over
+        the frequencies, :func:`pooled_r2`), diverged (the rollout overflows before the last
+        recorded step), rel_error_fit,
         rel_error_heldout, rel_error_beyond (rollout RMSE over the recorded steps in 0 ..
         fit_until, fit_until .. heldout_until and after heldout_until, divided by the RMS of
         the true signals there; inf for a diverging rollout), survivors_true,
@@ -213,13 +227,17 @@ def compare_linear_lv(
     ks = np.arange(1, fourier.n_freq(p) + 1)
     true = sig[:, ks]
     window = true[: fit_until + 1]
-    with warnings.catch_warnings():
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():  # the scores below show how good each fit is
         warnings.simplefilter("ignore", NonIdentifiableWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         lin = fit_trajectory(window, method, alpha, ks)
-    lv = fit_lv(window, method, alpha, ks)
+        lv = fit_lv(window, method, alpha, ks)
     horizon = int(steps[-1])
     preds = {"linear": rollout(lin.A, lin.b, true[0], horizon)[steps],
              "lv": lv_rollout(lv.r, lv.A, true[0], horizon)[steps]}
+    x_fit, y_fit = window[:-1], np.diff(window, axis=0)
     x_held = true[fit_until:heldout_until]
     y_held = np.diff(true[fit_until : heldout_until + 1], axis=0)
     one_step = {"linear": lambda s: s @ lin.A.T + lin.b, "lv": lambda s: lv_step(lv.r, lv.A, s)}
@@ -228,15 +246,17 @@ def compare_linear_lv(
     beyond = steps > heldout_until
     truth = _survivors(true[-1], sig[-1, 0], p)
     rows = []
-    for name, fit in (("linear", lin), ("lv", lv)):
+    for name in MODELS:
         pred = preds[name]
         with np.errstate(over="ignore", invalid="ignore"):
-            r2_held = _mean(r2_per_column(y_held, one_step[name](x_held)))
+            r2_fit = pooled_r2(y_fit, one_step[name](x_fit))
+            r2_held = pooled_r2(y_held, one_step[name](x_held))
         got = _survivors(pred[-1], sig[-1, 0], p)
         alive_true = np.isin(ks, truth)
         alive_pred = np.isin(ks, got)
         rows.append({
-            "model": name, "r2_fit": fit.r2_mean, "r2_heldout": r2_held,
+            "model": name, "r2_fit": r2_fit, "r2_heldout": r2_held,
+            "diverged": not bool(np.all(np.isfinite(pred))),
             "rel_error_fit": _rel_error(pred[in_fit], true[in_fit]),
             "rel_error_heldout": _rel_error(pred[held], true[held]),
             "rel_error_beyond": _rel_error(pred[beyond], true[beyond]),
@@ -307,6 +327,7 @@ def summarize(table: pd.DataFrame) -> dict:
     m_lv = wide["survivors_match"]["lv"].astype(bool).to_numpy()
     only_lv, only_lin = int((m_lv & ~m_lin).sum()), int((m_lin & ~m_lv).sum())
     n_disc = only_lv + only_lin
+    out["diverged"] = {m: int(wide["diverged"][m].astype(bool).sum()) for m in MODELS}
     out["survivors_match"] = {
         "linear": int(m_lin.sum()), "lv": int(m_lv.sum()), "only_lv": only_lv,
         "only_linear": only_lin,
