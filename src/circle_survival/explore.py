@@ -284,8 +284,8 @@ function drawSignals() {
       hovertemplate: `k=${k}, Δ=${r.deltas[i]}<br>step %{customdata}<br>S=%{y:.4g}` +
                      '<extra></extra>', customdata: r.signal_steps});
   }
-  Plotly.react('signals', traces, {title: 'signals S_k', xaxis: {type: 'log',
-    title: 'step + 1'}, yaxis: {title: 'S_k'}, margin: {t: 40}}, CFG);
+  Plotly.react('signals', traces, {title: {text: 'signals S_k'}, xaxis: {type: 'log',
+    title: {text: 'step + 1'}}, yaxis: {title: {text: 'S_k'}}, margin: {t: 40}}, CFG);
 }
 
 function drawLoss() {
@@ -293,8 +293,8 @@ function drawLoss() {
   Plotly.react('loss', [
     {x: plus1(r.metric_steps), y: r.train_loss, name: 'train', mode: 'lines'},
     {x: plus1(r.metric_steps), y: r.test_loss_curve, name: 'test', mode: 'lines'}],
-    {title: 'loss', xaxis: {type: 'log', title: 'step + 1'},
-     yaxis: {type: 'log', title: 'cross-entropy'}, margin: {t: 40}}, CFG);
+    {title: {text: 'loss'}, xaxis: {type: 'log', title: {text: 'step + 1'}},
+     yaxis: {type: 'log', title: {text: 'cross-entropy'}}, margin: {t: 40}}, CFG);
 }
 
 function fillFreq() {
@@ -341,7 +341,7 @@ function range(kind, ki) {
 
 function drawEmbedding() {
   const e = RUN.embedding;
-  const empty = (id, msg) => Plotly.react(id, [], {title: msg, margin: {t: 40}}, CFG);
+  const empty = (id, msg) => Plotly.react(id, [], {title: {text: msg}, margin: {t: 40}}, CFG);
   if (!e) {
     $('embnote').textContent = `No embeddings in this page for this run (the page carries ` +
       `them for the first ${DATA.max_embedding_runs} runs).`;
@@ -365,8 +365,9 @@ function drawEmbedding() {
     {x: x, y: y, mode: 'markers+text', text: tokens, textposition: 'top center',
      textfont: {size: 9}, marker: {color: colour(RUN, k), size: 6}, showlegend: false,
      hovertemplate: 'token %{text}<br>(%{x:.3g}, %{y:.3g})<extra></extra>'}],
-    {title: `k=${k}, Δ=${delta}, step ${e.steps[t]}`, xaxis: {range: rg, title: 'Re F[k]'},
-     yaxis: {range: rg, title: 'Im F[k]', scaleanchor: 'x'}, margin: {t: 40}}, CFG);
+    {title: {text: `k=${k}, Δ=${delta}, step ${e.steps[t]}`},
+     xaxis: {range: rg, title: {text: 'Re F[k]'}},
+     yaxis: {range: rg, title: {text: 'Im F[k]'}, scaleanchor: 'x'}, margin: {t: 40}}, CFG);
   for (let q = 0; q < 2; q++) {
     const id = 'pca' + (q + 1);
     if (q >= e.n_pca) { empty(id, 'no such PCA plane'); continue; }
@@ -374,8 +375,9 @@ function drawEmbedding() {
     Plotly.react(id, [{x: px, y: py, mode: 'markers+text', text: tokens,
       textposition: 'top center', textfont: {size: 9}, marker: {size: 6, color: '#444'},
       hovertemplate: 'token %{text}<extra></extra>'}],
-      {title: `PCA plane ${2 * q + 1}-${2 * q + 2}, step ${e.steps[t]}`,
-       xaxis: {title: `pc${2 * q + 1}`}, yaxis: {title: `pc${2 * q + 2}`, scaleanchor: 'x'},
+      {title: {text: `PCA plane ${2 * q + 1}-${2 * q + 2}, step ${e.steps[t]}`},
+       xaxis: {title: {text: `pc${2 * q + 1}`}},
+       yaxis: {title: {text: `pc${2 * q + 2}`}, scaleanchor: 'x'},
        margin: {t: 40}}, CFG);
   }
 }
@@ -385,7 +387,7 @@ function drawCollab() {
   if (!c) {
     $('collabnote').textContent = 'No parameter snapshots in this page for this run.';
     sel.innerHTML = '';
-    Plotly.react('collab', [], {title: 'no snapshots', margin: {t: 40}}, CFG);
+    Plotly.react('collab', [], {title: {text: 'no snapshots'}, margin: {t: 40}}, CFG);
     return;
   }
   const modes = Object.keys(c.modes);
@@ -400,8 +402,8 @@ function drawCollab() {
     line: {color: colour(RUN, +k)}, showlegend: RUN.circles.includes(+k),
     hovertemplate: `k=${k}<br>step %{customdata}<br>loss %{y:.4g}<extra></extra>`,
     customdata: c.steps}));
-  Plotly.react('collab', traces, {title: `collaboration: ${mode}`, xaxis: {type: 'log',
-    title: 'step + 1'}, yaxis: {type: 'log', title: 'loss'}, margin: {t: 40}}, CFG);
+  Plotly.react('collab', traces, {title: {text: `collaboration: ${mode}`}, xaxis: {type: 'log',
+    title: {text: 'step + 1'}}, yaxis: {type: 'log', title: {text: 'loss'}}, margin: {t: 40}}, CFG);
 }
 
 function drawStore() {
@@ -411,14 +413,14 @@ function drawStore() {
     return {x: idx.map(i => s.rates.k[i]), y: idx.map(i => s.rates.rate[i]), type: 'bar',
             name: `p=${p}`, customdata: idx.map(i => s.rates.n_runs[i]),
             hovertemplate: 'k=%{x}<br>rate %{y:.2f} of %{customdata} runs<extra></extra>'};
-  }), {title: 'survival rate by frequency', xaxis: {title: 'k'},
-       yaxis: {title: 'survival rate', range: [0, 1]}, margin: {t: 40}}, CFG);
+  }), {title: {text: 'survival rate by frequency'}, xaxis: {title: {text: 'k'}},
+       yaxis: {title: {text: 'survival rate'}, range: [0, 1]}, margin: {t: 40}}, CFG);
   const cur = s.circles.run_id.indexOf(RUN.id);
   Plotly.react('ncircles', [{x: s.circles.n_circles, type: 'histogram', name: 'runs'},
     {x: [s.circles.n_circles[cur]], y: [0], mode: 'markers', name: 'this run',
      marker: {size: 14, color: '#d62728', symbol: 'triangle-up'}}],
-    {title: 'circles per run', xaxis: {title: 'circles', dtick: 1},
-     yaxis: {title: 'runs'}, margin: {t: 40}}, CFG);
+    {title: {text: 'circles per run'}, xaxis: {title: {text: 'circles'}, dtick: 1},
+     yaxis: {title: {text: 'runs'}}, margin: {t: 40}}, CFG);
   const f = s.freq, jit = f.k.map((k, i) => ((i * 7919) % 97) / 97 * 0.3 - 0.15);
   const mine = f.run_id.map(r => r === RUN.id);
   Plotly.react('initial', [false, true].map(own => {
@@ -428,9 +430,9 @@ function drawStore() {
             marker: {size: own ? 8 : 5, color: own ? '#d62728' : '#1f77b4', opacity: own ? 1 : 0.4},
             customdata: idx.map(i => f.k[i]),
             hovertemplate: 'k=%{customdata}<br>S_k(0)=%{x:.4g}<extra></extra>'};
-  }), {title: `initial signal against survival (r = ${s.correlation.r === null ? 'n/a' :
-       s.correlation.r.toFixed(3)} over rates)`, xaxis: {title: 'initial S_k'},
-       yaxis: {title: 'survived', tickvals: [0, 1], ticktext: ['died', 'survived']},
+  }), {title: {text: `initial signal against survival (r = ${s.correlation.r === null ? 'n/a' :
+       s.correlation.r.toFixed(3)} over rates)`}, xaxis: {title: {text: 'initial S_k'}},
+       yaxis: {title: {text: 'survived'}, tickvals: [0, 1], ticktext: ['died', 'survived']},
        margin: {t: 40}}, CFG);
 }
 
