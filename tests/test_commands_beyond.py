@@ -54,6 +54,9 @@ def test_ode_compare_and_predict_write_report_sections(store, capsys):
     assert {"lotka-volterra", "predictability"} <= names
     doc = json.loads((store / "results" / "lotka-volterra-store" / "result.json").read_text())
     assert doc["n_runs"] == 6 and doc["numbers"]["fit_until"] == 500
+    assert doc["deviations"] == ["p = 17 instead of 59", "d = 16 instead of 128",
+                                 "hidden = (32,) instead of (100, 100)",
+                                 "steps = 1200 instead of 30000"]
     assert (store / "results" / "lotka-volterra-store" / "lotka_volterra.png").is_file()
 
 

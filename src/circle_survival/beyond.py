@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import SEED_FIELDS
 from .experiments.base import Claim, ExperimentResult, base_deviations, runs_text, write_result
 from .store import Store
 
@@ -32,10 +33,13 @@ def result_dir(store: Store, name: str) -> Path:
 
 
 def store_deviations(store: Store, run_ids: Iterable[str]) -> list[str]:
-    """How the runs depart from the paper's setup (each distinct departure once)."""
+    """How the runs depart from the paper's setup (each distinct departure once; the seeds
+    and an empty intervention are not departures)."""
     out: list[str] = []
     for rid in run_ids:
-        for text in base_deviations(store.config(rid).to_dict()):
+        setup = {k: v for k, v in store.config(rid).to_dict().items()
+                 if k not in SEED_FIELDS and not (k == "intervention" and not v)}
+        for text in base_deviations(setup):
             if text not in out:
                 out.append(text)
     return out
