@@ -12,8 +12,10 @@ ACTS = {"silu": nn.functional.silu, "relu": torch.relu, "gelu": nn.functional.ge
         "tanh": torch.tanh}
 
 
-def authors_init(seed_mlp, seed_emb, seed_split, p, d, hidden, fresh_embedding=False):
-    """Initial (layers, embedding, train_idx) drawn exactly as the authors' code does."""
+def authors_init(seed_mlp, seed_emb, seed_split, p, d, hidden, fresh_embedding=False,
+                 train_fraction=0.8):
+    """Initial (layers, embedding, train_idx) drawn exactly as the authors' code does (their
+    train fraction is 0.8)."""
     old = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
@@ -27,7 +29,7 @@ def authors_init(seed_mlp, seed_emb, seed_split, p, d, hidden, fresh_embedding=F
     finally:
         torch.set_default_dtype(old)
     np.random.seed(seed_split)
-    train_idx = np.random.choice(p * p, int(0.8 * p * p), replace=False)
+    train_idx = np.random.choice(p * p, int(train_fraction * p * p), replace=False)
     return layers, emb, train_idx
 
 
@@ -36,7 +38,8 @@ def train_one(cfg):
     per-step train losses (steps,), and the final parameters in nn.Module layout."""
     layers, emb, train_idx = authors_init(cfg.mlp_seed, cfg.embedding_seed, cfg.split_seed,
                                           cfg.p, cfg.d, cfg.hidden,
-                                          cfg.init_scheme == "reference_fresh_embedding")
+                                          cfg.init_scheme == "reference_fresh_embedding",
+                                          cfg.train_fraction)
     emb = nn.Parameter(emb)
     i = torch.as_tensor(train_idx)
     a, b = i % cfg.p, i // cfg.p

@@ -1,5 +1,6 @@
 """The command line: a small train, show, and every bad-input case."""
 
+import re
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ from cli_runner import run_cli
 
 from circle_survival import load, train_to_store
 from circle_survival.config import RunConfig
+from circle_survival.sweep import StoreLock
 
 SMALL = ["--p", "11", "--d", "6", "--hidden", "12,12", "--steps", "20", "--quiet"]
 
@@ -28,6 +30,12 @@ def test_train_then_show(tmp_path, capsys):
                             "0:3", "--mlp-seeds", "5", "--split-seeds", "1,2,3"], capsys)
     assert code == 0 and "3 of 3 runs already" in err
     assert len(load(store)) == 3
+    # train is a one-spec sweep: its record counts the runs, and a held lock refuses it
+    code, out3, _ = run_cli(["sweep", "status", str(store)], capsys)
+    assert code == 0 and re.search(r"sweep 'train-[0-9a-f]{10}': 3 / 3 runs complete", out3)
+    with StoreLock(store, "other"):
+        code, _, err = run_cli(["train", "--store", str(store), *SMALL, "--seeds", "7"], capsys)
+    assert code == 2 and "in use by another sweep" in err and len(load(store)) == 3
 
 
 def test_toml_config_and_grid(tmp_path, capsys):
@@ -50,7 +58,7 @@ def test_toml_config_and_grid(tmp_path, capsys):
     (["--device", "cuda:0"], "CUDA is not available"),
     (["--device", "tpu"], "unknown device"),
     (["--seeds", "3:1"], "no seeds in '3:1'"),
-    (["--embedding-seeds", "0:3", "--mlp-seeds", "0:2"], "mlp seeds: 2 values"),
+    (["--embedding-seeds", "0:3", "--mlp-seeds", "0:2"], "seeds.mlp: 2 values"),
     (["--hidden", "a,b"], "hidden: expected comma-separated integers"),
     (["--p", "x"], "Invalid value for '--p'"),
     (["--bogus"], "No such option"),

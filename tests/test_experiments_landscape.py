@@ -9,6 +9,7 @@ training them.
 
 import dataclasses
 import json
+from html import escape as html_escape
 
 import numpy as np
 import pytest
@@ -36,6 +37,7 @@ from circle_survival.experiments.landscape import (
     base_deviations,
     trend_holds,
 )
+from circle_survival.report import VERDICTS
 from circle_survival.store import init_store
 from circle_survival.sweep import run_sweep
 
@@ -218,7 +220,12 @@ def test_cli_writes_results_and_report(reproduced):
     assert "<table" in html and "Initial signal against survival rate" in html
     assert "Number of circles against weight decay" in html
     assert "Frequencies with a larger initial signal survive more often" in html
-    assert any(v in html for v in ("holds", "does not hold", "undecided"))
+    claims_table = html.split('id="claims"', 1)[1].split("</table>", 1)[0]
+    rows = claims_table.split("<tr>")[2:]  # after the header row
+    for name in THROUGH_CLI:  # each claim's row shows its own verdict
+        for c in result_doc(store, name)["claims"]:
+            row = next(r for r in rows if html_escape(c["paper"]) in r)
+            assert f">{VERDICTS[c['holds']]}</td>" in row
 
 
 @pytest.fixture(scope="module")

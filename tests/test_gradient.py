@@ -1,14 +1,12 @@
-"""Tests of analysis/gradient.py: initial gradients, survival rules, t-test, binning, SVM."""
+"""Tests of analysis/gradient.py: initial gradients, t-test, binning, SVM."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from circle_survival.analysis.gradient import (
-    gradient_table,
     gradient_ttest,
     initial_gradients,
-    survival,
     survival_rate_by_gradient,
     svm_separation,
 )
@@ -66,35 +64,6 @@ def test_gradients_of_a_trained_batch():
     np.testing.assert_allclose(grads, expected, rtol=1e-9, atol=1e-12)
 
 
-def test_survival_rules():
-    half = np.array([[1.0, 1, 1, 50, 1, 1], [1.0, 30, 1, 1, 1, 28]])
-    # run 0: mean over all 11 = (9 + 100) / 11 = 9.9 -> only k = 3 passes 2x mean
-    alive = survival(half, P)
-    np.testing.assert_array_equal(alive[0], [0, 0, 0, 1, 0, 0])
-    np.testing.assert_array_equal(alive[1], [0, 1, 0, 0, 0, 1])
-    absolute = survival(half, P, rule="absolute", threshold=29)
-    np.testing.assert_array_equal(absolute[1], [0, 1, 0, 0, 0, 0])
-    full = survival(half[:, np.minimum(np.arange(P), P - np.arange(P))], P)
-    assert set(np.flatnonzero(full[0])) == {3, 8}
-    with pytest.raises(ValueError, match="unknown survival rule"):
-        survival(half, P, rule="nope")
-
-
-def test_gradient_table_layout():
-    rng = np.random.default_rng(2)
-    sig = rng.uniform(5, 15, size=(4, 6, P // 2 + 1))
-    sig[:, -1, 2] = 100.0  # k = 2 survives every run
-    table = gradient_table(sig, np.arange(6), P)
-    assert list(table.columns) == ["run", "k", "initial_signal", "grad_1", "grad_2", "grad_3",
-                                   "grad_4", "survived"]
-    assert len(table) == 4 * 5 and table["k"].min() == 1 and table["k"].max() == 5
-    assert table.loc[table["k"] == 2, "survived"].all()
-    assert not table.loc[table["k"] != 2, "survived"].any()
-    row = table[(table["run"] == 1) & (table["k"] == 4)].iloc[0]
-    assert row["initial_signal"] == sig[1, 0, 4]
-    assert row["grad_3"] == pytest.approx((sig[1, 3, 4] - sig[1, 2, 4]) / sig[1, 0, 4])
-
-
 def _synthetic(shift, n=600, seed=0):
     rng = np.random.default_rng(seed)
     alive = rng.random(n) < 0.3
@@ -140,14 +109,3 @@ def test_survival_rate_rises_with_the_gradient():
         assert np.all(np.diff(grp["center"]) > 0)
     width = survival_rate_by_gradient(table, s_values=(4,), bins=4, binning="width")
     assert width["n"].sum() == len(table)
-
-
-def test_gradient_table_does_not_depend_on_record_order():
-    rng = np.random.default_rng(3)
-    sig = rng.uniform(5, 15, size=(2, 8, P // 2 + 1))
-    sig[:, -1, 4] = 100.0  # the final record (step 7) decides survival
-    order = rng.permutation(8)
-    a = gradient_table(sig, np.arange(8), P)
-    b = gradient_table(sig[:, order], np.arange(8)[order], P)
-    pd.testing.assert_frame_equal(a, b)
-    assert a.loc[a["k"] == 4, "survived"].all()

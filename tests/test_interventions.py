@@ -19,7 +19,7 @@ from circle_survival.interventions import apply_intervention, validate_intervent
 def run(p: int = 23, d: int = 16, seed: int = 3, **iv):
     cfg = RunConfig(p=p, d=d, steps=1, embedding_seed=seed, intervention=iv)
     e0 = draw_embedding(cfg)
-    e1, resolved = apply_intervention(e0, cfg)
+    e1, resolved = apply_intervention(e0, cfg.intervention, cfg.embedding_seed)
     assert isinstance(e1, torch.Tensor) and e1.dtype == torch.float64 and e1.shape == (p, d)
     assert json.loads(json.dumps(resolved)) == resolved  # plain JSON types
     return e0.numpy(), e1.numpy(), resolved
@@ -32,7 +32,7 @@ def sig(e: np.ndarray) -> np.ndarray:
 def test_no_intervention_is_identity():
     cfg = RunConfig(p=13, d=4, steps=1)
     e0 = draw_embedding(cfg)
-    e1, resolved = apply_intervention(e0, cfg)
+    e1, resolved = apply_intervention(e0, cfg.intervention, cfg.embedding_seed)
     assert e1 is e0 and resolved == {}
 
 
@@ -197,8 +197,26 @@ def test_too_few_circles_for_a_pair():
         validate_intervention({"kind": "construct", "ratio": 0.5, "pair_seed": 0}, 4)
 
 
-def test_valid_requests_pass():
-    validate_intervention({}, 5)
-    validate_intervention({"kind": "scale", "k": 25, "alpha": 0.85}, 59)
-    validate_intervention({"kind": "restrict", "keep": [], "keep_constant": True}, 59)
-    validate_intervention({"kind": "construct", "circles": {"1": 2, "29": 3.5}}, 59)
+@pytest.mark.parametrize("p, spec", [
+    (5, {}),
+    (59, {"kind": "scale", "k": 25, "alpha": 0.85}),
+    (59, {"kind": "restrict", "keep": [], "keep_constant": True}),
+    (59, {"kind": "construct", "circles": {"1": 2, "29": 3.5}}),
+])
+def test_valid_requests_are_accepted_and_applied(p, spec):
+    """The edge values pass validation, a config takes them, and they do what they say."""
+    assert validate_intervention(spec, p) is None
+    cfg = RunConfig(p=p, d=6, steps=1, intervention=spec)
+    e0 = draw_embedding(cfg)
+    e1, resolved = apply_intervention(e0, cfg.intervention, cfg.embedding_seed)
+    s0, s1 = sig(e0.numpy()), sig(e1.numpy())
+    assert resolved.get("kind") == spec.get("kind")
+    if not spec:
+        assert e1 is e0
+    elif spec["kind"] == "scale":  # the last circle of p = 59, scaled
+        assert s1[25] == pytest.approx(0.85 * s0[25])
+        np.testing.assert_allclose(np.delete(s1, 25), np.delete(s0, 25), rtol=1e-12)
+    elif spec["kind"] == "restrict":  # nothing but the constant term is left
+        assert s1[0] == pytest.approx(s0[0]) and np.all(s1[1:] < 1e-9)
+    else:
+        assert s1[1] == pytest.approx(2.0) and s1[29] == pytest.approx(3.5)

@@ -13,6 +13,7 @@ from circle_survival.analysis.survival import (
     frequency_table_from_arrays,
     signal_survival_correlation,
     survival_rates,
+    survived,
 )
 from circle_survival.store import init_store
 
@@ -65,6 +66,28 @@ def slow_rows(store, rule, threshold, group_by=()):
             rows.append(row)
     return pd.DataFrame(rows)
 
+
+
+def test_survived_matches_the_slow_rule():
+    half = np.array([[1.0, 1, 1, 50, 1, 1], [1.0, 30, 1, 1, 1, 28]])
+    # run 0: mean over all 11 = (9 + 100) / 11 = 9.9 -> only k = 3 passes 2x mean
+    np.testing.assert_array_equal(survived(half, 11)[0], [0, 0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(survived(half, 11)[1], [0, 1, 0, 0, 0, 1])
+    np.testing.assert_array_equal(survived(half, 11, "absolute", 29)[1], [0, 1, 0, 0, 0, 0])
+    rng = np.random.default_rng(4)
+    for p in (11, 12, 23):
+        final = rng.gamma(0.5, 10, size=(40, p // 2 + 1))
+        alive = survived(final, p)
+        for row, a in zip(final, alive, strict=True):
+            assert set(np.flatnonzero(a)) == set(slow_circles(row, p))
+        full = final[:, np.minimum(np.arange(p), p - np.arange(p))]  # all p frequencies
+        np.testing.assert_array_equal(survived(full, p), alive)
+        absolute = survived(final, p, "absolute", 10.0)
+        ks = np.arange(1, (p - 1) // 2 + 1)
+        np.testing.assert_array_equal(absolute[:, ks], final[:, ks] > 10.0)
+        assert not absolute[:, 0].any()  # the constant term is no circle
+    with pytest.raises(ConfigError, match="unknown survival rule"):
+        survived(half, 11, rule="nope")
 
 @pytest.mark.parametrize("rule", ["2x-mean", "absolute"])
 def test_frequency_table_matches_slow_computation(store, rule):

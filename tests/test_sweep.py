@@ -20,6 +20,7 @@ from circle_survival.sweep import (
     plan_sweep,
     read_holder,
     run_sweep,
+    spec_from_configs,
     sweep_status,
 )
 
@@ -100,6 +101,18 @@ def test_seeds():
     same = spec(seeds="0:3")
     assert [(c.embedding_seed, c.mlp_seed) for c in same.configs()] == [(0, 0), (1, 1), (2, 2)]
 
+
+
+def test_spec_from_configs_trains_exactly_those_runs():
+    configs = [RunConfig(**{**BASE, "hidden": (16,)}, embedding_seed=e, lr=lr)
+               for e, lr in [(3, 0.01), (1, 0.02), (3, 0.01), (0, 0.01)]]
+    spec = spec_from_configs("given", configs)
+    unique = [configs[0], configs[1], configs[3]]  # the repeated run once, order kept
+    assert spec.configs() == unique and spec.run_ids() == [c.run_id for c in unique]
+    assert set(spec.axes) == {"embedding_seed", "lr"} and spec.combine == "zip"
+    assert spec_from_configs("one", configs[:1]).configs() == configs[:1]
+    with pytest.raises(ConfigError, match="no runs"):
+        spec_from_configs("none", [])
 
 def test_batches_by_shape():
     s = spec(axes={"d": [8, 12], "weight_decay": [0.1, 0.5]}, seeds={"embedding": "0:3"})

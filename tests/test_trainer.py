@@ -39,7 +39,8 @@ def test_batched_equals_one_at_a_time_paper_defaults():
 @pytest.mark.parametrize("activation", ["relu", "gelu", "tanh"])
 def test_other_activations_and_depth(activation):
     configs = [RunConfig(p=13, d=12, hidden=(16, 8, 8), activation=activation, steps=50,
-                         embedding_seed=e, mlp_seed=e + 10, split_seed=e + 20)
+                         train_fraction=0.6, embedding_seed=e, mlp_seed=e + 10,
+                         split_seed=e + 20)
                for e in range(3)]
     check_against_oracle(configs)
 
@@ -118,8 +119,9 @@ def test_snapshots_hold_every_parameter():
 
 @pytest.mark.parametrize("p", [12, 59])
 def test_padded_output_layer_changes_nothing(p, monkeypatch):
-    """The step pads the output layer to a multiple of 4 columns: same loss and gradients as
-    the unpadded layer (to rounding), and no gradient in the padding."""
+    """The step pads the output layer to a multiple of 4 columns: the same loss, accuracy and
+    gradients as the unpadded layer (to rounding), each gradient of its parameter's unpadded
+    shape (that the padded columns carry no probability is checked in test_ensemble.py)."""
     import torch
 
     from circle_survival import ensemble

@@ -4,17 +4,17 @@ circles of their embeddings survive (arXiv 2405.17420).
 Public API:
     RunConfig            the configuration of one run (paper defaults)
     train(configs)       train a batch in memory; returns (records, summary)
-    train_to_store(...)  train runs into a store, skipping those already complete
+    train_to_store(...)  train runs into a store (a one-spec sweep), skipping complete ones
+    SweepSpec, run_sweep a grid of runs and the one way to train it into a store
     load(path)           open a store: ``.runs`` DataFrame, arrays by run id
 """
 
-__version__ = "0.1.0"
-
-from .config import RunConfig  # noqa: E402
-from .errors import CircleSurvivalError, ConfigError, StoreError  # noqa: E402
-from .runner import train_to_store  # noqa: E402
-from .store import Store, load  # noqa: E402
-from .trainer import Trainer, train  # noqa: E402
+from ._version import __version__
+from .config import RunConfig
+from .errors import CircleSurvivalError, ConfigError, StoreError
+from .store import Store, load
+from .sweep import SweepSpec, run_sweep, train_to_store
+from .trainer import Trainer, train
 
 __all__ = [
     "CircleSurvivalError",
@@ -22,8 +22,11 @@ __all__ = [
     "RunConfig",
     "Store",
     "StoreError",
+    "SweepSpec",
     "Trainer",
+    "__version__",
     "load",
+    "run_sweep",
     "train",
     "train_to_store",
 ]

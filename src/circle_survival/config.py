@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .plain import is_int, is_num, plain
 
 ACTIVATIONS = ("silu", "relu", "gelu", "tanh")
 DTYPES = ("float64", "float32")
@@ -73,7 +73,8 @@ class RunConfig:
         signal_every: record S_k, k = 0 .. p//2, every this many steps (1 = every step).
         signal_dense_until: also record S_k at every step 0 .. this one (0 = off): the
             initial-gradient and ODE analyses need step resolution only early in training, so
-            ``signal_every=100, signal_dense_until=1000`` keeps them at a 1/70th of the bytes.
+            ``signal_every=100, signal_dense_until=1000`` keeps 1,291 of a 30,000-step run's
+            30,001 signal rows (about 1/23 of the rows and of the signal bytes).
         metrics_every: record train/test loss and accuracy every this many steps.
         embedding_every / embedding_steps: also store the embedding at these steps.
         snapshot_every / snapshot_steps: also store every parameter at these steps.
@@ -136,7 +137,7 @@ class RunConfig:
             if isinstance(v, tuple):
                 v = list(v)
             elif isinstance(v, Mapping):
-                v = _plain(v)
+                v = plain(v)
             out[f.name] = v
         return out
 
@@ -173,16 +174,8 @@ class RunConfig:
         )
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, Mapping):
-        return {str(k): _plain(x) for k, x in sorted(v.items())}
-    if isinstance(v, list | tuple):
-        return [_plain(x) for x in v]
-    return v
-
-
 def _digest(d: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(_plain(d), sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(plain(d), sort_keys=True).encode()).hexdigest()
 
 
 def _coerce_sequences(cfg: RunConfig) -> None:
@@ -195,15 +188,7 @@ def _coerce_sequences(cfg: RunConfig) -> None:
     if iv is None:
         object.__setattr__(cfg, "intervention", {})
     elif isinstance(iv, Mapping):
-        object.__setattr__(cfg, "intervention", _plain(iv))
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return (isinstance(v, int | float)) and not isinstance(v, bool) and math.isfinite(v)
+        object.__setattr__(cfg, "intervention", plain(iv))
 
 
 def _require(ok: bool, msg: str) -> None:
@@ -215,13 +200,13 @@ def validate(cfg: RunConfig) -> None:
     """Raise ConfigError naming the first invalid field."""
     for name in ("p", "d", "steps", "signal_every", "signal_dense_until", "metrics_every",
                  "embedding_every", "snapshot_every") + SEED_FIELDS:
-        _require(_is_int(getattr(cfg, name)), f"{name} must be an integer, got "
+        _require(is_int(getattr(cfg, name)), f"{name} must be an integer, got "
                  f"{getattr(cfg, name)!r}")
     _require(cfg.p >= 3, f"p must be an integer >= 3, got {cfg.p}")
     _require(cfg.d >= 1, f"d must be >= 1, got {cfg.d}")
     _require(cfg.steps >= 1, f"steps must be >= 1, got {cfg.steps}")
     _require(isinstance(cfg.hidden, tuple) and len(cfg.hidden) >= 1
-             and all(_is_int(h) and h >= 1 for h in cfg.hidden),
+             and all(is_int(h) and h >= 1 for h in cfg.hidden),
              f"hidden must be a non-empty list of positive widths, got {cfg.hidden!r}")
     _require(cfg.activation in ACTIVATIONS,
              f"unknown activation {cfg.activation!r} (choose from {', '.join(ACTIVATIONS)})")
@@ -230,18 +215,18 @@ def validate(cfg: RunConfig) -> None:
              f"unknown device {cfg.device!r} (choose from {', '.join(DEVICES)})")
     _require(cfg.init_scheme in INIT_SCHEMES,
              f"unknown init_scheme {cfg.init_scheme!r} (choose from {', '.join(INIT_SCHEMES)})")
-    _require(_is_num(cfg.train_fraction) and 0 < cfg.train_fraction < 1,
+    _require(is_num(cfg.train_fraction) and 0 < cfg.train_fraction < 1,
              f"train_fraction must be in (0, 1), got {cfg.train_fraction!r}")
     n_train = int(cfg.train_fraction * cfg.p * cfg.p)
     _require(1 <= n_train < cfg.p * cfg.p,
              f"train_fraction {cfg.train_fraction} leaves no train or no test pairs for p={cfg.p}")
-    _require(_is_num(cfg.lr) and cfg.lr > 0, f"lr must be > 0, got {cfg.lr!r}")
-    _require(_is_num(cfg.weight_decay) and cfg.weight_decay >= 0,
+    _require(is_num(cfg.lr) and cfg.lr > 0, f"lr must be > 0, got {cfg.lr!r}")
+    _require(is_num(cfg.weight_decay) and cfg.weight_decay >= 0,
              f"weight_decay must be >= 0, got {cfg.weight_decay!r}")
     _require(isinstance(cfg.betas, tuple) and len(cfg.betas) == 2
-             and all(_is_num(b) and 0 <= b < 1 for b in cfg.betas),
+             and all(is_num(b) and 0 <= b < 1 for b in cfg.betas),
              f"betas must be two numbers in [0, 1), got {cfg.betas!r}")
-    _require(_is_num(cfg.eps) and cfg.eps > 0, f"eps must be > 0, got {cfg.eps!r}")
+    _require(is_num(cfg.eps) and cfg.eps > 0, f"eps must be > 0, got {cfg.eps!r}")
     for name in SEED_FIELDS:
         _require(0 <= getattr(cfg, name) < 2**32,
                  f"{name} must be in [0, 2**32), got {getattr(cfg, name)}")
@@ -253,7 +238,7 @@ def validate(cfg: RunConfig) -> None:
         _require(getattr(cfg, name) >= 0, f"{name} must be >= 0 (0 = off)")
     for name in ("embedding_steps", "snapshot_steps"):
         v = getattr(cfg, name)
-        _require(isinstance(v, tuple) and all(_is_int(s) and 0 <= s <= cfg.steps for s in v),
+        _require(isinstance(v, tuple) and all(is_int(s) and 0 <= s <= cfg.steps for s in v),
                  f"{name} must be a list of steps in 0 .. {cfg.steps}, got {v!r}")
     _require(isinstance(cfg.intervention, Mapping),
              f"intervention must be a table/mapping, got {cfg.intervention!r}")

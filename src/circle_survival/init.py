@@ -89,7 +89,8 @@ def initial_state(cfg: RunConfig) -> InitialState:
     """Draw the full initial state of one run, applying ``cfg.intervention`` if any."""
     from .interventions import apply_intervention
 
-    embedding, resolved = apply_intervention(draw_embedding(cfg), cfg)
+    embedding, resolved = apply_intervention(draw_embedding(cfg), cfg.intervention,
+                                             cfg.embedding_seed)
     ws, bs = draw_mlp(cfg)
     train, test = split_indices(cfg.p, cfg.n_train, cfg.split_seed, cfg.init_scheme)
     return InitialState(embedding, ws, bs, train, test, resolved)

@@ -24,7 +24,6 @@ as in ``fourier.py``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,8 +31,8 @@ import numpy as np
 import torch
 
 from . import fourier
-from .config import RunConfig
 from .errors import ConfigError
+from .plain import is_int, is_num
 
 KINDS: tuple[str, ...] = ("scale", "restrict", "construct")
 
@@ -52,15 +51,6 @@ DEFAULT_FLOOR = 1e-6
 # -- validation -------------------------------------------------------------------------------
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int | np.integer) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    real = isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
-    return real and math.isfinite(v)
-
-
 def _fail(msg: str) -> None:
     raise ConfigError(f"intervention: {msg}")
 
@@ -69,7 +59,7 @@ def _check_freq(k: Any, p: int, what: str) -> int:
     """An int frequency in 1 .. (p-1)//2 (an integer string, e.g. a TOML key, is accepted)."""
     if isinstance(k, str) and k.strip().lstrip("-").isdigit():
         k = int(k)
-    if not _is_int(k):
+    if not is_int(k):
         _fail(f"{what} must be an integer frequency, got {k!r}")
     if not 1 <= k <= fourier.n_freq(p):
         _fail(f"{what} {k} is outside 1 .. {fourier.n_freq(p)} for p={p}")
@@ -78,7 +68,7 @@ def _check_freq(k: Any, p: int, what: str) -> int:
 
 def _check_count(spec: Mapping[str, Any], key: str, p: int) -> int:
     n = spec[key]
-    if not _is_int(n) or n < 1:
+    if not is_int(n) or n < 1:
         _fail(f"{key!r} must be a positive integer, got {n!r}")
     if n > fourier.n_freq(p):
         _fail(f"{key!r} asks for {n} circles but p={p} has only {fourier.n_freq(p)}")
@@ -86,13 +76,13 @@ def _check_count(spec: Mapping[str, Any], key: str, p: int) -> int:
 
 
 def _check_seed(spec: Mapping[str, Any], key: str) -> None:
-    if key in spec and (not _is_int(spec[key]) or spec[key] < 0):
+    if key in spec and (not is_int(spec[key]) or spec[key] < 0):
         _fail(f"{key!r} must be a non-negative integer, got {spec[key]!r}")
 
 
 def _check_positive(spec: Mapping[str, Any], key: str, allow_zero: bool = False) -> None:
     v = spec[key]
-    if not _is_num(v):
+    if not is_num(v):
         _fail(f"{key!r} must be a finite number, got {v!r}")
     if v < 0 or (v == 0 and not allow_zero):
         _fail(f"{key!r} must be {'>= 0' if allow_zero else '> 0'}, got {v!r}")
@@ -151,7 +141,7 @@ def _validate_restrict(spec: Mapping[str, Any], p: int) -> None:
     _check_seed(spec, "seed")
     if "exclude_strongest" in spec:
         m = spec["exclude_strongest"]
-        if not _is_int(m) or m < 0:
+        if not is_int(m) or m < 0:
             _fail(f"'exclude_strongest' must be an integer >= 0, got {m!r}")
         if m + spec["random"] > fourier.n_freq(p):
             _fail(f"cannot draw {spec['random']} random circles outside the {m} strongest: "
@@ -173,7 +163,7 @@ def _validate_construct(spec: Mapping[str, Any], p: int) -> None:
         if len(set(ks)) != len(ks):
             _fail("'circles' lists a frequency twice")
         for k, s in circ.items():
-            if not _is_num(s) or s <= 0:
+            if not is_num(s) or s <= 0:
                 _fail(f"signal of circle {k} must be a finite number > 0, got {s!r}")
     else:
         _check_positive(spec, "ratio")
@@ -198,24 +188,32 @@ def _validate_construct(spec: Mapping[str, Any], p: int) -> None:
 # -- application ------------------------------------------------------------------------------
 
 
-def apply_intervention(embedding: torch.Tensor, cfg: RunConfig) -> tuple[torch.Tensor, dict]:
+def apply_intervention(embedding: torch.Tensor, spec: Mapping[str, Any], seed: int
+                       ) -> tuple[torch.Tensor, dict]:
     """Return the edited embedding (p, d) and a dict recording what was done (resolved).
 
-    ``embedding``: the drawn initial embedding, (p, d), float64. The result is float64 on the
-    same device. With no intervention both are returned unchanged ({} for the record).
+    Args:
+        embedding: the drawn initial embedding, (p, d), float64; p is its number of rows.
+        spec: the intervention (``RunConfig.intervention``); empty for none.
+        seed: the default seed of random choices and directions (the run's
+            ``embedding_seed``).
+
+    The result is float64 on the same device. With no intervention both are returned
+    unchanged ({} for the record).
     """
-    spec = dict(cfg.intervention)
+    spec = dict(spec)
     if not spec:
         return embedding, {}
-    validate_intervention(spec, cfg.p)
+    p = int(embedding.shape[0])
+    validate_intervention(spec, p)
     e = embedding.detach().to("cpu", torch.float64).numpy()
     edit = {"scale": _scale, "restrict": _restrict, "construct": _construct}[spec["kind"]]
-    out, resolved = edit(e, spec, cfg)
+    out, resolved = edit(e, spec, seed)
     tensor = torch.from_numpy(np.ascontiguousarray(out, dtype=np.float64))
     return tensor.to(embedding.device), resolved
 
 
-def _scale(e: np.ndarray, spec: Mapping[str, Any], cfg: RunConfig) -> tuple[np.ndarray, dict]:
+def _scale(e: np.ndarray, spec: Mapping[str, Any], seed: int) -> tuple[np.ndarray, dict]:
     k, alpha = int(spec["k"]), float(spec["alpha"])
     out = fourier.scale_frequency(e, k, alpha)
     before = float(fourier.signal(e, half=True)[k])
@@ -230,8 +228,8 @@ def _strongest(sig: np.ndarray, p: int, n: int) -> list[int]:
     return [int(k) for k in ks[np.argsort(-sig[ks], kind="stable")[:n]]]
 
 
-def _restrict(e: np.ndarray, spec: Mapping[str, Any], cfg: RunConfig) -> tuple[np.ndarray, dict]:
-    p = cfg.p
+def _restrict(e: np.ndarray, spec: Mapping[str, Any], seed: int) -> tuple[np.ndarray, dict]:
+    p = e.shape[0]
     keep_constant = bool(spec.get("keep_constant", False))
     sig = fourier.signal(e, half=True)
     resolved: dict[str, Any] = {"kind": "restrict", "keep_constant": keep_constant}
@@ -243,7 +241,7 @@ def _restrict(e: np.ndarray, spec: Mapping[str, Any], cfg: RunConfig) -> tuple[n
         resolved["strongest"] = n
     else:
         n = int(spec["random"])
-        seed = int(spec.get("seed", cfg.embedding_seed))
+        seed = int(spec.get("seed", seed))
         rng = np.random.default_rng(seed)
         ks = np.arange(1, fourier.n_freq(p) + 1)
         m = int(spec.get("exclude_strongest", 0))
@@ -257,10 +255,10 @@ def _restrict(e: np.ndarray, spec: Mapping[str, Any], cfg: RunConfig) -> tuple[n
     return fourier.restrict(e, keep, keep_constant=keep_constant), resolved
 
 
-def _construct(e: np.ndarray, spec: Mapping[str, Any], cfg: RunConfig) -> tuple[np.ndarray, dict]:
+def _construct(e: np.ndarray, spec: Mapping[str, Any], seed: int) -> tuple[np.ndarray, dict]:
     p, d = e.shape
     floor = float(spec.get("floor", DEFAULT_FLOOR))
-    direction_seed = int(spec.get("direction_seed", cfg.embedding_seed))
+    direction_seed = int(spec.get("direction_seed", seed))
     resolved: dict[str, Any] = {"kind": "construct"}
     if "circles" in spec:
         circ = {int(k): float(s) for k, s in spec["circles"].items()}

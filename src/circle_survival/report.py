@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
-from .experiments.base import RESULT_FILE, runs_text
+from .layout import RESULT_FILE, StoreLayout
+from .text import runs_text
 
 VERDICTS = {True: "holds", False: "does not hold", None: "undecided at this scale"}
 
@@ -30,8 +31,7 @@ def find_results(paths: Iterable[str | Path]) -> list[Path]:
         elif (p / RESULT_FILE).is_file():
             hits = [p / RESULT_FILE]
         elif p.is_dir():
-            hits = sorted(p.glob(f"results/*/{RESULT_FILE}")) or sorted(
-                p.glob(f"*/{RESULT_FILE}"))
+            hits = StoreLayout(p).result_files() or sorted(p.glob(f"*/{RESULT_FILE}"))
         else:
             raise StoreError(f"{p}: no such file or directory")
         if not hits:

@@ -1,33 +1,30 @@
 """The run store: a directory of completed batches, read back with :func:`load`.
 
-Layout::
+Where everything lies is :mod:`layout`'s business; the files of one batch::
 
-    STORE/
-      circle-survival-store.json     marker: {"format": "circle-survival-store", "version": 1}
-      batches/<batch_id>/
-        runs.parquet                 one row per run: run_id, its resolved config, versions,
-                                     summary (final losses and accuracies, circles, signals)
-        arrays.zarr/                 signals (M, T_s, K), signal_steps (T_s,),
-                                     metrics (M, T_m, 4), metric_steps (T_m,),
-                                     embedding_init / embedding_final (M, p, d),
-                                     embeddings (M, T_e, p, d), embedding_steps (T_e,) if asked,
-                                     train_idx (M, n_train)
-        weights.safetensors          final parameters, nn.Module layout, leading run axis
-        snapshots/step_XXXXXXXX.safetensors   parameters at chosen steps, if asked
-      tmp/                           batches being written (ignored by readers)
+    batches/<batch_id>/
+      runs.parquet          one row per run: run_id, its resolved config, versions, summary
+                            (final losses and accuracies, circles, signals)
+      arrays.zarr/          the records of :func:`records.array_shapes`: signals (M, T_s, K),
+                            signal_steps (T_s,), metrics (M, T_m, 4), metric_steps (T_m,),
+                            embedding_init / embedding_final (M, p, d), embeddings
+                            (M, T_e, p, d) and embedding_steps (T_e,) if asked, train_idx
+                            (M, n_train)
+      weights.safetensors   final parameters, nn.Module layout, leading run axis
+      snapshots/            parameters at chosen steps, if asked
 
 A batch is written under ``tmp/`` and renamed into ``batches/`` only when complete; the rename
 is atomic, so a process killed at any moment leaves either a complete batch or none. Nothing
 in a store is pickled: Parquet, Zarr, JSON and safetensors only.
+
+Zarr is imported only when a store is opened or written, so training in memory needs none.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import socket
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -38,29 +35,45 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import zarr
 from safetensors.numpy import load_file, save_file
-from zarr.codecs import BloscCodec
 
+from ._version import __version__
 from .config import LATER_FIELDS, RunConfig
 from .errors import StoreError
-from .trainer import METRIC_NAMES, BatchResult, array_shapes
+from .layout import (
+    ARRAYS,
+    CHECKPOINT,
+    COMPLETE,
+    MARKER,
+    RUNS_TABLE,
+    SNAPSHOTS,
+    WEIGHTS,
+    StoreLayout,
+    abandoned,
+    batch_id_for,
+    snapshot_file,
+    snapshot_step,
+)
+from .records import METRIC_NAMES, BatchResult, array_shapes
 
-MARKER = "circle-survival-store.json"
 FORMAT = "circle-survival-store"
 VERSION = 1
-CHECKPOINT = "checkpoint.safetensors"
 LIST_FIELDS = ("hidden", "betas", "embedding_steps", "snapshot_steps")
+ZARR_HINT = "pip install 'zarr>=3'"
 
 
-def _package_version() -> str:
-    from . import __version__
-
-    return __version__
+def import_zarr():
+    """Zarr, or StoreError saying that stores need it and how to install it."""
+    try:
+        import zarr
+    except ImportError:
+        raise StoreError(f"reading or writing a store needs zarr, which is not installed: "
+                         f"{ZARR_HINT}") from None
+    return zarr
 
 
 def is_store(path: str | Path) -> bool:
-    return (Path(path) / MARKER).is_file()
+    return StoreLayout(path).marker.is_file()
 
 
 def init_store(path: str | Path) -> Path:
@@ -75,17 +88,18 @@ def init_store(path: str | Path) -> Path:
     elif is_store(path):
         _read_marker(path)
         return path
-    (path / "batches").mkdir(parents=True, exist_ok=True)
-    (path / "tmp").mkdir(exist_ok=True)
+    layout = StoreLayout(path)
+    layout.batches.mkdir(parents=True, exist_ok=True)
+    layout.tmp.mkdir(exist_ok=True)
     tmp = path / f".{MARKER}.{uuid.uuid4().hex}"
     tmp.write_text(json.dumps({"format": FORMAT, "version": VERSION}))
-    os.replace(tmp, path / MARKER)
+    os.replace(tmp, layout.marker)
     return path
 
 
 def _read_marker(path: Path) -> dict:
     try:
-        meta = json.loads((path / MARKER).read_text())
+        meta = json.loads(StoreLayout(path).marker.read_text())
     except (OSError, json.JSONDecodeError):
         raise StoreError(f"{path}: damaged store marker {MARKER}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -94,50 +108,6 @@ def _read_marker(path: Path) -> dict:
         raise StoreError(f"{path}: store format version {meta.get('version')!r} is not "
                          f"supported (this version reads {VERSION})")
     return meta
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _host() -> str:
-    return socket.gethostname().replace(".", "-") or "host"
-
-
-def tmp_batch_name(batch_id: str) -> str:
-    """Name of a batch being written: ``<batch_id>.<host>.<pid>.<random>``."""
-    return f"{batch_id}.{_host()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-
-
-def tmp_owner(name: str) -> tuple[str, str, int] | None:
-    """(batch_id, host, pid) of a partial batch's directory name, None if not one of ours."""
-    parts = name.split(".")
-    if len(parts) != 4 or not parts[2].isdigit():
-        return None
-    return parts[0], parts[1], int(parts[2])
-
-
-def tmp_abandoned(name: str, *, own_process_too: bool = False) -> bool:
-    """Whether a partial batch was left by a process of this host that no longer runs (or,
-    with ``own_process_too``, by this very process). Batches of other hosts never are."""
-    owner = tmp_owner(name)
-    if owner is None or owner[1] != _host():
-        return False
-    if owner[2] == os.getpid():
-        return own_process_too
-    return not process_alive(owner[2])
-
-
-def batch_id_for(run_ids: Sequence[str]) -> str:
-    """A batch's id: a digest of its (ordered) run ids."""
-    return hashlib.sha256("\n".join(run_ids).encode()).hexdigest()[:16]
 
 
 def config_row(cfg: RunConfig) -> dict[str, Any]:
@@ -175,18 +145,21 @@ class BatchWriter:
     """
 
     def __init__(self, store: str | Path, configs: Sequence[RunConfig]):
-        self.store = Path(store)
+        zarr = import_zarr()
+        from zarr.codecs import BloscCodec
+
+        self.layout = StoreLayout(store)
         self.configs = list(configs)
         self.run_ids = [c.run_id for c in configs]
         self.batch_id = batch_id_for(self.run_ids)
-        self.tmp = self.store / "tmp" / tmp_batch_name(self.batch_id)
+        self.tmp = self.layout.new_partial(self.batch_id)
         self.checkpoint: dict[str, np.ndarray] | None = None
         if self._adopt_partial():
-            self.group = zarr.open_group(str(self.tmp / "arrays.zarr"), mode="r+")
+            self.group = zarr.open_group(str(self.tmp / ARRAYS), mode="r+")
             self.arrays = {name: self.group[name] for name in array_shapes(configs)}
             return
         self.tmp.mkdir(parents=True)
-        self.group = zarr.open_group(str(self.tmp / "arrays.zarr"), mode="w")
+        self.group = zarr.open_group(str(self.tmp / ARRAYS), mode="w")
         self.arrays = {}
         for name, (shape, dtype) in array_shapes(configs).items():
             self.arrays[name] = self.group.create_array(
@@ -196,9 +169,8 @@ class BatchWriter:
 
     def _adopt_partial(self) -> bool:
         """Take over a checkpointed partial batch of the same runs left by a dead process."""
-        tmp_root = self.store / "tmp"
-        for d in sorted(tmp_root.glob(f"{self.batch_id}.*")) if tmp_root.is_dir() else []:
-            if not tmp_abandoned(d.name, own_process_too=True):
+        for d in self.layout.partials(self.batch_id):
+            if not abandoned(d.name, own_process_too=True):
                 continue
             if not (d / CHECKPOINT).is_file():
                 continue
@@ -231,10 +203,9 @@ class BatchWriter:
         return name in self.arrays
 
     def write_snapshot(self, step: int, tensors: dict[str, np.ndarray]) -> None:
-        d = self.tmp / "snapshots"
-        d.mkdir(exist_ok=True)
+        (self.tmp / SNAPSHOTS).mkdir(exist_ok=True)
         save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()},
-                  str(d / f"step_{step:08d}.safetensors"))
+                  str(snapshot_file(self.tmp, step)))
 
     def commit(self, result: BatchResult, final_state: dict[str, np.ndarray],
                extra: dict[str, Any] | None = None) -> Path:
@@ -242,7 +213,7 @@ class BatchWriter:
         import torch
 
         save_file({k: np.ascontiguousarray(v) for k, v in final_state.items()},
-                  str(self.tmp / "weights.safetensors"))
+                  str(self.tmp / WEIGHTS))
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         rows = []
         for i, (cfg, summary) in enumerate(zip(self.configs, result.rows, strict=True)):
@@ -254,7 +225,7 @@ class BatchWriter:
                 "intervention_resolved": json.dumps(
                     result.resolved_interventions[i] if result.resolved_interventions else {},
                     sort_keys=True),
-                "package_version": _package_version(),
+                "package_version": __version__,
                 "torch_version": torch.__version__,
                 "batch_size": len(self.configs),
                 "train_seconds": result.seconds,
@@ -263,14 +234,14 @@ class BatchWriter:
             row.update(extra or {})
             rows.append(row)
         table = pa.Table.from_pylist(rows)
-        pq.write_table(table, self.tmp / "runs.parquet")
+        pq.write_table(table, self.tmp / RUNS_TABLE)
         (self.tmp / CHECKPOINT).unlink(missing_ok=True)
-        (self.tmp / "COMPLETE").write_text(self.batch_id)
-        final = self.store / "batches" / self.batch_id
+        (self.tmp / COMPLETE).write_text(self.batch_id)
+        final = self.layout.batch(self.batch_id)
         try:
             os.rename(self.tmp, final)
         except OSError:
-            if (final / "COMPLETE").exists():  # another writer finished the same batch first
+            if (final / COMPLETE).exists():  # another writer finished the same batch first
                 shutil.rmtree(self.tmp, ignore_errors=True)
             else:
                 raise
@@ -315,11 +286,12 @@ class Store:
             row = self.runs.loc[run_id]
         except KeyError:
             raise StoreError(f"no run {run_id!r} in {self.path}") from None
-        bdir = self.path / "batches" / row["batch_id"]
         bid = row["batch_id"]
+        bdir = StoreLayout(self.path).batch(bid)
         if bid not in self._groups:
+            zarr = import_zarr()
             try:
-                self._groups[bid] = zarr.open_group(str(bdir / "arrays.zarr"), mode="r")
+                self._groups[bid] = zarr.open_group(str(bdir / ARRAYS), mode="r")
             except Exception as exc:  # noqa: BLE001 - any failure here means a damaged batch
                 raise StoreError(f"{bdir}: damaged arrays ({type(exc).__name__})") from None
         return self._groups[bid], int(row["batch_index"]), bdir
@@ -362,19 +334,19 @@ class Store:
         """Final parameters of one run, nn.Module layout (embedding (p, d), layers.l.weight
         (out, in), layers.l.bias (out,))."""
         _, i, bdir = self._locate(run_id)
-        return {k: v[i] for k, v in load_file(str(bdir / "weights.safetensors")).items()}
+        return {k: v[i] for k, v in load_file(str(bdir / WEIGHTS)).items()}
 
     def snapshot_steps(self, run_id: str) -> list[int]:
         _, _, bdir = self._locate(run_id)
-        d = bdir / "snapshots"
+        d = bdir / SNAPSHOTS
         if not d.is_dir():
             return []
-        return sorted(int(f.stem.split("_")[1]) for f in d.glob("step_*.safetensors"))
+        return sorted(snapshot_step(f) for f in d.glob("step_*.safetensors"))
 
     def snapshot(self, run_id: str, step: int) -> dict[str, np.ndarray]:
         """Parameters of one run at a snapshot step (as :meth:`weights`)."""
         _, i, bdir = self._locate(run_id)
-        f = bdir / "snapshots" / f"step_{step:08d}.safetensors"
+        f = snapshot_file(bdir, step)
         if not f.is_file():
             raise StoreError(f"run {run_id!r} has no snapshot at step {step}")
         return {k: v[i] for k, v in load_file(str(f)).items()}
@@ -420,13 +392,13 @@ def load(path: str | Path) -> Store:
     if not is_store(path):
         raise StoreError(f"{path} is not a circle-survival store (no {MARKER})")
     _read_marker(path)
-    bdir = path / "batches"
+    import_zarr()  # its arrays need it: say so now rather than at the first array read
     tables = []
-    for d in sorted(bdir.iterdir()) if bdir.is_dir() else []:
-        if not (d / "COMPLETE").is_file():
+    for d in StoreLayout(path).batch_dirs():
+        if not (d / COMPLETE).is_file():
             raise StoreError(f"{d}: damaged batch (no COMPLETE marker)")
         try:
-            tables.append(pq.read_table(d / "runs.parquet").to_pandas())
+            tables.append(pq.read_table(d / RUNS_TABLE).to_pandas())
         except Exception as exc:  # noqa: BLE001
             raise StoreError(f"{d}: damaged batch table ({type(exc).__name__})") from None
     if tables:
@@ -438,3 +410,15 @@ def load(path: str | Path) -> Store:
     else:
         runs = pd.DataFrame({"run_id": pd.Series(dtype=str)})
     return Store(path, runs.set_index("run_id", drop=False))
+
+
+def check_same_base(store: Store, cfg: RunConfig) -> None:
+    """Refuse a store whose runs differ from ``cfg`` in anything but the seeds."""
+    if store.runs.empty:
+        return
+    other = config_from_row(store.runs.iloc[0])
+    if other.base_key() != cfg.base_key():
+        mine, theirs = cfg.to_dict(), other.to_dict()
+        diff = [k for k in mine if mine[k] != theirs[k] and not k.endswith("_seed")]
+        raise StoreError(f"store {store.path} holds runs of another config (differs in: "
+                         f"{', '.join(diff)}); choose another store")

@@ -13,10 +13,8 @@ from .collaboration import (
 from .gradient import (
     SVMResult,
     TTestResult,
-    gradient_table,
     gradient_ttest,
     initial_gradients,
-    survival,
     survival_rate_by_gradient,
     svm_separation,
 )
@@ -48,7 +46,6 @@ __all__ = [
     "fit_linear_ode",
     "fit_trajectory",
     "full_loss",
-    "gradient_table",
     "gradient_ttest",
     "initial_gradients",
     "keep_masks",
@@ -57,7 +54,6 @@ __all__ = [
     "rollout",
     "rollout_errors",
     "stack_snapshots",
-    "survival",
     "survival_rate_by_gradient",
     "svm_separation",
 ]

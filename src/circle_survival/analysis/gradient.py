@@ -5,11 +5,9 @@ Conventions:
   initialisation, step s the state after s optimiser updates. K is the half spectrum
   k = 0 .. p//2 (as training records it) or all p frequencies.
 - The step-s initial gradient of frequency k is (S_k(s) - S_k(s-1)) / S_k(0).
-- A frequency survives a run if it is a circle of the final signal vector (the 2x-mean rule
-  of :func:`circle_survival.fourier.circles`), or, by the absolute rule, if its final signal
-  exceeds a threshold (the paper's initial-gradient analysis uses S_k > 10).
-- The analysis tables hold k = 1 .. (p-1)//2 only (k = 0, the constant term, and for even p the
-  self-conjugate k = p/2 are no circles).
+- Which frequencies survive, and the table of one row per (run, k) with the initial signal,
+  the gradients and survival, are :mod:`circle_survival.analysis.survival`'s
+  (``survived``, ``frequency_table``); the functions here take that table.
 """
 
 from __future__ import annotations
@@ -20,10 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
-
-from ..fourier import circles, full_signal
-
-RULES = ("2x-mean", "absolute")
 
 
 def grad_column(s: int) -> str:
@@ -64,88 +58,6 @@ def initial_gradients(signals: np.ndarray, steps: np.ndarray, s_max: int = 4) ->
     early = sig[:, [index[s] for s in range(s_max + 1)]]  # (R, s_max + 1, K)
     grads = np.diff(early, axis=1) / early[:, :1]
     return grads[0] if single else grads
-
-
-def survival(
-    final_signals: np.ndarray, p: int, rule: str = "2x-mean", threshold: float = 10.0
-) -> np.ndarray:
-    """Which frequencies survive each run.
-
-    Args:
-        final_signals: (R, K) final signal vectors, K = p//2 + 1 (half spectrum) or p.
-        p: the modulus.
-        rule: "2x-mean" (a circle of the final signal, see ``fourier.circles``) or "absolute"
-            (final S_k > ``threshold``).
-        threshold: the absolute rule's threshold (the paper uses 10).
-
-    Returns:
-        bool (R, K), aligned with the columns of ``final_signals``. For a full spectrum both k
-        and p - k of a circle are marked.
-    """
-    sig = np.asarray(final_signals, dtype=float)
-    if sig.ndim == 1:
-        return survival(sig[None], p, rule, threshold)[0]
-    if sig.ndim != 2:
-        raise ValueError(f"final_signals must have shape (R, K), got {sig.shape}")
-    k_cols = sig.shape[1]
-    if k_cols not in (p, p // 2 + 1):
-        raise ValueError(f"expected {p // 2 + 1} or {p} frequencies for p={p}, got {k_cols}")
-    if rule == "absolute":
-        return sig > threshold
-    if rule != "2x-mean":
-        raise ValueError(f"unknown survival rule {rule!r} (choose from {', '.join(RULES)})")
-    out = np.zeros(sig.shape, dtype=bool)
-    for r, row in enumerate(full_signal(sig, p)):
-        for c in circles(row, p):
-            out[r, c] = True
-            if k_cols == p:
-                out[r, (p - c) % p] = True
-    return out
-
-
-def gradient_table(
-    signals: np.ndarray,
-    steps: np.ndarray,
-    p: int,
-    *,
-    rule: str = "2x-mean",
-    threshold: float = 10.0,
-    s_max: int = 4,
-    final_signals: np.ndarray | None = None,
-) -> pd.DataFrame:
-    """One row per (run, frequency) for k = 1 .. (p-1)//2.
-
-    Args:
-        signals: (R, T, K) recorded signals, K = p//2 + 1 or p.
-        steps: (T,) steps of the records (0 .. s_max must be present).
-        p: the modulus.
-        rule, threshold: the survival rule (see :func:`survival`).
-        s_max: gradients for s = 1 .. s_max.
-        final_signals: (R, K) the signals that decide survival; default the record of the
-            largest step.
-
-    Returns:
-        DataFrame with columns run, k, initial_signal, grad_1 .. grad_{s_max}, survived.
-    """
-    sig = np.asarray(signals, dtype=float)
-    if sig.ndim == 2:
-        sig = sig[None]
-    grads = initial_gradients(sig, steps, s_max)  # (R, s_max, K)
-    steps = np.asarray(steps)
-    final = (sig[:, int(np.argmax(steps))] if final_signals is None
-             else np.asarray(final_signals, dtype=float))
-    alive = survival(final, p, rule, threshold)
-    ks = np.arange(1, (p - 1) // 2 + 1)
-    n_runs = sig.shape[0]
-    table = {
-        "run": np.repeat(np.arange(n_runs), len(ks)),
-        "k": np.tile(ks, n_runs),
-        "initial_signal": sig[:, int(np.flatnonzero(steps == 0)[0]), ks].ravel(),
-    }
-    for s in range(1, s_max + 1):
-        table[grad_column(s)] = grads[:, s - 1, ks].ravel()
-    table["survived"] = alive[:, ks].ravel()
-    return pd.DataFrame(table)
 
 
 @dataclass

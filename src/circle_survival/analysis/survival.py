@@ -33,8 +33,9 @@ import pandas as pd
 
 from .. import fourier
 from ..errors import ConfigError, StoreError
+from ..records import RecordPlan
 from ..store import Store
-from ..trainer import RecordPlan
+from .gradient import initial_gradients
 
 RULES = ("2x-mean", "absolute")
 SEED_COLUMNS = ("embedding_seed", "mlp_seed", "split_seed")
@@ -87,23 +88,13 @@ def early_gradients(early: np.ndarray, early_steps: np.ndarray, s_max: int = 4) 
         raise ValueError("the early records must include step 0")
     index = {s: i for i, s in enumerate(steps)}
     if all(s in index for s in range(s_max + 1)):
-        return _initial_gradients(early, np.asarray(steps), s_max)
+        return initial_gradients(early, np.asarray(steps), s_max)
     out = np.full((early.shape[0], s_max, early.shape[2]), np.nan)
     s0 = early[:, index[0]]
     for s in range(1, s_max + 1):
         if s in index and s - 1 in index:
             out[:, s - 1] = (early[:, index[s]] - early[:, index[s - 1]]) / s0
     return out
-
-
-def _initial_gradients(early: np.ndarray, steps: np.ndarray, s_max: int) -> np.ndarray:
-    try:
-        from .gradient import initial_gradients
-    except ImportError:  # pragma: no cover - the gradient module ships with the package
-        index = {int(s): i for i, s in enumerate(steps)}
-        e = early[:, [index[s] for s in range(s_max + 1)]]
-        return np.diff(e, axis=1) / e[:, :1]
-    return initial_gradients(early, steps, s_max)
 
 
 # -- tables from arrays ---------------------------------------------------------------------

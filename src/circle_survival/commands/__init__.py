@@ -1,19 +1,16 @@
-"""Command groups of the ``circle-survival`` CLI beyond ``train`` and ``show``.
+"""The commands of the ``circle-survival`` CLI, one module per group.
 
-Each module here defines ``register(app)``, adding its commands to the Typer app.
+Each module defines ``register(app)``, adding its commands to the Typer app.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
-#: Modules (in this package) whose commands the CLI offers, in help order.
-MODULES: list[str] = ["analyze", "sweep", "dynamics", "reproduce", "ablation", "explore",
-                      "beyond"]
+from . import ablation, analyze, beyond, dynamics, explore, reproduce, sweep, train
 
 
-def register_all(app: typer.Typer) -> None:
-    for name in MODULES:
-        importlib.import_module(f"{__name__}.{name}").register(app)
+def register_commands(app: typer.Typer) -> None:
+    """Add every command to ``app``, in help order."""
+    for module in (train, analyze, sweep, dynamics, reproduce, ablation, explore, beyond):
+        module.register(app)

@@ -9,7 +9,6 @@ test losses on log–log axes and print the key numbers.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -46,32 +45,24 @@ def ablate_command(
         raise ConfigError(f"seed must be >= 0, got {seed}")
     configs = ablation_configs(seed, steps=steps, p=p, d=d, dtype=dtype, device=device)
     resolve_device(configs["O"].device)
-    train(list(configs.values()), store, quiet)
+    train(list(configs.values()), store, quiet, seed)
     stem = out or Path(store) / f"ablation-seed{seed}"
     report(store, {name: c.run_id for name, c in configs.items()}, stem,
            note=f"seed {seed}, p = {p}, d = {d}, {steps:,} steps, {dtype}")
 
 
-def train(configs: list, store: Path, quiet: bool) -> None:
-    """Train the runs not yet in ``store`` (one batch), with a progress bar."""
-    from ..runner import train_to_store
+def train(configs: list, store: Path, quiet: bool, seed: int) -> None:
+    """Train the runs not yet in ``store`` (a one-spec sweep named ``ablate-seedS-<digest>``),
+    with a progress bar."""
     from ..store import completed_run_ids
+    from ..sweep import run_sweep
+    from ..sweep.run import configs_spec
 
-    todo = [c for c in configs if c.run_id not in completed_run_ids(store)]
-    if len(todo) < len(configs):
-        typer.echo(f"{len(configs) - len(todo)} of {len(configs)} runs already in {store}",
-                   err=True)
-    bar = None
-    if todo and not quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=todo[0].steps, unit="step", dynamic_ncols=True, file=sys.stderr,
-                   desc=f"{len(todo)} runs")
-    try:
-        train_to_store(todo, store, progress=(lambda n, m: bar.update(n)) if bar else None)
-    finally:
-        if bar is not None:
-            bar.close()
+    spec = configs_spec(configs, prefix=f"ablate-seed{seed}")
+    done = completed_run_ids(store) & set(spec.run_ids())
+    if done:
+        typer.echo(f"{len(done)} of {len(configs)} runs already in {store}", err=True)
+    run_sweep(spec, store, progress=not quiet, completed=done)
 
 
 def report(store: Path, ids: dict[str, str], stem: Path, note: str) -> None:

@@ -15,6 +15,7 @@ import pandas as pd
 import typer
 
 from ..errors import ConfigError, StoreError
+from .train import parse_list, print_runs
 
 KINDS = ("signal-evolution", "circles-fft", "circles-pca", "planes", "n-circles",
          "survival-rate")
@@ -42,16 +43,9 @@ def open_store(path: Path):
 
 
 def parse_ints(text: str | None, name: str) -> list[int] | None:
-    """'5,17' -> [5, 17]; None stays None; anything else raises ConfigError."""
-    if text is None:
-        return None
-    try:
-        out = [int(x) for x in text.replace(" ", "").split(",") if x]
-    except ValueError:
-        raise ConfigError(f"{name}: expected comma-separated integers, got {text!r}") from None
-    if not out:
-        raise ConfigError(f"{name}: no values in {text!r}")
-    return out
+    """'5,17' -> [5, 17]; None stays None; anything else (or nothing) raises ConfigError."""
+    values = parse_list(text, name, int, allow_empty=False)
+    return None if values is None else list(values)
 
 
 def pick_run(store, run: str | None) -> str:
@@ -151,7 +145,6 @@ def analyze_command(
 ) -> None:
     """Circles per run and the survival rate of every frequency (per group of runs)."""
     from ..analysis.survival import analyze, check_group_by, check_rule
-    from ..cli import print_runs
 
     check_rule(rule, threshold)
     s = open_store(store)

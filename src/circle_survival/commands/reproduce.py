@@ -63,7 +63,8 @@ def register(app: typer.Typer) -> None:
         """Reproduce one of the paper's experiments: train what is missing, analyse, write
         figures and a JSON file of the numbers behind them."""
         from ..experiments import get, write_result
-        from ..store import load
+        from ..layout import StoreLayout
+        from ..store import completed_run_ids, load
         from ..sweep import run_sweep
 
         if list_:
@@ -74,11 +75,14 @@ def register(app: typer.Typer) -> None:
         exp = get(name)
         exp.check_scale(scale)
         specs = exp.specs(scale)
+        done = completed_run_ids(store)  # read once; each sweep adds what it trains
         for spec in specs:
-            run_sweep(spec, store, executor=executor, workers=workers, address=address,
-                      max_batch=max_batch, progress=not quiet)
+            report = run_sweep(spec, store, executor=executor, workers=workers,
+                               address=address, max_batch=max_batch, progress=not quiet,
+                               completed=done)
+            done |= set(report.trained)
         result = exp.analyze(load(store), scale)
-        target = out or Path(store) / "results" / f"{exp.name}-{scale}"
+        target = out or StoreLayout(store).result_dir(exp.name, scale)
         path = write_result(result, target)
         typer.echo(f"{exp.number}. {exp.title} ({scale} scale, {result.n_runs} runs)")
         for c in result.claims:

@@ -1,4 +1,4 @@
-"""``circle-survival sweep``: plan, run and follow grids of runs (see ``sweep.py``).
+"""``circle-survival sweep``: plan, run and follow grids of runs (see the ``sweep`` package).
 
     circle-survival sweep plan SPEC [--max-batch N]
     circle-survival sweep run SPEC --store DIR [--executor local|ray] [--workers N]

@@ -1,0 +1,63 @@
+"""Sweeps: a grid of runs, expanded from one spec, trained in batches into one store.
+
+- :mod:`.spec`       the spec (:class:`SweepSpec`): base, axes, seeds; its runs;
+- :mod:`.plan`       batches, and the cost of training them (time, disk);
+- :mod:`.record`     the lock, the record of a sweep in its store, the status;
+- :mod:`.executors`  how batches are trained: in this process, in worker processes, on Ray;
+- :mod:`.run`        :func:`run_sweep` and :func:`train_to_store`, the one way to train into
+  a store.
+"""
+
+from .executors import ray_session
+from .plan import (
+    Calibration,
+    TimeEstimate,
+    batch_all,
+    calibrate,
+    default_max_batch,
+    drop_done,
+    estimate_disk,
+    estimate_time,
+    model_step_flops,
+    plan_batches,
+    plan_sweep,
+)
+from .record import (
+    StoreLock,
+    StoreStatus,
+    SweepProgress,
+    describe_holder,
+    read_holder,
+    record_sweep,
+    sweep_status,
+)
+from .run import SweepReport, configs_spec, run_sweep, train_to_store
+from .spec import SweepSpec, spec_from_configs
+
+__all__ = [
+    "Calibration",
+    "StoreLock",
+    "StoreStatus",
+    "SweepProgress",
+    "SweepReport",
+    "SweepSpec",
+    "TimeEstimate",
+    "batch_all",
+    "calibrate",
+    "configs_spec",
+    "default_max_batch",
+    "describe_holder",
+    "drop_done",
+    "estimate_disk",
+    "estimate_time",
+    "model_step_flops",
+    "plan_batches",
+    "plan_sweep",
+    "ray_session",
+    "read_holder",
+    "record_sweep",
+    "run_sweep",
+    "spec_from_configs",
+    "sweep_status",
+    "train_to_store",
+]

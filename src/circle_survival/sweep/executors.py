@@ -1,0 +1,249 @@
+"""Executors: how the batches of a sweep are trained, and the progress bar they feed.
+
+- :func:`run_serial`: one after another in this process;
+- :func:`run_pool`: in ``workers`` spawned processes on this machine (torch threads: cores /
+  workers; each worker dies with its parent, so no orphan keeps writing);
+- :func:`run_ray`: each batch a Ray remote task (``pip install 'circle-survival[ray]'``). Ray
+  is the one already initialised in the process, or a connection to ``address`` (e.g.
+  ``"auto"`` or ``"HEAD:6379"`` of a cluster started with ``ray start``), or a local Ray
+  (:func:`ray_session`). Each task asks for ``cpus`` CPUs and, for runs on cuda (or "auto" on
+  a cluster with GPUs), ``gpus`` GPUs (default 1; a fraction packs several batches on one
+  GPU). Every task writes its batch directly into the store path, so on a cluster the store
+  must be on storage every node mounts at the same absolute path, and every node needs the
+  same version of this package.
+
+Every executor trains each batch with :func:`runner.train_batch`: written under ``STORE/tmp/``
+and renamed into ``STORE/batches/`` when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..config import RunConfig
+from ..errors import ConfigError
+from ..runner import train_batch
+
+RAY_INSTALL_HINT = "pip install 'circle-survival[ray]'"
+
+
+class ProgressBar:
+    """One bar for the whole sweep: runs done / total, runs per minute, ETA (on stderr)."""
+
+    def __init__(self, total: int, done: int, enabled: bool = True):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, initial=done, unit="run", file=sys.stderr,
+                        disable=not enabled, dynamic_ncols=True, smoothing=0.1,
+                        bar_format="{desc}{percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} runs "
+                                   "[{elapsed}<{remaining}{postfix}]")
+
+    def add(self, runs: float) -> None:
+        """Count ``runs`` more runs (fractions while a batch is in flight)."""
+        self.bar.update(runs)
+        rate = self.bar.format_dict.get("rate")
+        if rate:
+            self.bar.set_postfix_str(f"{60 * rate:,.1f} runs/min", refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class BatchCredit:
+    """Turns step counts of in-flight batches into fractional runs on the bar, exactly
+    ``len(batch)`` per batch once it completes."""
+
+    def __init__(self, bar: ProgressBar, batches: Sequence[Sequence[RunConfig]]):
+        self.bar, self.batches = bar, batches
+        self.credited = [0.0] * len(batches)
+
+    def steps(self, i: int, n: int) -> None:
+        b = self.batches[i]
+        add = min(len(b) * n / b[0].steps, len(b) - self.credited[i])
+        self.credited[i] += add
+        self.bar.add(add)
+
+    def finished(self, i: int) -> None:
+        self.bar.add(len(self.batches[i]) - self.credited[i])
+        self.credited[i] = float(len(self.batches[i]))
+
+
+def run_serial(batches: Sequence[Sequence[RunConfig]], store: Path, credit: BatchCredit,
+               options: Mapping[str, Any] | None = None) -> list[str]:
+    """Train batches one after another in this process (``options``: keywords of
+    :func:`runner.train_batch`, e.g. ``checkpoint_seconds``)."""
+    trained = []
+    for i, batch in enumerate(batches):
+        trained += train_batch(batch, store, progress=lambda n, i=i: credit.steps(i, n),
+                               **(options or {}))
+        credit.finished(i)
+    return trained
+
+
+_PROGRESS_QUEUE: Any = None
+
+
+def _worker_init(queue: Any, threads: int, parent: int) -> None:
+    """Set up a local worker: progress queue, torch threads, die with the parent."""
+    global _PROGRESS_QUEUE
+    _PROGRESS_QUEUE = queue
+    _die_with_parent(parent)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (no orphaned writers)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _worker_train(i: int, config_dicts: list[dict], store: str, options: dict) -> list[str]:
+    configs = [RunConfig.from_dict(d) for d in config_dicts]
+
+    def report(n: int) -> None:
+        if _PROGRESS_QUEUE is not None:
+            _PROGRESS_QUEUE.put((i, n))
+
+    return train_batch(configs, store, progress=report, **options)
+
+
+def local_cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def run_pool(batches: Sequence[Sequence[RunConfig]], store: Path, workers: int,
+             credit: BatchCredit, options: Mapping[str, Any] | None = None) -> list[str]:
+    """Train batches in ``workers`` spawned processes (torch threads: cores / workers)."""
+    import multiprocessing as mp
+    import queue as queue_mod
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = mp.get_context("spawn")
+    progress_queue = ctx.Queue()
+    workers = min(workers, len(batches))
+    threads = max(1, local_cpu_count() // workers)
+    trained: list[str] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                i, n = progress_queue.get_nowait()
+            except queue_mod.Empty:
+                return
+            credit.steps(i, n)
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                               initargs=(progress_queue, threads, os.getpid()))
+    try:
+        pending = {pool.submit(_worker_train, i, [c.to_dict() for c in b], str(store),
+                               dict(options or {})): i
+                   for i, b in enumerate(batches)}
+        while pending:
+            finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            drain()
+            for fut in finished:
+                i = pending.pop(fut)
+                trained += fut.result()  # re-raises a worker's error
+                credit.finished(i)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return trained
+
+
+def import_ray() -> Any:
+    """Ray, or ConfigError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(f"the ray executor needs Ray, which is not installed: "
+                          f"{RAY_INSTALL_HINT}") from None
+    return ray
+
+
+def _ray_train(config_dicts: list[dict], store: str, threads: int, options: dict
+               ) -> list[str]:
+    """A Ray task: train one batch straight into the (shared) store."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    return train_batch([RunConfig.from_dict(d) for d in config_dicts], store, **options)
+
+
+def run_ray(batches: Sequence[Sequence[RunConfig]], store: Path, credit: BatchCredit, *,
+            cpus: float = 1.0, gpus: float | None = None,
+            options: Mapping[str, Any] | None = None) -> list[str]:
+    """Train each batch as a Ray remote task on the Ray this process is connected to (see
+    :func:`ray_session`): ``num_cpus=cpus``; ``num_gpus=gpus`` (default 1) for batches on
+    cuda, or on "auto" when the cluster has GPUs. Each task writes into ``store`` itself."""
+    ray = import_ray()
+    has_gpus = ray.cluster_resources().get("GPU", 0) > 0
+    task = ray.remote(_ray_train)
+    refs: dict[Any, int] = {}
+    trained: list[str] = []
+    try:
+        for i, b in enumerate(batches):
+            dev = b[0].device
+            wants_gpu = dev.startswith("cuda") or (dev == "auto" and has_gpus)
+            num_gpus = (1.0 if gpus is None else gpus) if wants_gpu else 0
+            ref = task.options(num_cpus=cpus, num_gpus=num_gpus).remote(
+                [c.to_dict() for c in b], str(store.resolve()), max(1, int(cpus)),
+                dict(options or {}))
+            refs[ref] = i
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            for ref in ready:
+                trained += ray.get(ref)
+                credit.finished(refs[ref])
+    except BaseException:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise
+    return trained
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None) -> Iterator[Any]:
+    """Ray for the duration of a sweep: the one already initialised in this process, or a
+    connection to ``address`` (a cluster), or a local Ray started here (and shut down after).
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    _ray_init(ray, address)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _ray_init(ray: Any, address: str | None) -> None:
+    """Start a local Ray (address None) or connect to a cluster; a failure is one line."""
+    kwargs: dict[str, Any] = {"logging_level": "WARNING"}
+    if address is None:
+        kwargs["include_dashboard"] = False
+    try:
+        ray.init(address=address, **kwargs)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        where = f"at {address}" if address else "locally"
+        msg = " ".join(str(exc).split())[:300]
+        raise ConfigError(f"cannot start or reach Ray {where}: {msg}") from None

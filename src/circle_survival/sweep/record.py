@@ -1,0 +1,166 @@
+"""A sweep's marks in its store: the lock held while it trains, the record of its spec, and
+the status (runs per recorded sweep, partial batches, who holds the lock).
+
+The lock (``STORE/sweep.lock``) is an exclusive ``flock`` held for the duration of a sweep and
+released by the kernel when the process dies; a second sweep on the same store is refused with
+a message naming the holder. The record (``STORE/sweeps/<name>.json``) keeps the spec and its
+run ids, so ``sweep status`` can count what is complete.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..errors import StoreError
+from ..layout import StoreLayout, abandoned, process_alive
+from ..store import load
+from .spec import SweepSpec
+
+
+class StoreLock:
+    """An exclusive lock on a store for the duration of a sweep (``STORE/sweep.lock``).
+
+    ``flock`` is released by the kernel when the holder dies, so a killed sweep never leaves
+    a store locked. The holder's pid, host, sweep and start time are written into the file so
+    that a refused sweep (and ``status``) can say who holds it.
+    """
+
+    def __init__(self, store: str | Path, sweep: str = ""):
+        self.path = StoreLayout(store).lock
+        self.sweep = sweep
+        self.fd: int | None = None
+
+    def __enter__(self) -> StoreLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = describe_holder(read_holder(self.path.parent))
+            raise StoreError(f"store {self.path.parent} is in use by another sweep "
+                             f"({holder}); wait for it to finish or use another store"
+                             ) from None
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "sweep": self.sweep,
+                 "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(owner).encode(), 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def read_holder(store: str | Path) -> dict[str, Any] | None:
+    """What the lock file says about its holder (None when empty or unreadable)."""
+    try:
+        data = json.loads(StoreLayout(store).lock.read_text() or "null")
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def describe_holder(holder: Mapping[str, Any] | None) -> str:
+    if not holder:
+        return "holder unknown"
+    return (f"sweep {holder.get('sweep')!r}, pid {holder.get('pid')} on "
+            f"{holder.get('host')}, since {holder.get('since')}")
+
+
+def holder_alive(holder: Mapping[str, Any] | None) -> bool | None:
+    """Whether the recorded holder still runs: True/False on this host, None elsewhere."""
+    if not holder:
+        return False
+    if holder.get("host") != socket.gethostname():
+        return None
+    return process_alive(int(holder.get("pid", 0) or 0))
+
+
+def record_sweep(store: str | Path, spec: SweepSpec) -> Path:
+    """Write the spec and its run ids to ``STORE/sweeps/<name>.json`` (atomically).
+
+    A record of another spec under the same name is kept, renamed to
+    ``<name>~<digest of its spec>.json``, so the runs it lists stay accounted for.
+    """
+    layout = StoreLayout(store)
+    layout.sweeps.mkdir(exist_ok=True)
+    path = layout.sweep_record(spec.name)
+    if path.is_file():
+        try:
+            earlier = json.loads(path.read_text()).get("spec")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            earlier = None
+        if earlier != spec.to_dict():
+            text = json.dumps(earlier, sort_keys=True).encode()
+            os.replace(path, layout.replaced_sweep_record(
+                spec.name, hashlib.sha256(text).hexdigest()[:8]))
+    tmp = layout.sweeps / f".{spec.name}.json.{os.getpid()}"
+    tmp.write_text(json.dumps({
+        "name": spec.name, "spec": spec.to_dict(), "n_runs": len(spec),
+        "run_ids": spec.run_ids(), "package_version": __version__,
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }, indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """One recorded sweep's progress in a store."""
+
+    name: str
+    complete: int
+    expected: int
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    """What :func:`sweep_status` finds: runs per recorded sweep, partial batches (those of
+    live writers and stale ones), and the lock holder (None when free)."""
+
+    path: Path
+    runs: int
+    sweeps: list[SweepProgress]
+    partial_live: list[str]
+    partial_stale: list[str]
+    lock_holder: dict[str, Any] | None
+
+
+def sweep_status(store: str | Path) -> StoreStatus:
+    """Progress of every sweep recorded in ``store``."""
+    store = Path(store)
+    layout = StoreLayout(store)
+    done = set(load(store).runs.index)  # raises StoreError for a missing/foreign store
+    progress = []
+    for f in layout.sweep_records():
+        try:
+            rec = json.loads(f.read_text())
+            ids = rec["run_ids"]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError):
+            raise StoreError(f"{f}: damaged sweep record") from None
+        # the file's stem: the sweep's name, or name~digest for a replaced spec
+        progress.append(SweepProgress(f.stem, len(done & set(ids)), len(ids)))
+    live, stale = [], []
+    for d in layout.partials():
+        if abandoned(d.name):
+            stale.append(d.name)
+        else:
+            live.append(d.name)
+    holder = read_holder(store)
+    if holder is not None and holder_alive(holder) is False:
+        holder = None
+    return StoreStatus(store, len(done), progress, live, stale, holder)

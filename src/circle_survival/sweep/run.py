@@ -1,0 +1,159 @@
+"""Running a sweep: the one way runs are trained into a store.
+
+:func:`run_sweep`:
+
+1. the spec is expanded and every run validated, the executor's settings and the devices
+   checked, and the batches planned (nothing is written before that);
+2. the runs already complete are read from the store, once;
+3. the store is created if need be, locked (``STORE/sweep.lock``) and the spec recorded
+   (``STORE/sweeps/<name>.json``); partial batches of dead processes of this host are removed,
+   unless they hold a checkpoint to resume from;
+4. the batches still to train are handed to an executor (:mod:`.executors`). A sweep killed at
+   any moment (even with SIGKILL) leaves complete batches only; running it again trains the
+   rest.
+
+:func:`train_to_store` trains a list of configs the same way, as a one-spec sweep
+(:func:`.spec.spec_from_configs`).
+
+On a GPU the default batch size follows free memory, so a resumed sweep may batch its
+remaining runs differently from the first attempt; every run is still trained exactly once.
+With Ray on a cluster, batch sizes are chosen on the driver (from the driver's GPU memory, or 64
+models when it has none: pass ``max_batch`` to size batches for the workers' devices), and the
+lock and the clean-up of partial batches are the driver's only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import RunConfig, resolve_device
+from ..errors import ConfigError
+from ..layout import StoreLayout
+from ..store import completed_run_ids, import_zarr, init_store
+from .executors import (
+    BatchCredit,
+    ProgressBar,
+    import_ray,
+    ray_session,
+    run_pool,
+    run_ray,
+    run_serial,
+)
+from .plan import batch_all, drop_done
+from .record import StoreLock, record_sweep
+from .spec import SweepSpec, require_choice, spec_from_configs
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What :func:`run_sweep` did: runs in the sweep, those already complete before, and the
+    ids trained now."""
+
+    name: str
+    store: Path
+    total: int
+    already: int
+    trained: list[str]
+
+
+def check_executor(executor: str, workers: int, spec: SweepSpec) -> None:
+    """Refuse bad executor settings, and devices this machine lacks for a local sweep."""
+    require_choice("executor", executor, EXECUTORS)
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    if executor == "ray":
+        import_ray()
+    else:
+        for device in {c.device for c in spec.configs()}:
+            resolve_device(device)
+
+
+def run_sweep(spec: SweepSpec, store: str | Path, *, executor: str = "local", workers: int = 1,
+              address: str | None = None, max_batch: int | None = None,
+              ray_cpus: float = 1.0, ray_gpus: float | None = None,
+              progress: bool = True, completed: Iterable[str] | None = None,
+              checkpoint_seconds: float = 300.0) -> SweepReport:
+    """Train every run of ``spec`` not yet complete in ``store``.
+
+    Args:
+        executor: "local" (this machine) or "ray" (``address``: a running cluster, or None
+            for a local Ray instance or the one already initialised).
+        workers: local worker processes (1: train in this process).
+        max_batch: models per batch (default: :func:`.plan.default_max_batch`).
+        ray_cpus, ray_gpus: resources each Ray task asks for (gpus: default 1 for cuda runs).
+        progress: show the progress bar on stderr.
+        completed: the run ids already complete in the store, when the caller has just read
+            them (default: read here).
+        checkpoint_seconds: about how often a batch in flight saves its state; a process
+            killed mid-batch loses at most that much work.
+
+    Raises ConfigError / StoreError before anything is written for a bad spec, settings or
+    store, and StoreError when another sweep holds the store. A batch that another process
+    commits while this one waits for it is skipped (:func:`runner.train_batch`).
+    """
+    store = Path(store)
+    check_executor(executor, workers, spec)
+    import_zarr()  # the batches are written with it: fail before writing anything
+    try:
+        planned = batch_all(spec, max_batch)  # before writing: a device error comes first
+    except ConfigError as exc:
+        if executor != "ray" or max_batch is not None:
+            raise
+        raise ConfigError(f"{exc}; pass --max-batch to size batches for the cluster") from None
+    done = set(completed_run_ids(store) if completed is None else completed)
+    done &= set(spec.run_ids())
+    batches = drop_done(planned, done)
+    options = {"checkpoint_seconds": checkpoint_seconds}
+    with contextlib.ExitStack() as stack:
+        if executor == "ray" and batches:  # start Ray (or fail to) before writing anything
+            stack.enter_context(ray_session(address))
+        init_store(store)
+        stack.enter_context(StoreLock(store, spec.name))
+        record_sweep(store, spec)
+        StoreLayout(store).remove_stale_partials()
+        bar = ProgressBar(len(spec), len(done), enabled=progress and bool(batches))
+        stack.callback(bar.close)
+        credit = BatchCredit(bar, batches)
+        if not batches:
+            trained: list[str] = []
+        elif executor == "ray":
+            trained = run_ray(batches, store, credit, cpus=ray_cpus, gpus=ray_gpus,
+                              options=options)
+        elif workers > 1 and len(batches) > 1:
+            trained = run_pool(batches, store, workers, credit, options)
+        else:
+            trained = run_serial(batches, store, credit, options)
+    return SweepReport(spec.name, store, len(spec), len(done), trained)
+
+
+def configs_spec(configs: Sequence[RunConfig], prefix: str = "train") -> SweepSpec:
+    """The one-spec sweep of a list of configs, named ``PREFIX-<digest of its run ids>`` (the
+    same runs get the same name, so training them again finds their record)."""
+    ids = list(dict.fromkeys(c.run_id for c in configs))
+    digest = hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:10]
+    return spec_from_configs(f"{prefix}-{digest}", configs)
+
+
+def train_to_store(configs: Sequence[RunConfig] | RunConfig, store: str | Path, *,
+                   max_batch: int | None = None, progress: bool = False,
+                   checkpoint_seconds: float = 300.0, workers: int = 1) -> list[str]:
+    """Train every config not yet complete in ``store`` (a one-spec sweep: the same lock,
+    record, resume and executors as :func:`run_sweep`); return the run ids trained now.
+
+    Each batch is committed atomically; an exception aborts only the batch in flight. About
+    every ``checkpoint_seconds`` the batch in flight saves its state, so a process killed
+    mid-batch loses at most that much work: the next call resumes the batch from its
+    checkpoint.
+    """
+    if isinstance(configs, RunConfig):
+        configs = [configs]
+    report = run_sweep(configs_spec(configs), store, max_batch=max_batch, progress=progress,
+                       checkpoint_seconds=checkpoint_seconds, workers=workers)
+    return report.trained
