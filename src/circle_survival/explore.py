@@ -16,7 +16,7 @@ JSON. For the run chosen in a run picker it shows
 and across the store's runs the survival rate of each frequency, the circles per run and the
 initial signal of each (run, k) against whether it survived.
 
-Size. plotly.js is about 4.7 MB. Signals and losses are thinned to at most ``max_points``
+Size. plotly.js is about 4.8 MB. Signals and losses are thinned to at most ``max_points``
 log-spaced records per run. Embedding coordinates are stored as 16-bit integers (each plane
 scaled by its largest coordinate, so the error is below 1/32767 of the plot's range), base64
 encoded: about 2 x K x T_e x p x 2 values per run for the two kinds of plane. Only the first
