@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import typer
 
-from . import ablation, analyze, dynamics, reproduce, sweep, train
+from . import ablation, analyze, beyond, dynamics, explore, reproduce, sweep, train
 
 
 def register_commands(app: typer.Typer) -> None:
     """Add every command to ``app``, in help order."""
-    for module in (train, analyze, sweep, dynamics, reproduce, ablation):
+    for module in (train, analyze, sweep, dynamics, reproduce, ablation, explore, beyond):
         module.register(app)

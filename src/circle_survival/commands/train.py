@@ -99,6 +99,8 @@ def train_command(
                                               )] = None,
     snapshot_steps: Annotated[str | None, Opt(help="Store all parameters at these steps.")
                               ] = None,
+    record: Annotated[str | None, Opt(help="Recording preset: explore (embeddings on ~60 "
+                                           "log-spaced steps; options override it).")] = None,
     seeds: Annotated[str | None, Opt(help="Seeds for all three sources, e.g. 0:8.")] = None,
     embedding_seeds: Annotated[str | None, Opt(help="Embedding seeds, e.g. 0 or 0:8.")] = None,
     mlp_seeds: Annotated[str | None, Opt(help="MLP seeds.")] = None,
@@ -132,6 +134,11 @@ def train_command(
         "snapshot_every": snapshot_every,
         "snapshot_steps": parse_list(snapshot_steps, "snapshot_steps"),
     }
+    if record is not None:
+        from ..config import RunConfig
+        from ..recording import recording_preset
+
+        fields.update(recording_preset(record, steps or fields.get("steps", RunConfig().steps)))
     fields.update({k: v for k, v in cli_values.items() if v is not None})
     spec = train_spec(fields, {"seeds": seeds, "embedding_seeds": embedding_seeds,
                                "mlp_seeds": mlp_seeds, "split_seeds": split_seeds}, grid)

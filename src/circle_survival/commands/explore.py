@@ -1,0 +1,41 @@
+"""``circle-survival explore``: one self-contained interactive HTML page of a store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import ConfigError
+
+Opt = typer.Option
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``explore`` to the CLI."""
+    app.command("explore")(explore_command)
+
+
+def explore_command(
+    store: Annotated[Path, typer.Argument(help="A store directory.")],
+    run: Annotated[str | None, Opt(help="Run shown first (default: the first by seeds).")
+                   ] = None,
+    out: Annotated[Path, Opt("--out", "-o", help="HTML file to write.")] = Path("explore.html"),
+    max_embedding_runs: Annotated[int, Opt(help="Runs whose embeddings the page carries "
+                                                "(the shown run first).")] = 8,
+    collaboration: Annotated[bool, Opt(help="Compute collaboration losses of runs with "
+                                            "snapshots.")] = True,
+) -> None:
+    """Write an interactive page (Plotly, no server, no network) of a store's runs: signals,
+    embeddings on frequency and PCA planes over the stored steps, losses, collaboration
+    losses, and survival across the runs."""
+    from ..explore import write_explorer
+    from ..store import load
+
+    if max_embedding_runs < 0:
+        raise ConfigError(f"max-embedding-runs must be >= 0, got {max_embedding_runs}")
+    s = load(store)
+    path = write_explorer(s, out, run, max_embedding_runs=max_embedding_runs,
+                          collaboration=collaboration)
+    typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, {len(s)} runs)")
