@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from circle_survival import RunConfig, fourier, load, train_to_store
+from circle_survival.analysis import collaboration
 from circle_survival.explore import (
     explorer_data,
     final_planes,
@@ -68,7 +69,7 @@ def test_data_follow_the_store(store):
     emb = run["embedding"]
     assert emb["steps"] == sorted(store.embeddings(rid))
     assert data["runs"][1]["embedding"] is not None and data["runs"][2]["embedding"] is None
-    assert set(run["collaboration"]["modes"]) == {"single", "strongest+k", "two_strongest+k"}
+    assert set(run["collaboration"]["modes"]) == set(collaboration.MODES)
     assert len(data["summary"]["freq"]["k"]) == 3 * 5
     with pytest.raises(Exception, match="no run"):
         explorer_data(store, "nope")
