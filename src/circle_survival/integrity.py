@@ -147,7 +147,8 @@ def check_table(store: Path, batch_id: str, table: pd.DataFrame,
     optional = set(optional)
     missing = [c for c in kinds if c not in table.columns and c not in optional]
     if missing:
-        raise damaged(f"runs.parquet lacks the column(s) {', '.join(missing)}")
+        more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        raise damaged(f"runs.parquet lacks the column(s) {', '.join(missing[:4])}{more}")
     if table.empty:
         raise damaged("runs.parquet holds no runs")
     for col, kind in kinds.items():

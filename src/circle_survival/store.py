@@ -155,6 +155,14 @@ def check_store_path(path: str | Path) -> None:
 
 
 def _check_store_path(path: Path) -> None:
+    ancestor = path.absolute().parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    limit = _name_max(ancestor)
+    for part in path.absolute().parts:
+        if len(os.fsencode(part)) > limit:
+            raise StoreError(f"cannot create store {path}: the name {part[:20]}... is longer "
+                             f"than the file system allows ({limit} bytes)")
     if path.exists():
         if not path.is_dir():
             raise StoreError(f"{path} exists and is not a directory")
@@ -165,16 +173,9 @@ def _check_store_path(path: Path) -> None:
                              "store")
         target = path
     else:
-        target = path.absolute().parent
-        while not target.exists() and target != target.parent:
-            target = target.parent
+        target = ancestor
         if not target.is_dir():
             raise StoreError(f"cannot create store {path}: {target} is not a directory")
-    for part in path.absolute().parts:
-        limit = _name_max(target)
-        if len(os.fsencode(part)) > limit:
-            raise StoreError(f"cannot create store {path}: the name {part[:20]}... is longer "
-                             f"than the file system allows ({limit} bytes)")
     if not os.access(target, os.W_OK | os.X_OK):
         raise StoreError(f"cannot create or write store {path}: {target} is not writable")
     for sub in (StoreLayout(path).tmp, StoreLayout(path).batches):
