@@ -254,8 +254,8 @@ class BatchWriter:
             zarr = import_zarr()
             self.group = zarr.open_group(str(self.tmp / ARRAYS), mode="r+")
             self.arrays = {name: self.group[name] for name in array_shapes(configs)}
-            return
-        self._create()
+        elif not self.tmp.is_dir():  # (a checkpoint set aside has made a fresh one)
+            self._create()
 
     def _create(self) -> None:
         """A fresh partial batch: its run ids and empty arrays."""
