@@ -3,7 +3,6 @@ line on stderr with exit status 2 and nothing written; anything else is one line
 exception with exit status 1 (``--debug`` shows the traceback)."""
 
 import errno
-import shutil
 
 import pytest
 from cli_runner import run_cli
@@ -18,18 +17,11 @@ def one_line(err: str) -> bool:
     return len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
-    path = tmp_path_factory.mktemp("pristine") / "s"
-    train_to_store(RunConfig(p=5, d=4, hidden=(6,), steps=6, device="cpu"), path)
-    return path
-
-
 @pytest.fixture
-def store(pristine, tmp_path):
-    path = tmp_path / "s"
-    shutil.copytree(pristine, path)
-    return path
+def store(tmp_path):
+    """A store of one small run."""
+    train_to_store(RunConfig(p=5, d=4, hidden=(6,), steps=6, device="cpu"), tmp_path / "s")
+    return tmp_path / "s"
 
 
 TOO_BIG = [

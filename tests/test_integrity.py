@@ -152,6 +152,13 @@ def test_every_file_gets_the_umask_permissions(tmp_path):
     assert set(modes.values()) == {0o664}, modes
 
 
+def test_a_damaged_batch_error_survives_pickling():
+    import pickle
+
+    exc = pickle.loads(pickle.dumps(DamagedBatch("/s", "0123456789abcdef", "what")))
+    assert str(exc) == "batch 0123456789abcdef of store /s is damaged: what"
+
+
 def test_umask_and_os_error_line():
     before = os.umask(0o027)
     try:

@@ -34,6 +34,9 @@ class DamagedBatch(StoreError):
         self.store, self.batch_id, self.what = Path(store), batch_id, what
         super().__init__(f"batch {batch_id} of store {store} is damaged: {what}")
 
+    def __reduce__(self):  # picklable, for errors raised in worker processes
+        return type(self), (self.store, self.batch_id, self.what)
+
 
 class DamagedBatchWarning(StoreWarning):
     """A damaged batch was left out of a store that was opened without ``verify``."""

@@ -159,10 +159,12 @@ def free_disk(path: Path) -> int | None:
         return None
 
 
-def check_fits(batches: Sequence[Sequence[RunConfig]], store: Path) -> None:
+def check_fits(batches: Sequence[Sequence[RunConfig]], store: Path, memory: bool = True
+               ) -> None:
     """Refuse, before anything is written, batches that cannot be trained here: one whose
-    working set exceeds the device's free memory, or whose records exceed the store's free
-    disk. Raises ConfigError naming the batch's shape, what it needs and what there is."""
+    working set exceeds the device's free memory (with ``memory``: batches trained on this
+    machine), or whose records exceed the store's free disk. Raises ConfigError naming the
+    batch's shape, what it needs and what there is."""
     free = free_disk(store)
     checked: set[tuple[str, int]] = set()
     for batch in batches:
@@ -171,8 +173,9 @@ def check_fits(batches: Sequence[Sequence[RunConfig]], store: Path) -> None:
             continue
         checked.add((cfg.batch_key(), m))
         shape = f"{m} run(s) of p={cfg.p}, d={cfg.d}, hidden={list(cfg.hidden)}"
-        device = resolve_device(cfg.device)
-        need, have = estimate_memory(batch), available_memory(device)
+        device = resolve_device(cfg.device) if memory else cfg.device
+        need = estimate_memory(batch)
+        have = available_memory(device) if memory else None
         if have is not None and need > have:
             hint = "lower max-batch" if m > 1 else "lower p, d or hidden"
             raise ConfigError(f"a batch of {shape} needs about {_size(need)} of memory on "

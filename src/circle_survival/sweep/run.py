@@ -124,7 +124,7 @@ def run_sweep(spec: SweepSpec, store: str | Path, *, executor: str = "local", wo
     done = set(completed_run_ids(store) if completed is None else completed)
     done &= set(spec.run_ids())
     batches = drop_done(planned, done)
-    check_fits(batches, store)
+    check_fits(batches, store, memory=executor != "ray")  # Ray's nodes are not this one
     options = {"checkpoint_seconds": checkpoint_seconds}
     with contextlib.ExitStack() as stack:
         if executor == "ray" and batches:  # start Ray (or fail to) before writing anything
