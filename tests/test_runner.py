@@ -97,3 +97,92 @@ def test_killed_mid_batch_resumes_from_checkpoint_bit_for_bit(tmp_path, one_thre
         np.testing.assert_array_equal(a.weights(rid)["layers.1.weight"],
                                       b.weights(rid)["layers.1.weight"])
     assert layout.partials() == []
+
+
+def dead_pid() -> int:
+    """The id of a process that has just exited (so no longer runs)."""
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def leave_checkpoint(store, configs, steps: int, change=None):
+    """A checkpointed partial batch of ``configs`` after ``steps`` steps, as a process that
+    died would leave it (``change`` edits the saved state first)."""
+    import os
+
+    from circle_survival.store import BatchWriter
+    from circle_survival.trainer import Trainer
+
+    init_store(store)
+    writer = BatchWriter(store, configs)
+    trainer = Trainer(configs)
+    for _ in range(steps):
+        trainer.step()
+    state = trainer.state_dict()
+    writer.save_checkpoint(change(state) if change else state)
+    bid, host, _, rand = writer.tmp.name.split(".")
+    dead = writer.tmp.with_name(f"{bid}.{host}.{dead_pid()}.{rand}")
+    os.rename(writer.tmp, dead)
+    return dead
+
+
+@pytest.mark.parametrize("damage", ["missing key", "unreadable"])
+def test_a_malformed_checkpoint_is_set_aside_and_the_batch_trains_afresh(tmp_path, damage):
+    cfgs = batch()
+    if damage == "missing key":
+        partial = leave_checkpoint(tmp_path, cfgs, 3, lambda s: {k: v for k, v in s.items()
+                                                                 if k != "exp_avg_sq"})
+    else:
+        partial = leave_checkpoint(tmp_path, cfgs, 3)
+        (partial / "checkpoint.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match="checkpoint of batch .* was set aside as .*"
+                                         "unloadable.safetensors.*trains from the start"):
+        assert train_batch(cfgs, tmp_path) == [c.run_id for c in cfgs]
+    train_to_store(cfgs, tmp_path / "straight")
+    a, b = load(tmp_path), load(tmp_path / "straight")
+    for c in cfgs:
+        np.testing.assert_array_equal(a.signals(c.run_id)[1], b.signals(c.run_id)[1])
+    aside = list((tmp_path / "tmp").glob("*.unloadable.safetensors"))
+    assert len(aside) == 1 and StoreLayout(tmp_path).partials() == []
+
+
+def test_a_partial_batch_that_is_a_link_is_never_adopted_or_removed(tmp_path):
+    import os
+
+    cfgs = batch()
+    outside = tmp_path / "outside"
+    partial = leave_checkpoint(tmp_path / "s", cfgs, 3)
+    os.rename(partial, outside)
+    os.symlink(outside, partial)
+    train_to_store(cfgs, tmp_path / "s")
+    assert (outside / "checkpoint.safetensors").is_file()  # untouched
+    assert partial.is_symlink() and len(load(tmp_path / "s")) == 2
+
+
+def test_a_link_for_tmp_is_refused(tmp_path):
+    import os
+
+    from circle_survival import StoreError
+
+    init_store(tmp_path / "s")
+    (tmp_path / "s" / "tmp").rmdir()
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", tmp_path / "s" / "tmp")
+    with pytest.raises(StoreError, match="tmp/ is not a plain directory"):
+        train_to_store(batch(), tmp_path / "s")
+    with pytest.raises(StoreError, match="must be plain directories"):
+        train_batch(batch(), tmp_path / "s")
+    assert not any((tmp_path / "elsewhere").iterdir())
+
+
+def test_a_checkpoint_of_runs_now_batched_otherwise_is_removed_and_said(tmp_path):
+    cfgs = batch()
+    partial = leave_checkpoint(tmp_path, cfgs, 3)  # one batch of both runs
+    with pytest.warns(UserWarning, match="removed the checkpoint of batch .* batched "
+                                         "differently"):
+        trained = train_to_store(cfgs, tmp_path, max_batch=1)
+    assert sorted(trained) == sorted(c.run_id for c in cfgs)
+    assert not partial.exists() and StoreLayout(tmp_path).partials() == []

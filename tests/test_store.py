@@ -12,6 +12,7 @@ from processes import kill_when
 from circle_survival import RunConfig, StoreError, load, train, train_to_store
 from circle_survival.fourier import circles
 from circle_survival.fourier import signal as signal_of
+from circle_survival.integrity import DamagedBatchWarning
 
 SMALL = dict(p=13, d=8, hidden=(16, 16), steps=30)
 
@@ -105,8 +106,11 @@ def test_foreign_and_damaged_directories(tmp_path):
         json.dumps({"format": "circle-survival-store", "version": 1}))
     batch = next((tmp_path / "s" / "batches").iterdir())
     (batch / "runs.parquet").write_bytes(b"garbage")
-    with pytest.raises(StoreError, match="damaged batch table"):
-        load(tmp_path / "s")
+    with pytest.warns(DamagedBatchWarning, match=f"batch {batch.name} of store .* is "
+                      "damaged: runs.parquet does not read"):
+        assert len(load(tmp_path / "s")) == 0
+    with pytest.raises(StoreError, match=f"batch {batch.name} is damaged"):
+        load(tmp_path / "s", verify=True)
 
 
 def test_exception_mid_batch_leaves_no_run(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from circle_survival import ConfigError, RunConfig, StoreError, load
@@ -274,3 +275,70 @@ def test_a_second_spec_under_the_same_name_keeps_the_first_record(tmp_path):
     assert json.loads((store / "sweeps" / "t.json").read_text())["run_ids"] == second.run_ids()
     progress = {p.name: (p.complete, p.expected) for p in sweep_status(store).sweeps}
     assert progress == {"t": (3, 3), old.removesuffix(".json"): (2, 2)}
+
+
+def test_a_linked_lock_file_is_refused_and_its_target_kept(tmp_path):
+    store = tmp_path / "s"
+    run_sweep(spec(), store, progress=False)
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (store / "sweep.lock").unlink()
+    os.symlink(victim, store / "sweep.lock")
+    with pytest.raises(StoreError, match="sweep.lock is a symbolic link"):
+        run_sweep(spec(seeds={"embedding": "5"}), store, progress=False)
+    assert victim.read_text() == "precious"
+    assert read_holder(store) is None  # a link is not read either
+
+
+def test_eight_processes_create_one_store_at_once(tmp_path):
+    code = ("import sys, time\n"
+            "from circle_survival.store import init_store\n"
+            "start = float(sys.argv[1])\n"
+            "for i in range(5):\n"
+            "    time.sleep(max(0.0, start + 0.3 * i - time.time()))\n"
+            "    init_store(sys.argv[2] + f'/store{i}')\n")
+    start = time.time() + 3
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(start), str(tmp_path)],
+                              stderr=subprocess.PIPE) for _ in range(8)]
+    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    for i in range(5):
+        assert len(load(tmp_path / f"store{i}")) == 0
+
+
+def train_process(store, *argv):
+    return subprocess.Popen(
+        [sys.executable, "-m", "circle_survival", "train", "--store", str(store), "--p", "11",
+         "--hidden", "12", "--steps", "300", "--quiet", "--seeds", "0:4", *argv],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ,
+                                                                  "OMP_NUM_THREADS": "1"})
+
+
+@pytest.mark.parametrize("second", [["--d", "7"], ["--d", "6", "--max-batch", "1"]],
+                         ids=["another config", "another batching"])
+def test_two_trains_into_one_store_at_once(tmp_path, second):
+    store = tmp_path / "s"
+    procs = [train_process(store, "--d", "6", "--max-batch", "4"), train_process(store, *second)]
+    errs = [p.communicate(timeout=300)[1].decode() for p in procs]
+    for p, err in zip(procs, errs, strict=True):
+        assert p.returncode == 0 or (p.returncode == 2 and err.count("\n") == 1
+                                     and ("in use by another sweep" in err
+                                          or "holds runs of another config" in err)), err
+    runs = load(store).runs
+    assert runs["d"].nunique() == 1 and len(runs) == 4
+    rows = sum(len(pq.read_table(b / "runs.parquet")) for b in (store / "batches").iterdir())
+    assert rows == 4  # every run committed once
+
+
+def test_ray_failures_are_one_line():
+    from circle_survival.sweep.executors import _ray_init
+
+    class FakeRay:
+        def init(self, **kwargs):
+            raise Exception("The current node timed out during startup. This could happen "
+                            "because some of the raylet failed to startup.")
+
+    with pytest.raises(ConfigError, match="cannot start or reach Ray locally: The current "
+                                          "node timed out.*too busy") as exc:
+        _ray_init(FakeRay(), None)
+    assert "\n" not in str(exc.value)

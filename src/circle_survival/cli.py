@@ -1,33 +1,67 @@
 """The ``circle-survival`` command.
 
-Every user error (bad config, bad store, unknown run) ends with one line on stderr naming the
-problem and exit status 2; nothing is written before the input has been checked.
+Every user error (bad config, bad store, unknown run, a file system that refuses a write)
+ends with one line on stderr naming the problem and exit status 2; nothing is written before
+the input has been checked. Any other exception ends with one line naming its type and exit
+status 1; ``--debug`` (anywhere on the command line) shows its traceback instead.
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from .commands import register_commands
-from .errors import CircleSurvivalError
+from .errors import CircleSurvivalError, StoreWarning
+from .integrity import os_error_line
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Train modular-addition networks in batches and study which Fourier circles survive.",
+    help="Train modular-addition networks in batches and study which Fourier circles survive. "
+         "Add --debug to any command to see the traceback of an unexpected error.",
 )
 
 
 register_commands(app)
 
 
+@app.command("verify")
+def verify_command(store: Annotated[Path, typer.Argument(help="A store directory.")]) -> None:
+    """Check every batch of a store (tables, checksums, arrays, weights); name each damaged
+    one (exit 2 if any)."""
+    from .store import load
+
+    s = load(store, verify=True)
+    typer.echo(f"{store}: {len(s.runs)} runs in {s.runs['batch_id'].nunique() if len(s) else 0}"
+               " batches, all intact")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Store warnings as one line ``warning: ...``; others as Python prints them."""
+    if issubclass(category, StoreWarning):
+        typer.echo(f"warning: {message}", err=True)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, turning user errors into one line and exit status 2."""
+    """Entry point: run the app, turning user errors into one line and exit status 2, and any
+    other exception into one line and exit status 1 (``--debug``: its traceback)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    warnings.showwarning = _show_warning
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=args, standalone_mode=False)
     except CircleSurvivalError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -36,6 +70,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {os_error_line('cannot read or write a file', exc)}", err=True)
+        sys.exit(2)
+    except MemoryError:
+        if debug:
+            raise
+        typer.echo("error: out of memory; use smaller sizes or fewer runs per batch "
+                   "(--max-batch)", err=True)
+        sys.exit(2)
     except Exception as exc:
         # Command-line parsing errors (click's UsageError family, vendored by Typer).
         if type(exc).__name__ == "NoArgsIsHelpError":
@@ -45,7 +90,14 @@ def main(argv: list[str] | None = None) -> None:
             msg = " ".join(exc.format_message().split())
             typer.echo(f"error: {msg}", err=True)
             sys.exit(2)
-        raise
+        if debug:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        typer.echo(f"error: unexpected {type(exc).__name__}: {first} (run the command again "
+                   "with --debug to see the traceback)", err=True)
+        sys.exit(1)
+    finally:
+        warnings.showwarning = _python_show_warning
 
 
 if __name__ == "__main__":

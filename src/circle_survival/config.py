@@ -37,6 +37,11 @@ SEED_FIELDS = ("embedding_seed", "mlp_seed", "split_seed")
 #: Fields added after the first store format, with their defaults: a field at its default is
 #: left out of the ids (run_id, batch and base keys), so runs made before it existed keep theirs.
 LATER_FIELDS: dict[str, Any] = {"signal_dense_until": 0}
+#: The most runs one request may expand to (a sweep, a seed list); more is refused before
+#: anything is built.
+MAX_RUNS = 1_000_000
+#: The most rows one kind of record (signals, metrics, embeddings, snapshots) may take per run.
+MAX_RECORD_ROWS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -203,11 +208,15 @@ def validate(cfg: RunConfig) -> None:
         _require(is_int(getattr(cfg, name)), f"{name} must be an integer, got "
                  f"{getattr(cfg, name)!r}")
     _require(cfg.p >= 3, f"p must be an integer >= 3, got {cfg.p}")
+    for name in ("p", "d"):
+        _require(getattr(cfg, name) < 2**31, f"{name} must be < 2**31, got {getattr(cfg, name)}")
     _require(cfg.d >= 1, f"d must be >= 1, got {cfg.d}")
     _require(cfg.steps >= 1, f"steps must be >= 1, got {cfg.steps}")
     _require(isinstance(cfg.hidden, tuple) and len(cfg.hidden) >= 1
              and all(is_int(h) and h >= 1 for h in cfg.hidden),
              f"hidden must be a non-empty list of positive widths, got {cfg.hidden!r}")
+    _require(all(h < 2**31 for h in cfg.hidden), f"hidden widths must be < 2**31, got "
+             f"{cfg.hidden!r}")
     _require(cfg.activation in ACTIVATIONS,
              f"unknown activation {cfg.activation!r} (choose from {', '.join(ACTIVATIONS)})")
     _require(cfg.dtype in DTYPES, f"unknown dtype {cfg.dtype!r} (choose from {', '.join(DTYPES)})")
@@ -236,6 +245,14 @@ def validate(cfg: RunConfig) -> None:
         _require(getattr(cfg, name) >= 1, f"{name} must be >= 1, got {getattr(cfg, name)}")
     for name in ("embedding_every", "snapshot_every", "signal_dense_until"):
         _require(getattr(cfg, name) >= 0, f"{name} must be >= 0 (0 = off)")
+    dense = min(cfg.signal_dense_until, cfg.steps) + 1
+    for name, extra in (("signal_every", dense), ("metrics_every", 0), ("embedding_every", 0),
+                        ("snapshot_every", 0)):
+        every = getattr(cfg, name)
+        rows = (cfg.steps // every + 1 if every else 0) + extra
+        _require(rows <= MAX_RECORD_ROWS,
+                 f"steps={cfg.steps} with {name}={every} records {rows:,} rows per run, more "
+                 f"than {MAX_RECORD_ROWS:,}: raise {name} or lower steps")
     for name in ("embedding_steps", "snapshot_steps"):
         v = getattr(cfg, name)
         _require(isinstance(v, tuple) and all(is_int(s) and 0 <= s <= cfg.steps for s in v),
@@ -263,6 +280,17 @@ def record_steps(every: int, explicit: tuple[int, ...], steps: int, *,
     return sorted(s for s in out if 0 <= s <= steps)
 
 
+def require_type(name: str, value: Any, kind: type) -> Any:
+    """``value`` if it is of ``kind`` (a bool is not an int, an int is a float), else
+    ConfigError naming the field and the type it wants."""
+    wants = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    ok = {bool: isinstance(value, bool), int: is_int(value), float: is_num(value),
+          str: isinstance(value, str)}.get(kind, isinstance(value, kind))
+    if not ok:
+        raise ConfigError(f"{name} must be {wants.get(kind, kind.__name__)}, got {value!r}")
+    return value
+
+
 def parse_seed_list(value: Any, name: str) -> tuple[int, ...]:
     """Seeds from an int, a list of ints, or a string: "5", "0:50", "0:50:5", "1,3,7"."""
     if isinstance(value, bool):
@@ -288,19 +316,26 @@ def parse_seed_list(value: Any, name: str) -> tuple[int, ...]:
 
 def _parse_seed_string(text: str, name: str) -> list[int]:
     out: list[int] = []
+    too_many = False
     try:
         for part in text.split(","):
             part = part.strip()
             if ":" in part:
                 bounds = [int(x) for x in part.split(":")]
-                if len(bounds) not in (2, 3):
+                if len(bounds) not in (2, 3) or (len(bounds) == 3 and bounds[2] == 0):
                     raise ValueError
-                out += list(range(*bounds))
+                seeds = range(*bounds)
+                if len(out) + len(seeds) > MAX_RUNS:
+                    too_many = True
+                    break
+                out += list(seeds)
             else:
                 out.append(int(part))
     except ValueError:
         raise ConfigError(f"{name}: cannot read seeds {text!r} (use 5, 0:10, 0:10:2 or "
                           "1,3,7)") from None
+    if too_many:
+        raise ConfigError(f"{name}: {text!r} gives more than {MAX_RUNS:,} seeds")
     return out
 
 
@@ -313,6 +348,9 @@ def load_toml(path: str | Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}); TOML files are "
+                          "UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"malformed TOML in {path}: {exc}") from None
     except OSError as exc:

@@ -11,3 +11,8 @@ class ConfigError(CircleSurvivalError, ValueError):
 
 class StoreError(CircleSurvivalError):
     """A store is missing, foreign, damaged, or holds runs of another configuration."""
+
+
+class StoreWarning(UserWarning):
+    """Something in a store was set aside or left out; the message says what (the CLI prints
+    it as one line)."""

@@ -11,16 +11,20 @@ Layout::
         weights.safetensors          final parameters, leading run axis
         snapshots/step_XXXXXXXX.safetensors   parameters at chosen steps, if asked
         checkpoint.safetensors       (partial batches only) the state to resume from
+        run_ids.json                 the batch's run ids, in batch order
+        checksums.json               the SHA-256 of every file, written at commit time
       tmp/<batch_id>.<host>.<pid>.<random>/   batches being written (ignored by readers)
+      tmp/<...>.unloadable.safetensors        a checkpoint that did not load, set aside
       sweep.lock                     held by the sweep training into the store
       sweeps/<name>.json             the spec and run ids of each sweep trained into it
       sweeps/<name>~<digest>.json    an earlier spec recorded under the same name
       results/<name>-<scale>/        what ``circle-survival reproduce`` writes: result.json
                                      (the numbers, claims and figure names) and the figures
 
-A batch's id is a digest of its ordered run ids. A partial batch's directory name says which
-process of which host writes it, so a later process can tell an abandoned one (its writer no
-longer runs on this host) from a live one.
+A batch's id is a digest of its ordered run ids (16 hex digits, never a path). Only plain
+directories (no links) under ``tmp/`` are ever adopted or removed. A partial batch's directory
+name says which process of which host writes it, so a later process can tell an abandoned one
+(its writer no longer runs on this host) from a live one.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ ARRAYS = "arrays.zarr"
 WEIGHTS = "weights.safetensors"
 SNAPSHOTS = "snapshots"
 CHECKPOINT = "checkpoint.safetensors"
+RUN_IDS = "run_ids.json"
+UNLOADABLE = ".unloadable.safetensors"
 
 
 def batch_id_for(run_ids: Sequence[str]) -> str:
@@ -90,7 +96,8 @@ class StoreLayout:
         return (self.batch(batch_id) / COMPLETE).is_file()
 
     def batch_dirs(self) -> list[Path]:
-        """Every directory under ``batches/``, sorted by name."""
+        """Every entry under ``batches/``, sorted by name (readers check each is a plain
+        directory named by a batch id)."""
         return sorted(self.batches.iterdir()) if self.batches.is_dir() else []
 
     @property
@@ -103,9 +110,10 @@ class StoreLayout:
 
     def partials(self, batch_id: str | None = None) -> list[Path]:
         """Partial batches (of one batch id, or all), sorted by name."""
-        if not self.tmp.is_dir():
+        if not self.tmp.is_dir() or self.tmp.is_symlink():
             return []
-        return sorted(self.tmp.glob("*" if batch_id is None else f"{batch_id}.*"))
+        found = self.tmp.glob("*" if batch_id is None else f"{batch_id}.*")
+        return sorted(d for d in found if plain_dir(d) and partial_owner(d.name))
 
     def remove_stale_partials(self) -> None:
         """Remove partial batches left by processes of this host that no longer run, except
@@ -145,6 +153,11 @@ class StoreLayout:
         return sorted(self.results.glob(f"*/{RESULT_FILE}"))
 
 
+def plain_dir(path: Path) -> bool:
+    """A directory that is not a symbolic link."""
+    return path.is_dir() and not path.is_symlink()
+
+
 def process_alive(pid: int) -> bool:
     """Whether a process with this id runs on this host."""
     try:
@@ -156,6 +169,11 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def is_batch_id(text: str) -> bool:
+    """Whether ``text`` is a batch id (16 hex digits: never a path)."""
+    return len(text) == 16 and all(c in "0123456789abcdef" for c in text)
+
+
 def _host() -> str:
     return socket.gethostname().replace(".", "-") or "host"
 
@@ -163,7 +181,7 @@ def _host() -> str:
 def partial_owner(name: str) -> tuple[str, str, int] | None:
     """(batch_id, host, pid) of a partial batch's directory name, None if not one of ours."""
     parts = name.split(".")
-    if len(parts) != 4 or not parts[2].isdigit():
+    if len(parts) != 4 or not parts[2].isdigit() or not is_batch_id(parts[0]):
         return None
     return parts[0], parts[1], int(parts[2])
 

@@ -55,8 +55,8 @@ def load_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     docs = []
     for f in find_results(paths):
         try:
-            doc = json.loads(f.read_text())
-        except (OSError, json.JSONDecodeError):
+            doc = json.loads(f.read_bytes().decode("utf-8"))
+        except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
             raise StoreError(f"{f}: damaged result file") from None
         doc["_dir"] = str(f.parent)
         docs.append(doc)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .config import RunConfig
+from .errors import StoreError
+from .integrity import os_error_line
 from .layout import StoreLayout, batch_id_for
 from .store import BatchWriter
 from .trainer import Trainer
@@ -32,23 +34,38 @@ def train_batch(configs: Sequence[RunConfig], store: str | Path, *,
         checkpoint_seconds: about how often the batch in flight saves its state.
 
     A batch already committed (same runs, same order) is skipped; a checkpointed partial batch
-    of the same runs left by a dead process of this host is resumed from its checkpoint. This
-    touches only this batch's files, so many hosts may run it against one shared store.
+    of the same runs left by a dead process of this host is resumed from its checkpoint (one
+    that does not match the trainer's state is set aside with a warning, and the batch starts
+    afresh). This touches only this batch's files, so many hosts may run it against one shared
+    store. An operating-system error while writing (a full disk, a file system turned
+    read-only) raises StoreError in one line and leaves nothing but a checkpoint.
     """
     configs = list(configs)
     ids = [c.run_id for c in configs]
     if StoreLayout(store).is_complete(batch_id_for(ids)):
         return []
     trainer = Trainer(configs, chunk_size=chunk_size)
-    writer = BatchWriter(store, configs)
+    try:
+        writer = BatchWriter(store, configs)
+    except OSError as exc:
+        raise StoreError(os_error_line(f"cannot write into store {store}", exc)) from None
     try:
         if writer.checkpoint is not None:
-            trainer.load_state(writer.checkpoint)
-            if progress is not None:
+            try:
+                trainer.load_state(writer.checkpoint)
+            except Exception as exc:  # noqa: BLE001 - a checkpoint of another state
+                writer.set_aside_checkpoint(f"it does not match the batch "
+                                            f"({type(exc).__name__}: {exc})")
+                trainer = Trainer(configs, chunk_size=chunk_size)
+            if progress is not None and trainer.step_count:
                 progress(trainer.step_count)
         result = trainer.run(writer, progress=progress, checkpoint=writer.save_checkpoint,
                              checkpoint_seconds=checkpoint_seconds)
         writer.commit(result, trainer.state_dict())
+    except OSError as exc:
+        writer.abort()
+        raise StoreError(os_error_line(f"cannot write batch {writer.batch_id} into store "
+                                       f"{store}", exc)) from None
     except BaseException:
         writer.abort()
         raise

@@ -12,10 +12,17 @@ Where everything lies is :mod:`layout`'s business; the files of one batch::
                             (M, n_train)
       weights.safetensors   final parameters, nn.Module layout, leading run axis
       snapshots/            parameters at chosen steps, if asked
+      checksums.json        the SHA-256 of every file above, written at commit time
 
 A batch is written under ``tmp/`` and renamed into ``batches/`` only when complete; the rename
 is atomic, so a process killed at any moment leaves either a complete batch or none. Nothing
 in a store is pickled: Parquet, Zarr, JSON and safetensors only.
+
+Every :func:`load` checks each batch's table (columns, types, ``batch_id``, ``batch_index``); a
+damaged batch is left out with a warning ("batch X of store S is damaged: what") and the rest
+stays usable. ``load(path, verify=True)`` also checks every file against its checksum, every
+array's shape and every weights file, and raises naming each damaged batch. A chunk that is
+missing or does not decode is an error when it is read, never zeros.
 
 Zarr is imported only when a store is opened or written, so training in memory needs none.
 """
@@ -27,6 +34,7 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,18 +47,37 @@ from safetensors.numpy import load_file, save_file
 
 from ._version import __version__
 from .config import LATER_FIELDS, RunConfig
-from .errors import StoreError
+from .errors import StoreError, StoreWarning
+from .integrity import (
+    DamagedBatch,
+    DamagedBatchWarning,
+    changed_files,
+    check_table,
+    os_error_line,
+    read_checksums,
+    share_like_others,
+    write_checksums,
+)
 from .layout import (
     ARRAYS,
+    BATCHES,
     CHECKPOINT,
     COMPLETE,
+    LOCK_FILE,
     MARKER,
+    RESULTS,
+    RUN_IDS,
     RUNS_TABLE,
     SNAPSHOTS,
+    SWEEPS,
+    TMP,
+    UNLOADABLE,
     WEIGHTS,
     StoreLayout,
     abandoned,
     batch_id_for,
+    is_batch_id,
+    plain_dir,
     snapshot_file,
     snapshot_step,
 )
@@ -73,34 +100,102 @@ def import_zarr():
 
 
 def is_store(path: str | Path) -> bool:
-    return StoreLayout(path).marker.is_file()
+    """Whether ``path`` holds a store's marker (False for a path the system cannot look up)."""
+    try:
+        return StoreLayout(path).marker.is_file()
+    except OSError:
+        return False
 
 
 def init_store(path: str | Path) -> Path:
-    """Create an empty store at ``path`` (or check an existing one)."""
+    """Create an empty store at ``path`` (or check an existing one).
+
+    Safe to call from many processes at once: a directory that holds nothing but a store's
+    own entries (another process creating it) is completed, never refused; the marker is
+    written to a temporary name and renamed. An operating-system error is one line
+    (StoreError).
+    """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise StoreError(f"{path} exists and is not a directory")
-    if path.is_dir() and not is_store(path):
-        if any(path.iterdir()):
+    try:
+        if path.exists() and not path.is_dir():
+            raise StoreError(f"{path} exists and is not a directory")
+        if path.is_dir() and not is_store(path):
+            foreign = [e.name for e in path.iterdir() if not _store_entry(e.name)]
+            if foreign:
+                raise StoreError(f"{path} is a non-empty directory that is not a "
+                                 "circle-survival store")
+        elif is_store(path):
+            _read_marker(path)
+        layout = StoreLayout(path)
+        layout.batches.mkdir(parents=True, exist_ok=True)
+        layout.tmp.mkdir(exist_ok=True)
+        if not is_store(path):
+            tmp = path / f".{MARKER}.{uuid.uuid4().hex}"
+            tmp.write_text(json.dumps({"format": FORMAT, "version": VERSION}))
+            os.replace(tmp, layout.marker)
+    except OSError as exc:
+        raise StoreError(os_error_line(f"cannot create store {path}", exc)) from None
+    return path
+
+
+def _store_entry(name: str) -> bool:
+    """Whether a directory entry is one a store being created holds."""
+    return (name in (MARKER, BATCHES, TMP, LOCK_FILE, SWEEPS, RESULTS)
+            or name.startswith(f".{MARKER}."))
+
+
+def check_store_path(path: str | Path) -> None:
+    """Refuse, before anything is trained, a store path that cannot be created or written:
+    one under a regular file, a name too long for its file system, a folder without write
+    permission, a directory that is not a store. Creates nothing."""
+    try:
+        _check_store_path(Path(path))
+    except OSError as exc:
+        raise StoreError(os_error_line(f"cannot create or open store {path}", exc)) from None
+
+
+def _check_store_path(path: Path) -> None:
+    ancestor = path.absolute().parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    limit = _name_max(ancestor)
+    for part in path.absolute().parts:
+        if len(os.fsencode(part)) > limit:
+            raise StoreError(f"cannot create store {path}: the name {part[:20]}... is longer "
+                             f"than the file system allows ({limit} bytes)")
+    if path.exists():
+        if not path.is_dir():
+            raise StoreError(f"{path} exists and is not a directory")
+        if is_store(path):
+            _read_marker(path)
+        elif any(not _store_entry(e.name) for e in path.iterdir()):
             raise StoreError(f"{path} is a non-empty directory that is not a circle-survival "
                              "store")
-    elif is_store(path):
-        _read_marker(path)
-        return path
-    layout = StoreLayout(path)
-    layout.batches.mkdir(parents=True, exist_ok=True)
-    layout.tmp.mkdir(exist_ok=True)
-    tmp = path / f".{MARKER}.{uuid.uuid4().hex}"
-    tmp.write_text(json.dumps({"format": FORMAT, "version": VERSION}))
-    os.replace(tmp, layout.marker)
-    return path
+        target = path
+    else:
+        target = ancestor
+        if not target.is_dir():
+            raise StoreError(f"cannot create store {path}: {target} is not a directory")
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot create or write store {path}: {target} is not writable")
+    for sub in (StoreLayout(path).tmp, StoreLayout(path).batches):
+        if sub.is_symlink() or (sub.exists() and not sub.is_dir()):
+            raise StoreError(f"store {path}: {sub.name}/ is not a plain directory")
+        if sub.is_dir() and not os.access(sub, os.W_OK | os.X_OK):
+            raise StoreError(f"cannot write store {path}: {sub} is not writable")
+
+
+def _name_max(directory: Path) -> int:
+    try:
+        return int(os.pathconf(directory, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        return 255
 
 
 def _read_marker(path: Path) -> dict:
     try:
-        meta = json.loads(StoreLayout(path).marker.read_text())
-    except (OSError, json.JSONDecodeError):
+        meta = json.loads(StoreLayout(path).marker.read_bytes().decode("utf-8"))
+    except (OSError, ValueError):
         raise StoreError(f"{path}: damaged store marker {MARKER}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise StoreError(f"{path}: {MARKER} does not describe a circle-survival store")
@@ -145,34 +240,46 @@ class BatchWriter:
     """
 
     def __init__(self, store: str | Path, configs: Sequence[RunConfig]):
-        zarr = import_zarr()
-        from zarr.codecs import BloscCodec
-
+        import_zarr()
         self.layout = StoreLayout(store)
+        if not plain_dir(self.layout.tmp) or not plain_dir(self.layout.batches):
+            raise StoreError(f"store {store}: {TMP}/ and {BATCHES}/ must be plain directories "
+                             "inside the store (not links)")
         self.configs = list(configs)
         self.run_ids = [c.run_id for c in configs]
         self.batch_id = batch_id_for(self.run_ids)
         self.tmp = self.layout.new_partial(self.batch_id)
         self.checkpoint: dict[str, np.ndarray] | None = None
         if self._adopt_partial():
+            zarr = import_zarr()
             self.group = zarr.open_group(str(self.tmp / ARRAYS), mode="r+")
             self.arrays = {name: self.group[name] for name in array_shapes(configs)}
-            return
-        self.tmp.mkdir(parents=True)
+        elif not self.tmp.is_dir():  # (a checkpoint set aside has made a fresh one)
+            self._create()
+
+    def _create(self) -> None:
+        """A fresh partial batch: its run ids and empty arrays."""
+        zarr = import_zarr()
+        from zarr.codecs import BloscCodec
+
+        self.tmp.mkdir()
+        (self.tmp / RUN_IDS).write_text(json.dumps(self.run_ids))
         self.group = zarr.open_group(str(self.tmp / ARRAYS), mode="w")
         self.arrays = {}
-        for name, (shape, dtype) in array_shapes(configs).items():
+        for name, (shape, dtype) in array_shapes(self.configs).items():
             self.arrays[name] = self.group.create_array(
                 name, shape=shape, dtype=dtype, chunks=_chunks(name, shape), fill_value=0,
                 compressors=BloscCodec(cname="zstd", clevel=5, shuffle="shuffle"))
         self.group.attrs["metric_names"] = list(METRIC_NAMES)
 
     def _adopt_partial(self) -> bool:
-        """Take over a checkpointed partial batch of the same runs left by a dead process."""
+        """Take over a checkpointed partial batch of the same runs left by a dead process
+        (plain directories inside ``tmp/`` only). A checkpoint that does not load is set
+        aside with a warning and the batch starts afresh."""
         for d in self.layout.partials(self.batch_id):
             if not abandoned(d.name, own_process_too=True):
                 continue
-            if not (d / CHECKPOINT).is_file():
+            if not (d / CHECKPOINT).is_file() or (d / CHECKPOINT).is_symlink():
                 continue
             try:
                 os.rename(d, self.tmp)  # atomic: only one process can claim it
@@ -180,17 +287,30 @@ class BatchWriter:
                 continue
             try:
                 self.checkpoint = load_file(str(self.tmp / CHECKPOINT))
-            except Exception:  # noqa: BLE001 - an unreadable checkpoint: start afresh
-                shutil.rmtree(self.tmp, ignore_errors=True)
-                self.checkpoint = None
+            except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint: start afresh
+                self.set_aside_checkpoint(f"it does not load ({type(exc).__name__})")
                 return False
             return True
         return False
+
+    def set_aside_checkpoint(self, why: str) -> None:
+        """Move the adopted checkpoint to ``tmp/<name>.unloadable.safetensors``, warn, and
+        start the batch from scratch in a fresh partial directory."""
+        aside = self.layout.tmp / f"{self.tmp.name}{UNLOADABLE}"
+        os.replace(self.tmp / CHECKPOINT, aside)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        warnings.warn(f"the checkpoint of batch {self.batch_id} in store {self.layout.root} "
+                      f"was set aside as {aside.name}: {why}; the batch trains from the start",
+                      StoreWarning, stacklevel=2)
+        self.checkpoint = None
+        self.tmp = self.layout.new_partial(self.batch_id)
+        self._create()
 
     def save_checkpoint(self, state: dict[str, np.ndarray]) -> None:
         """Write the trainer's state atomically (a later process can resume the batch)."""
         part = self.tmp / f".{CHECKPOINT}.part"
         save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(part))
+        share_like_others(part)
         os.replace(part, self.tmp / CHECKPOINT)
 
     def __getitem__(self, name: str):
@@ -204,8 +324,9 @@ class BatchWriter:
 
     def write_snapshot(self, step: int, tensors: dict[str, np.ndarray]) -> None:
         (self.tmp / SNAPSHOTS).mkdir(exist_ok=True)
-        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()},
-                  str(snapshot_file(self.tmp, step)))
+        path = snapshot_file(self.tmp, step)
+        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(path))
+        share_like_others(path)
 
     def commit(self, result: BatchResult, final_state: dict[str, np.ndarray],
                extra: dict[str, Any] | None = None) -> Path:
@@ -214,6 +335,7 @@ class BatchWriter:
 
         save_file({k: np.ascontiguousarray(v) for k, v in final_state.items()},
                   str(self.tmp / WEIGHTS))
+        share_like_others(self.tmp / WEIGHTS)
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         rows = []
         for i, (cfg, summary) in enumerate(zip(self.configs, result.rows, strict=True)):
@@ -236,6 +358,7 @@ class BatchWriter:
         table = pa.Table.from_pylist(rows)
         pq.write_table(table, self.tmp / RUNS_TABLE)
         (self.tmp / CHECKPOINT).unlink(missing_ok=True)
+        write_checksums(self.tmp)
         (self.tmp / COMPLETE).write_text(self.batch_id)
         final = self.layout.batch(self.batch_id)
         try:
@@ -264,16 +387,20 @@ def _chunks(name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 class Store:
-    """A store opened for reading. ``runs`` is a DataFrame with one row per run (index: run_id).
+    """A store opened for reading. ``runs`` is a DataFrame with one row per run (index: run_id);
+    ``damaged`` maps each batch left out of it to what is wrong with it.
 
     Arrays of one run: :meth:`signals`, :meth:`metrics`, :meth:`embeddings`, :meth:`weights`,
-    :meth:`snapshot`. Many runs at once: :meth:`stack`.
+    :meth:`snapshot`. Many runs at once: :meth:`stack`. A read from a damaged batch (a missing
+    or undecodable chunk, a missing array or weights file) raises :class:`DamagedBatch`.
     """
 
-    def __init__(self, path: Path, runs: pd.DataFrame):
+    def __init__(self, path: Path, runs: pd.DataFrame, damaged: dict[str, str] | None = None):
         self.path = path
         self.runs = runs
+        self.damaged = dict(damaged or {})
         self._groups: dict[str, Any] = {}
+        self._checksums: dict[str, dict[str, str] | None] = {}
 
     def __len__(self) -> int:
         return len(self.runs)
@@ -281,20 +408,56 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r}, runs={len(self.runs)})"
 
-    def _locate(self, run_id: str) -> tuple[Any, int, Path]:
+    def _locate(self, run_id: str) -> tuple[str, int, Path]:
+        """(batch id, index in the batch, batch directory) of a run."""
         try:
             row = self.runs.loc[run_id]
         except KeyError:
             raise StoreError(f"no run {run_id!r} in {self.path}") from None
-        bid = row["batch_id"]
-        bdir = StoreLayout(self.path).batch(bid)
+        bid = str(row["batch_id"])
+        return bid, int(row["batch_index"]), StoreLayout(self.path).batch(bid)
+
+    def _group(self, bid: str) -> Any:
         if bid not in self._groups:
             zarr = import_zarr()
+            bdir = StoreLayout(self.path).batch(bid)
             try:
                 self._groups[bid] = zarr.open_group(str(bdir / ARRAYS), mode="r")
             except Exception as exc:  # noqa: BLE001 - any failure here means a damaged batch
-                raise StoreError(f"{bdir}: damaged arrays ({type(exc).__name__})") from None
-        return self._groups[bid], int(row["batch_index"]), bdir
+                raise DamagedBatch(self.path, bid, f"{ARRAYS} does not open "
+                                   f"({type(exc).__name__})") from None
+            self._checksums[bid] = read_checksums(self.path, bdir)
+        return self._groups[bid]
+
+    def _has(self, bid: str, name: str) -> bool:
+        return name in self._group(bid)
+
+    def _read(self, bid: str, name: str, index: Any = ()) -> np.ndarray:
+        """``array[index]`` of one batch; a missing or undecodable chunk is an error."""
+        g = self._group(bid)
+        sums = self._checksums.get(bid)
+        if sums is not None:
+            first = index[0] if isinstance(index, tuple) and index else index
+            prefix = f"{ARRAYS}/{name}/c/" + (f"{first}/" if isinstance(first, int) else "")
+            bdir = StoreLayout(self.path).batch(bid)
+            lost = [k for k in sums if k.startswith(prefix) and not (bdir / k).is_file()]
+            if lost:
+                raise DamagedBatch(self.path, bid, f"{lost[0]} is missing")
+        try:
+            return np.asarray(g[name][index])
+        except Exception as exc:  # noqa: BLE001 - zarr's, numcodecs' or the OS's: damaged
+            raise DamagedBatch(self.path, bid, f"array {name} does not read "
+                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
+                               ) from None
+
+    def _tensors(self, bid: str, path: Path, index: int) -> dict[str, np.ndarray]:
+        try:
+            return {k: v[index] for k, v in load_file(str(path)).items()}
+        except FileNotFoundError:
+            what = f"{path.relative_to(StoreLayout(self.path).batch(bid))} is missing"
+        except Exception as exc:  # noqa: BLE001 - safetensors' errors: a damaged file
+            what = f"{path.name} does not load ({type(exc).__name__})"
+        raise DamagedBatch(self.path, bid, what)
 
     def config(self, run_id: str) -> RunConfig:
         """The run's full config."""
@@ -304,37 +467,37 @@ class Store:
 
     def signals(self, run_id: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps (T,), S_k (T, p//2 + 1)) of one run."""
-        g, i, _ = self._locate(run_id)
-        return np.asarray(g["signal_steps"][:]), np.asarray(g["signals"][i])
+        bid, i, _ = self._locate(run_id)
+        return self._read(bid, "signal_steps", slice(None)), self._read(bid, "signals", i)
 
     def metrics(self, run_id: str) -> pd.DataFrame:
         """Train/test loss and accuracy of one run, one row per recorded step."""
-        g, i, _ = self._locate(run_id)
-        df = pd.DataFrame(np.asarray(g["metrics"][i]), columns=list(METRIC_NAMES))
-        df.insert(0, "step", np.asarray(g["metric_steps"][:]))
+        bid, i, _ = self._locate(run_id)
+        df = pd.DataFrame(self._read(bid, "metrics", i), columns=list(METRIC_NAMES))
+        df.insert(0, "step", self._read(bid, "metric_steps", slice(None)))
         return df
 
     def embeddings(self, run_id: str) -> dict[int, np.ndarray]:
         """Embeddings (p, d) of one run by step: always 0 and the final step, plus any asked."""
-        g, i, _ = self._locate(run_id)
+        bid, i, _ = self._locate(run_id)
         steps = int(self.runs.loc[run_id, "steps"])
-        out = {0: np.asarray(g["embedding_init"][i])}
-        if "embedding_steps" in g:
-            for j, s in enumerate(np.asarray(g["embedding_steps"][:])):
-                out[int(s)] = np.asarray(g["embeddings"][i, j])
-        out[steps] = np.asarray(g["embedding_final"][i])
+        out = {0: self._read(bid, "embedding_init", i)}
+        if self._has(bid, "embedding_steps"):
+            for j, s in enumerate(self._read(bid, "embedding_steps", slice(None))):
+                out[int(s)] = self._read(bid, "embeddings", (i, j))
+        out[steps] = self._read(bid, "embedding_final", i)
         return dict(sorted(out.items()))
 
     def train_indices(self, run_id: str) -> np.ndarray:
         """The run's training pair indices (n_train,)."""
-        g, i, _ = self._locate(run_id)
-        return np.asarray(g["train_idx"][i]).astype(np.int64)
+        bid, i, _ = self._locate(run_id)
+        return self._read(bid, "train_idx", i).astype(np.int64)
 
     def weights(self, run_id: str) -> dict[str, np.ndarray]:
         """Final parameters of one run, nn.Module layout (embedding (p, d), layers.l.weight
         (out, in), layers.l.bias (out,))."""
-        _, i, bdir = self._locate(run_id)
-        return {k: v[i] for k, v in load_file(str(bdir / WEIGHTS)).items()}
+        bid, i, bdir = self._locate(run_id)
+        return self._tensors(bid, bdir / WEIGHTS, i)
 
     def snapshot_steps(self, run_id: str) -> list[int]:
         _, _, bdir = self._locate(run_id)
@@ -345,11 +508,11 @@ class Store:
 
     def snapshot(self, run_id: str, step: int) -> dict[str, np.ndarray]:
         """Parameters of one run at a snapshot step (as :meth:`weights`)."""
-        _, i, bdir = self._locate(run_id)
+        bid, i, bdir = self._locate(run_id)
         f = snapshot_file(bdir, step)
         if not f.is_file():
             raise StoreError(f"run {run_id!r} has no snapshot at step {step}")
-        return {k: v[i] for k, v in load_file(str(f)).items()}
+        return self._tensors(bid, f, i)
 
     def stack(self, name: str, run_ids: Iterable[str] | None = None,
               steps: slice | None = None) -> np.ndarray:
@@ -359,11 +522,11 @@ class Store:
         ids = list(self.runs.index if run_ids is None else run_ids)
         out = []
         for rid in ids:
-            g, i, _ = self._locate(rid)
+            bid, i, _ = self._locate(rid)
             if steps is not None and name in ("signals", "metrics"):
-                out.append(np.asarray(g[name][i, steps]))
+                out.append(self._read(bid, name, (i, steps)))
             else:
-                out.append(np.asarray(g[name][i]))
+                out.append(self._read(bid, name, i))
         try:
             return np.stack(out)
         except ValueError:
@@ -379,10 +542,16 @@ def completed_run_ids(path: str | Path) -> set[str]:
     return set(load(path).runs.index)
 
 
-def load(path: str | Path) -> Store:
+def load(path: str | Path, *, verify: bool = False) -> Store:
     """Open a store: runs as a DataFrame (index run_id), arrays by run id.
 
-    Raises StoreError for a missing, foreign or damaged directory.
+    Every batch's table is checked (:func:`integrity.check_table`); a damaged batch is left
+    out of ``runs`` with a :class:`DamagedBatchWarning` and listed in ``Store.damaged``. With
+    ``verify``, every batch is also checked in full (:func:`verify_batch`: files against their
+    checksums, arrays present with their recorded shapes and readable, weights loadable) and
+    a StoreError naming each damaged batch is raised if any is.
+
+    Raises StoreError for a missing, foreign or unreadable store.
     """
     path = Path(path)
     if not path.exists():
@@ -393,14 +562,25 @@ def load(path: str | Path) -> Store:
         raise StoreError(f"{path} is not a circle-survival store (no {MARKER})")
     _read_marker(path)
     import_zarr()  # its arrays need it: say so now rather than at the first array read
-    tables = []
-    for d in StoreLayout(path).batch_dirs():
-        if not (d / COMPLETE).is_file():
-            raise StoreError(f"{d}: damaged batch (no COMPLETE marker)")
+    tables, damaged = [], {}
+    try:
+        batch_dirs = StoreLayout(path).batch_dirs()
+    except OSError as exc:
+        raise StoreError(os_error_line(f"cannot read store {path}", exc)) from None
+    for d in batch_dirs:
         try:
-            tables.append(pq.read_table(d / RUNS_TABLE).to_pandas())
-        except Exception as exc:  # noqa: BLE001
-            raise StoreError(f"{d}: damaged batch table ({type(exc).__name__})") from None
+            table = read_batch_table(path, d)
+            if verify:
+                verify_batch(path, d, table)
+        except DamagedBatch as exc:
+            damaged[d.name] = exc.what
+            if not verify:
+                warnings.warn(str(exc), DamagedBatchWarning, stacklevel=2)
+            continue
+        tables.append(table)
+    if verify and damaged:
+        raise StoreError(f"store {path}: {len(damaged)} damaged batch(es): " + "; ".join(
+            f"batch {b} is damaged: {what}" for b, what in damaged.items()))
     if tables:
         runs = pd.concat(tables, ignore_index=True)
         runs = runs.drop_duplicates("run_id", keep="first")
@@ -409,7 +589,58 @@ def load(path: str | Path) -> Store:
             runs[name] = col.fillna(default).astype(type(default))
     else:
         runs = pd.DataFrame({"run_id": pd.Series(dtype=str)})
-    return Store(path, runs.set_index("run_id", drop=False))
+    return Store(path, runs.set_index("run_id", drop=False), damaged)
+
+
+def read_batch_table(store: Path, batch_dir: Path) -> pd.DataFrame:
+    """A committed batch's table, checked (:func:`integrity.check_table`); raises
+    :class:`DamagedBatch`."""
+    bid = batch_dir.name
+    if not is_batch_id(bid) or not plain_dir(batch_dir):
+        raise DamagedBatch(store, bid, "not a batch directory (a batch's name is 16 hex "
+                                       "digits, and it is a plain directory)")
+    if not (batch_dir / COMPLETE).is_file():
+        raise DamagedBatch(store, bid, "no COMPLETE marker")
+    try:
+        table = pq.read_table(batch_dir / RUNS_TABLE).to_pandas()
+    except Exception as exc:  # noqa: BLE001 - pyarrow's or the OS's errors: unreadable
+        raise DamagedBatch(store, bid, f"{RUNS_TABLE} does not read ({type(exc).__name__})"
+                           ) from None
+    check_table(store, bid, table, optional=LATER_FIELDS)
+    return table
+
+
+def verify_batch(store: Path, batch_dir: Path, table: pd.DataFrame) -> None:
+    """Check one committed batch in full; raise :class:`DamagedBatch` saying what is wrong:
+    a file missing or differing from its checksum, an array missing, of another shape or
+    unreadable, a weights or snapshot file that does not load or holds another number of
+    runs."""
+    bid = batch_dir.name
+    sums = read_checksums(store, batch_dir)
+    if sums is not None:
+        problems = changed_files(batch_dir, sums)
+        if problems:
+            raise DamagedBatch(store, bid, "; ".join(problems[:3]) + (
+                f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""))
+    table = table.sort_values("batch_index")
+    try:
+        configs = [config_from_row(r) for _, r in table.iterrows()]
+    except Exception as exc:  # noqa: BLE001 - a config the table cannot rebuild
+        raise DamagedBatch(store, bid, f"a run's config does not load ({exc})") from None
+    reader = Store(store, table.set_index("run_id", drop=False))
+    for name, (shape, _) in array_shapes(configs).items():
+        group = reader._group(bid)
+        if name not in group:
+            raise DamagedBatch(store, bid, f"array {name} is missing")
+        if tuple(group[name].shape) != shape:
+            raise DamagedBatch(store, bid, f"array {name} has shape {group[name].shape}, "
+                                           f"expected {shape}")
+        reader._read(bid, name, slice(None))
+    files = [batch_dir / WEIGHTS, *sorted((batch_dir / SNAPSHOTS).glob("*.safetensors"))]
+    for f in files:
+        tensors = reader._tensors(bid, f, slice(None))
+        if any(v.shape[0] != len(configs) for v in tensors.values()):
+            raise DamagedBatch(store, bid, f"{f.name} holds another number of runs")
 
 
 def check_same_base(store: Store, cfg: RunConfig) -> None:

@@ -147,6 +147,8 @@ def analyze_command(
     from ..analysis.survival import analyze, check_group_by, check_rule
 
     check_rule(rule, threshold)
+    if out is not None and out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a directory for the tables")
     s = open_store(store)
     group_by = check_group_by(s, group_by or [])
     result = analyze(s, group_by=group_by, rule=rule, threshold=threshold)

@@ -48,7 +48,7 @@ def train_spec(fields: dict, seeds: dict[str, str | None], grid: bool):
     import hashlib
     import json
 
-    from ..config import RunConfig
+    from ..config import RunConfig, require_type
     from ..plain import plain
     from ..sweep import SweepSpec
 
@@ -62,6 +62,8 @@ def train_spec(fields: dict, seeds: dict[str, str | None], grid: bool):
                 base.pop(key.removesuffix("s"), None)
                 break
     RunConfig.from_dict(base)  # a bad field: its own message, before the seeds are expanded
+    if file_seeds["grid"] is not None:
+        require_type("grid", file_seeds["grid"], bool)
     mode = "grid" if grid or file_seeds["grid"] else "zip"
     text = json.dumps(plain({"base": base, "seeds": lists, "mode": mode}), default=str)
     return SweepSpec(name=f"train-{hashlib.sha256(text.encode()).hexdigest()[:10]}",
@@ -151,7 +153,8 @@ def train_command(
     if done:
         typer.echo(f"{len(done)} of {len(configs)} runs already in {store}; "
                    f"training {len(configs) - len(done)}", err=True)
-    run_sweep(spec, store, max_batch=max_batch, progress=not quiet, completed=done)
+    run_sweep(spec, store, max_batch=max_batch, progress=not quiet, completed=done,
+              same_base=True)
     runs = load(store).runs
     print_runs(runs[runs.run_id.isin(spec.run_ids())])
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import RunConfig
-from ..errors import ConfigError
+from ..errors import CircleSurvivalError, ConfigError
 from ..runner import train_batch
 
 RAY_INSTALL_HINT = "pip install 'circle-survival[ray]'"
@@ -213,11 +213,25 @@ def run_ray(batches: Sequence[Sequence[RunConfig]], store: Path, credit: BatchCr
             for ref in ready:
                 trained += ray.get(ref)
                 credit.finished(refs[ref])
-    except BaseException:
+    except BaseException as exc:
         for ref in refs:
             ray.cancel(ref, force=True)
-        raise
+        raise ray_failure(ray, exc) from None
     return trained
+
+
+def ray_failure(ray: Any, exc: BaseException) -> BaseException:
+    """What to raise for an exception out of Ray: a task's own error as it is (one line), a
+    failure of Ray itself (a node lost, a worker crashed, a timeout) as one ConfigError line;
+    anything else (an interrupt) unchanged."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(cause, CircleSurvivalError):
+        return cause
+    if isinstance(exc, ray.exceptions.RayError):
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        return ConfigError(f"Ray failed while training ({type(exc).__name__}: {first}); the "
+                           "complete batches are kept: run the same command again")
+    return exc
 
 
 @contextlib.contextmanager
@@ -243,7 +257,10 @@ def _ray_init(ray: Any, address: str | None) -> None:
         kwargs["include_dashboard"] = False
     try:
         ray.init(address=address, **kwargs)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - Ray raises bare Exception ("node timed out")
         where = f"at {address}" if address else "locally"
         msg = " ".join(str(exc).split())[:300]
-        raise ConfigError(f"cannot start or reach Ray {where}: {msg}") from None
+        hint = ("; the machine may be too busy for Ray to start in time: try again, or start "
+                "it first with 'ray start --head' and pass --address auto"
+                if "timed out" in msg.lower() else "")
+        raise ConfigError(f"cannot start or reach Ray {where}: {msg}{hint}") from None

@@ -10,9 +10,12 @@ batches as an uninterrupted one.
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..config import RunConfig, resolve_device
 from ..errors import ConfigError
@@ -107,6 +110,88 @@ def estimate_disk(batches: Sequence[Sequence[RunConfig]]) -> dict[str, int]:
         out["snapshots"] += len(RecordPlan.of(cfg).snapshot_steps) * m * n_params(cfg) * item
         out["other"] += m * TABLE_BYTES_PER_RUN
     return out
+
+
+def estimate_memory(batch: Sequence[RunConfig]) -> int:
+    """About the bytes training one batch holds on its device: parameters, gradients and the
+    two AdamW moments of every model, the activations of a chunk of models over the training
+    pairs (forward and backward), the record buffers, and the pair tables."""
+    from ..trainer import default_chunk_size
+
+    cfg, m = batch[0], len(batch)
+    item = 8 if cfg.dtype == "float64" else 4
+    device = "cpu" if cfg.device == "cpu" else "cuda"
+    chunk = default_chunk_size(cfg, m, device)
+    activations = chunk * cfg.n_train * (3 * sum(cfg.hidden) + 4 * cfg.p) * item
+    records = 1024 * m * (cfg.n_freq + 4) * item + 2 * m * cfg.p * cfg.d * item
+    tables = 3 * cfg.n_pairs * 8 + m * cfg.n_train * 8
+    return 4 * m * n_params(cfg) * item + activations + records + tables
+
+
+def available_memory(device: str) -> int | None:
+    """Bytes free for a batch: on the CPU the kernel's MemAvailable, on CUDA the device's free
+    memory (None when unknown)."""
+    if device.startswith("cuda"):
+        import torch
+
+        return int(torch.cuda.mem_get_info(torch.device(device))[0])
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def free_disk(path: Path) -> int | None:
+    """Free bytes on the file system that holds (or will hold) ``path``."""
+    target = path.absolute()
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    try:
+        return shutil.disk_usage(target).free
+    except OSError:
+        return None
+
+
+def check_fits(batches: Sequence[Sequence[RunConfig]], store: Path, memory: bool = True
+               ) -> None:
+    """Refuse, before anything is written, batches that cannot be trained here: one whose
+    working set exceeds the device's free memory (with ``memory``: batches trained on this
+    machine), or whose records exceed the store's free disk. Raises ConfigError naming the
+    batch's shape, what it needs and what there is."""
+    free = free_disk(store)
+    checked: set[tuple[str, int]] = set()
+    for batch in batches:
+        cfg, m = batch[0], len(batch)
+        if (cfg.batch_key(), m) in checked:
+            continue
+        checked.add((cfg.batch_key(), m))
+        shape = f"{m} run(s) of p={cfg.p}, d={cfg.d}, hidden={list(cfg.hidden)}"
+        device = resolve_device(cfg.device) if memory else cfg.device
+        need = estimate_memory(batch)
+        have = available_memory(device) if memory else None
+        if have is not None and need > have:
+            hint = "lower max-batch" if m > 1 else "lower p, d or hidden"
+            raise ConfigError(f"a batch of {shape} needs about {_size(need)} of memory on "
+                              f"{device}, which has {_size(have)} free: {hint}")
+        disk = sum(estimate_disk([batch]).values())
+        if free is not None and disk > free:
+            raise ConfigError(f"a batch of {shape} and steps={cfg.steps} records about "
+                              f"{_size(disk)}, but {store} has {_size(free)} of free disk: "
+                              "record less often (signal_every, metrics_every) or free space")
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}" if n < 2**60 else f"{n:.3g} bytes"
+    return f"{n / 2**10:.1f} KiB"
 
 
 def model_step_flops(cfg: RunConfig) -> float:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import socket
+import stat
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import StoreError
+from ..integrity import os_error_line
 from ..layout import StoreLayout, abandoned, process_alive
 from ..store import load
 from .spec import SweepSpec
@@ -41,7 +43,7 @@ class StoreLock:
         self.fd: int | None = None
 
     def __enter__(self) -> StoreLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_lock_file(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -52,8 +54,13 @@ class StoreLock:
                              ) from None
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "sweep": self.sweep,
                  "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(owner).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(owner).encode(), 0)
+        except OSError as exc:
+            os.close(fd)
+            raise StoreError(os_error_line(f"cannot lock store {self.path.parent}", exc)
+                             ) from None
         self.fd = fd
         return self
 
@@ -65,11 +72,32 @@ class StoreLock:
             self.fd = None
 
 
-def read_holder(store: str | Path) -> dict[str, Any] | None:
-    """What the lock file says about its holder (None when empty or unreadable)."""
+def open_lock_file(path: Path, flags: int) -> int:
+    """Open the lock file without following a link (a link planted there is refused: the lock
+    truncates what it opens); the file gets the umask's permissions."""
     try:
-        data = json.loads(StoreLayout(store).lock.read_text() or "null")
-    except (OSError, json.JSONDecodeError):
+        fd = os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as exc:
+        if path.is_symlink():
+            raise StoreError(f"store {path.parent}: {path.name} is a symbolic link; remove it "
+                             "(a store's lock must be a plain file)") from None
+        raise StoreError(os_error_line(f"cannot lock store {path.parent}", exc)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StoreError(f"store {path.parent}: {path.name} is not a plain file")
+    return fd
+
+
+def read_holder(store: str | Path) -> dict[str, Any] | None:
+    """What the lock file says about its holder (None when empty, unreadable or a link)."""
+    try:
+        fd = os.open(StoreLayout(store).lock, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            data = json.loads(fh.read(65536).decode("utf-8") or "null")
+    except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -101,8 +129,8 @@ def record_sweep(store: str | Path, spec: SweepSpec) -> Path:
     path = layout.sweep_record(spec.name)
     if path.is_file():
         try:
-            earlier = json.loads(path.read_text()).get("spec")
-        except (OSError, json.JSONDecodeError, AttributeError):
+            earlier = json.loads(path.read_bytes().decode("utf-8")).get("spec")
+        except (OSError, ValueError, AttributeError):
             earlier = None
         if earlier != spec.to_dict():
             text = json.dumps(earlier, sort_keys=True).encode()
@@ -148,9 +176,11 @@ def sweep_status(store: str | Path) -> StoreStatus:
     progress = []
     for f in layout.sweep_records():
         try:
-            rec = json.loads(f.read_text())
+            rec = json.loads(f.read_bytes().decode("utf-8"))
             ids = rec["run_ids"]
-        except (OSError, json.JSONDecodeError, KeyError, TypeError):
+            if not isinstance(ids, list):
+                raise TypeError
+        except (OSError, ValueError, KeyError, TypeError):
             raise StoreError(f"{f}: damaged sweep record") from None
         # the file's stem: the sweep's name, or name~digest for a replaced spec
         progress.append(SweepProgress(f.stem, len(done & set(ids)), len(ids)))

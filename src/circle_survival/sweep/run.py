@@ -3,11 +3,15 @@
 :func:`run_sweep`:
 
 1. the spec is expanded and every run validated, the executor's settings and the devices
-   checked, and the batches planned (nothing is written before that);
+   checked, the batches planned, the store's path checked, and each batch's memory and disk
+   checked against the machine (nothing is written before that);
 2. the runs already complete are read from the store, once;
-3. the store is created if need be, locked (``STORE/sweep.lock``) and the spec recorded
-   (``STORE/sweeps/<name>.json``); partial batches of dead processes of this host are removed,
-   unless they hold a checkpoint to resume from;
+3. the store is created if need be (atomically: many processes may create one store at
+   once), locked (``STORE/sweep.lock``; a second writer is refused), the runs complete read
+   again under the lock, and the spec recorded (``STORE/sweeps/<name>.json``); partial
+   batches of dead processes of this host are removed, unless they hold a checkpoint to
+   resume from; a checkpoint of this sweep's runs batched otherwise than now is removed with
+   a warning (its runs train from the start);
 4. the batches still to train are handed to an executor (:mod:`.executors`). A sweep killed at
    any moment (even with SIGKILL) leaves complete batches only; running it again trains the
    rest.
@@ -32,9 +36,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import RunConfig, resolve_device
-from ..errors import ConfigError
-from ..layout import StoreLayout
-from ..store import completed_run_ids, import_zarr, init_store
+from ..errors import ConfigError, StoreWarning
+from ..layout import CHECKPOINT, RUN_IDS, StoreLayout, abandoned, batch_id_for
+from ..store import (
+    check_same_base,
+    check_store_path,
+    completed_run_ids,
+    import_zarr,
+    init_store,
+    load,
+)
 from .executors import (
     BatchCredit,
     ProgressBar,
@@ -44,7 +55,7 @@ from .executors import (
     run_ray,
     run_serial,
 )
-from .plan import batch_all, drop_done
+from .plan import batch_all, check_fits, drop_done
 from .record import StoreLock, record_sweep
 from .spec import SweepSpec, require_choice, spec_from_configs
 
@@ -79,7 +90,7 @@ def run_sweep(spec: SweepSpec, store: str | Path, *, executor: str = "local", wo
               address: str | None = None, max_batch: int | None = None,
               ray_cpus: float = 1.0, ray_gpus: float | None = None,
               progress: bool = True, completed: Iterable[str] | None = None,
-              checkpoint_seconds: float = 300.0) -> SweepReport:
+              checkpoint_seconds: float = 300.0, same_base: bool = False) -> SweepReport:
     """Train every run of ``spec`` not yet complete in ``store``.
 
     Args:
@@ -93,6 +104,8 @@ def run_sweep(spec: SweepSpec, store: str | Path, *, executor: str = "local", wo
             them (default: read here).
         checkpoint_seconds: about how often a batch in flight saves its state; a process
             killed mid-batch loses at most that much work.
+        same_base: refuse (under the lock) a store holding runs that differ from the spec's
+            in anything but the seeds.
 
     Raises ConfigError / StoreError before anything is written for a bad spec, settings or
     store, and StoreError when another sweep holds the store. A batch that another process
@@ -107,17 +120,25 @@ def run_sweep(spec: SweepSpec, store: str | Path, *, executor: str = "local", wo
         if executor != "ray" or max_batch is not None:
             raise
         raise ConfigError(f"{exc}; pass --max-batch to size batches for the cluster") from None
+    check_store_path(store)
     done = set(completed_run_ids(store) if completed is None else completed)
     done &= set(spec.run_ids())
     batches = drop_done(planned, done)
+    check_fits(batches, store, memory=executor != "ray")  # Ray's nodes are not this one
     options = {"checkpoint_seconds": checkpoint_seconds}
     with contextlib.ExitStack() as stack:
         if executor == "ray" and batches:  # start Ray (or fail to) before writing anything
             stack.enter_context(ray_session(address))
         init_store(store)
         stack.enter_context(StoreLock(store, spec.name))
+        now = load(store)  # under the lock: what no other writer can change any more
+        if same_base:
+            check_same_base(now, spec.configs()[0])
+        done = set(now.runs.index) & set(spec.run_ids())
+        batches = drop_done(planned, done)
         record_sweep(store, spec)
         StoreLayout(store).remove_stale_partials()
+        remove_rebatched_checkpoints(store, spec, batches)
         bar = ProgressBar(len(spec), len(done), enabled=progress and bool(batches))
         stack.callback(bar.close)
         credit = BatchCredit(bar, batches)
@@ -131,6 +152,34 @@ def run_sweep(spec: SweepSpec, store: str | Path, *, executor: str = "local", wo
         else:
             trained = run_serial(batches, store, credit, options)
     return SweepReport(spec.name, store, len(spec), len(done), trained)
+
+
+def remove_rebatched_checkpoints(store: Path, spec: SweepSpec,
+                                 batches: Sequence[Sequence[RunConfig]]) -> list[str]:
+    """Remove the checkpoints left by dead processes of this host that hold runs of ``spec``
+    in a batch that is no longer planned (the batching changed: another ``max_batch``, or
+    some of its runs complete), saying so; return the removed directories' names."""
+    import shutil
+    import warnings
+
+    planned = {batch_id_for([c.run_id for c in b]) for b in batches}
+    mine = set(spec.run_ids())
+    removed = []
+    for d in StoreLayout(store).partials():
+        bid = d.name.split(".")[0]
+        if bid in planned or not abandoned(d.name) or not (d / CHECKPOINT).is_file():
+            continue
+        try:
+            ids = json.loads((d / RUN_IDS).read_bytes().decode("utf-8"))
+        except (OSError, ValueError):
+            continue  # not ours to judge: a partial batch of an earlier format
+        if isinstance(ids, list) and mine & {i for i in ids if isinstance(i, str)}:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+            warnings.warn(f"removed the checkpoint of batch {bid} in store {store}: its runs "
+                          "are now batched differently and train from the start",
+                          StoreWarning, stacklevel=2)
+    return removed
 
 
 def configs_spec(configs: Sequence[RunConfig], prefix: str = "train") -> SweepSpec:

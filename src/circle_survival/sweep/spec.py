@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..config import SEED_FIELDS, RunConfig, load_toml, parse_seed_list
+from ..config import MAX_RUNS, SEED_FIELDS, RunConfig, load_toml, parse_seed_list
 from ..errors import ConfigError
 from ..plain import plain
 
@@ -83,6 +84,7 @@ class SweepSpec:
         _check_seed_conflicts(self)
         if self.combine == "zip":
             _check_zip_lengths(self.axes)
+        _check_size(self)
         configs, ids = _expand(self)
         _set(self, "_configs", configs)
         _set(self, "_run_ids", ids)
@@ -264,6 +266,17 @@ def _check_seed_conflicts(spec: SweepSpec) -> None:
             raise ConfigError(f"seeds.{src}: also given as base.{name}; give it once")
         if name in spec.axes:
             raise ConfigError(f"seeds.{src}: also given as axes.{name}; give it once")
+
+
+def _check_size(spec: SweepSpec) -> None:
+    """Refuse a spec of more than :data:`MAX_RUNS` runs before any run is built."""
+    lengths = [len(v) for v in spec.axes.values()]
+    points = (math.prod(lengths) if spec.combine == "grid" else max(lengths)) if lengths else 1
+    seeds = [len(spec.seeds.get(src, (0,))) for src in SEED_SOURCES]
+    triples = math.prod(seeds) if spec.seeds_combine == "grid" else max(seeds)
+    if points * triples > MAX_RUNS:
+        raise ConfigError(f"the sweep has {points * triples:,} runs, more than the "
+                          f"{MAX_RUNS:,} one sweep may hold; split it")
 
 
 def _check_zip_lengths(axes: Mapping[str, tuple]) -> None:
