@@ -89,6 +89,18 @@ def free_memory(device: str) -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def batch_bytes(cfg: RunConfig, m: int, device: str | None = None) -> int:
+    """Bytes a batch of ``m`` models of ``cfg`` holds on ``device`` (default ``cfg.device``):
+    every model's state, pairs, one-hot and records, and the activations of every model on a
+    GPU or of one chunk (``trainer.default_chunk_size``) on the CPU."""
+    from .trainer import default_chunk_size
+
+    device = _named(cfg.device if device is None else device)
+    parts = bytes_per_model(cfg, device)
+    live = default_chunk_size(cfg, m, device) if device == "cpu" else m
+    return m * (parts["total"] - parts["activations"]) + live * parts["activations"]
+
+
 def max_models(cfg: RunConfig, device: str | None = None, *, free: int | None = None,
                fraction: float = DEFAULT_FRACTION, chunk: int | None = None) -> int:
     """The most models of ``cfg`` one batch may hold on ``device`` (at least 1).
@@ -107,4 +119,4 @@ def max_models(cfg: RunConfig, device: str | None = None, *, free: int | None = 
     return max(1, math.floor((budget - fixed) / per))
 
 
-__all__ = ["bytes_per_model", "free_memory", "max_models", "parameter_count"]
+__all__ = ["batch_bytes", "bytes_per_model", "free_memory", "max_models", "parameter_count"]

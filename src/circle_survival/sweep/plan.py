@@ -10,13 +10,13 @@ batches as an uninterrupted one.
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..capacity import batch_bytes, free_memory
 from ..config import RunConfig, resolve_device
 from ..errors import ConfigError
 from .spec import SweepSpec
@@ -26,17 +26,14 @@ CPU_MAX_BATCH = 64
 
 
 def default_max_batch(cfg: RunConfig) -> int:
-    """Models per batch: a fixed cap on the CPU; on CUDA, from free device memory."""
+    """Models per batch: a fixed cap on the CPU; on a GPU, as many as fit in its free memory
+    (:func:`circle_survival.capacity.max_models`)."""
     device = resolve_device(cfg.device)
     if not device.startswith("cuda"):
         return CPU_MAX_BATCH
-    import torch
+    from ..capacity import max_models
 
-    free, _ = torch.cuda.mem_get_info(torch.device(device))
-    itemsize = 8 if cfg.dtype == "float64" else 4
-    per_model = itemsize * (cfg.n_train * (3 * sum(cfg.hidden) + 4 * cfg.p)
-                            + 8 * cfg.p * cfg.d + 4 * cfg.n_freq * 1024)
-    return max(1, min(4096, int(0.5 * free // per_model)))
+    return max_models(cfg, device)
 
 
 def plan_batches(configs: Sequence[RunConfig], max_batch: int | None = None
@@ -112,42 +109,6 @@ def estimate_disk(batches: Sequence[Sequence[RunConfig]]) -> dict[str, int]:
     return out
 
 
-def estimate_memory(batch: Sequence[RunConfig]) -> int:
-    """About the bytes training one batch holds on its device: parameters, gradients and the
-    two AdamW moments of every model, the activations of a chunk of models over the training
-    pairs (forward and backward), the record buffers, and the pair tables."""
-    from ..trainer import default_chunk_size
-
-    cfg, m = batch[0], len(batch)
-    item = 8 if cfg.dtype == "float64" else 4
-    device = "cpu" if cfg.device == "cpu" else "cuda"
-    chunk = default_chunk_size(cfg, m, device)
-    activations = chunk * cfg.n_train * (3 * sum(cfg.hidden) + 4 * cfg.p) * item
-    records = 1024 * m * (cfg.n_freq + 4) * item + 2 * m * cfg.p * cfg.d * item
-    tables = 3 * cfg.n_pairs * 8 + m * cfg.n_train * 8
-    return 4 * m * n_params(cfg) * item + activations + records + tables
-
-
-def available_memory(device: str) -> int | None:
-    """Bytes free for a batch: on the CPU the kernel's MemAvailable, on CUDA the device's free
-    memory (None when unknown)."""
-    if device.startswith("cuda"):
-        import torch
-
-        return int(torch.cuda.mem_get_info(torch.device(device))[0])
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def free_disk(path: Path) -> int | None:
     """Free bytes on the file system that holds (or will hold) ``path``."""
     target = path.absolute()
@@ -174,8 +135,8 @@ def check_fits(batches: Sequence[Sequence[RunConfig]], store: Path, memory: bool
         checked.add((cfg.batch_key(), m))
         shape = f"{m} run(s) of p={cfg.p}, d={cfg.d}, hidden={list(cfg.hidden)}"
         device = resolve_device(cfg.device) if memory else cfg.device
-        need = estimate_memory(batch)
-        have = available_memory(device) if memory else None
+        need = batch_bytes(cfg, m, device)
+        have = free_memory(device) if memory else None
         if have is not None and need > have:
             hint = "lower max-batch" if m > 1 else "lower p, d or hidden"
             raise ConfigError(f"a batch of {shape} needs about {_size(need)} of memory on "
