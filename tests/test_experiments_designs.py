@@ -55,7 +55,7 @@ def test_frozen_embedding_every_d_five_runs():
     assert len(cfgs) == 565 and sorted({c.d for c in cfgs}) == list(range(16, 129))
     assert all(c.freeze_embedding and c.steps == 10_000 and c.dtype == "float64" for c in cfgs)
     assert seeds([c for c in cfgs if c.d == 59]) == {(i, i, i) for i in range(5)}
-    assert get("frozen-embedding").checkpoints("paper") == [500, 1000, 5000, 10_000]
+    assert get("frozen-embedding").sized("paper").read_steps == [500, 1000, 5000, 10_000]
 
 
 def test_circles_vs_p_authors_primes_and_integers():
@@ -186,3 +186,22 @@ def test_reproduce_list_shows_the_authors_counts_and_costs(capsys):
     assert rows["circles-vs-p"][5] == "3,680" and rows["ode"][5] == "921"
     assert rows["signal-evolution"][3:5] == ["30,000", "0.09"]  # full length at smoke scale
     assert "11 ms per float64 model-step" in out
+
+
+def test_departures_follow_the_sizes():
+    """A smoke scale given the paper's sizes departs from the paper exactly as the paper scale
+    does (what the preset always departs in); a scale named wrongly, or unknown, is refused."""
+    from dataclasses import replace
+
+    from circle_survival.errors import ConfigError
+
+    for e in all_experiments():
+        paper = e.sized("paper")
+        same = type(e)(smoke=replace(paper, scale="smoke"))
+        assert same.deviations("smoke") == e.deviations("paper"), e.name
+        assert e.deviations("smoke") != e.deviations("paper") or e.name in (
+            "signal-evolution", "ablation", "collaboration"), e.name
+        with pytest.raises(ConfigError, match="named"):
+            type(e)(smoke=paper)
+    with pytest.raises(ConfigError, match="unknown scale"):
+        get("dimension").sized("huge")

@@ -2,6 +2,7 @@
 specs checked without training, reduced presets run end to end on a tiny model."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,7 +10,14 @@ import torch
 
 from circle_survival import load
 from circle_survival.errors import ConfigError
-from circle_survival.experiments import MODULES, get, write_result
+from circle_survival.experiments import (
+    MODULES,
+    collaboration,
+    get,
+    initial_gradient,
+    write_result,
+)
+from circle_survival.experiments import ode as linear_ode
 from circle_survival.experiments.base import scale_note, train
 from circle_survival.experiments.collaboration import Collaboration
 from circle_survival.experiments.initial_gradient import InitialGradient
@@ -23,10 +31,11 @@ SMOKE_BUDGET = 40_000  # model-steps at the default shape
 
 def reduced() -> dict:
     return {
-        "initial-gradient": InitialGradient(smoke_runs=4, smoke_steps=30, smoke_overrides=TINY),
-        "collaboration": Collaboration(smoke_steps=300, smoke_overrides=TINY),
-        "ode": LinearODE(smoke_steps=40, smoke_d=(4, 8), smoke_runs_per_d=2,
-                         smoke_overrides=TINY, window=30),
+        "initial-gradient": InitialGradient(smoke=replace(initial_gradient.SMOKE, runs=4,
+                                                          steps=30, base=TINY)),
+        "collaboration": Collaboration(smoke=replace(collaboration.SMOKE, steps=300, base=TINY)),
+        "ode": LinearODE(smoke=replace(linear_ode.SMOKE, steps=40, ds=(4, 8), runs=2, base=TINY),
+                         window=30),
     }
 
 
@@ -47,8 +56,8 @@ def trained(tmp_path_factory):
 
 
 def test_registered():
-    assert {"initial_gradient", "collaboration", "ode"} <= {m.__name__.rsplit(".", 1)[1]
-                                                          for m in MODULES}
+    assert {"initial_gradient", "collaboration", "ode"} <= {m.__name__.rsplit(".", 1)[-1]
+                                                           for m in MODULES}
     for name, number in (("initial-gradient", 8), ("collaboration", 10), ("ode", 11)):
         assert get(name).number == number
 
@@ -80,7 +89,7 @@ def test_smoke_budget_and_deviations():
     with pytest.raises(ConfigError):
         InitialGradient().specs("huge")
     with pytest.raises(ConfigError, match="fit window"):
-        LinearODE(smoke_steps=10, window=50)
+        LinearODE(smoke=replace(linear_ode.SMOKE, steps=10), window=50)
 
 
 def test_analyze_needs_runs(tmp_path):
@@ -110,10 +119,11 @@ def test_initial_gradient_end_to_end(trained, tmp_path):
     # a threshold that splits the tiny runs' final signals, so both groups are populated
     ids = [r for spec in exp.specs("smoke") for r in spec.run_ids()]
     final = np.stack([store.signals(r)[1][-1, 1:6] for r in ids])
-    exp.smoke_threshold = float(np.median(final))
-    label = f"S_k > {exp.smoke_threshold:g}"
-    assert list(exp.rule_thresholds("smoke")) == [label, "S_k > 10", "2x-mean"]
-    assert list(exp.rule_thresholds("paper")) == ["S_k > 10", "2x-mean"]
+    threshold = float(np.median(final))
+    exp = InitialGradient(smoke=replace(exp.sized("smoke"), threshold=threshold))
+    label = f"S_k > {threshold:g}"
+    assert list(exp.rule_thresholds(exp.sized("smoke"))) == [label, "S_k > 10", "2x-mean"]
+    assert list(exp.rule_thresholds(exp.sized("paper"))) == ["S_k > 10", "2x-mean"]
     result = exp.analyze(store, "smoke")
     assert result.n_runs == 7  # two sets of 4, the all-zero run in both
     n = result.numbers

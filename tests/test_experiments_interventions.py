@@ -4,6 +4,7 @@ each intervention on the initial embeddings in the store, and the analysis helpe
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -34,11 +35,12 @@ STEPS = 40
 
 def tiny_presets():
     return {
-        "ablation": Ablation(seed=3, smoke_steps=STEPS, smoke_base=TINY),
-        "perturbation": Perturbation(smoke_k=3, smoke_embeddings=2, smoke_alphas=(0.5, 1.5),
-                                        smoke_runs=2, smoke_steps=STEPS, smoke_base=TINY),
-        "two-circles": TwoCircles(smoke_ratios=(0.05, 1.0), smoke_runs=2,
-                                     smoke_steps=STEPS, smoke_base=TINY),
+        "ablation": Ablation(seed=3, smoke=replace(ablation.SMOKE, steps=STEPS, base=TINY)),
+        "perturbation": Perturbation(smoke=replace(
+            perturbation.SMOKE, k=3, embeddings=2, alphas=(0.5, 1.5), runs=2, steps=STEPS,
+            base=TINY)),
+        "two-circles": TwoCircles(smoke=replace(two_circles.SMOKE, ratios=(0.05, 1.0), runs=2,
+                                                steps=STEPS, base=TINY)),
     }
 
 
@@ -73,7 +75,7 @@ def unedited(store, rid):
 # -- registry and paper scale ---------------------------------------------------------------
 def test_registered_in_paper_order():
     assert [get(n).number for n in ("perturbation", "two-circles", "ablation")] == [6, 7, 9]
-    names = [e.spec_name(sc) for e in EXPERIMENTS for sc in ("smoke", "paper")]
+    names = [e.spec_name(e.sized(sc)) for e in EXPERIMENTS for sc in ("smoke", "paper")]
     assert len(names) == len(set(names)) == 6
     assert [s.name for s in EXPERIMENTS[0].specs("smoke")] == ["perturbation-smoke"]
 
@@ -114,14 +116,14 @@ def test_two_circles_paper_spec():
 
 def test_perturbation_paper_grid():
     exp = Perturbation()
-    assert exp.k("paper") == 25 and exp.n_embeddings("paper") == 8 and exp.runs("paper") == 50
-    assert np.allclose(exp.alphas("paper"), np.linspace(0.85, 1.15, 50))
+    paper = exp.sized("paper")
+    assert paper.k == 25 and paper.embeddings == 8 and paper.runs == 50
+    assert np.allclose(paper.alphas, np.linspace(0.85, 1.15, 50))
     assert exp.deviations("paper") == [AXIS_CORRECTION]
 
-    class Small(Perturbation):  # the paper's grid with fewer embeddings and runs
-        paper_embeddings, paper_runs = 2, 3
-
-    (spec,) = Small().specs("paper")
+    # the paper's grid with fewer embeddings and runs
+    small = Perturbation(paper=replace(perturbation.PAPER, embeddings=2, runs=3))
+    (spec,) = small.specs("paper")
     configs = spec.configs()
     assert len(spec) == 2 * 50 * 3 and spec.name == "perturbation-paper"
     assert {c.intervention["k"] for c in configs} == {25}
@@ -175,7 +177,7 @@ def test_perturbation_scales_one_frequency(trained):
 
 def test_ablation_keeps_only_the_chosen_circles(trained):
     store, exp = trained["store"], trained["presets"]["ablation"]
-    ids = exp.variant_ids(store, "smoke")
+    ids = exp.variant_ids(store, exp.sized("smoke"))
     drawn = unedited(store, ids["O"])
     s0 = fourier.signal(drawn, half=True)
     final = store.signals(ids["O"])[1][-1]
@@ -198,7 +200,7 @@ def test_ablation_keeps_only_the_chosen_circles(trained):
 def test_constructed_embeddings_have_the_requested_circles(trained):
     store, exp = trained["store"], trained["presets"]["two-circles"]
     (spec,) = exp.specs("smoke")
-    s_big = exp.signal("smoke")
+    s_big = exp.sized("smoke").larger_signal
     for rid, cfg in zip(spec.run_ids(), spec.configs(), strict=True):
         res = json.loads(store.runs.loc[rid, "intervention_resolved"])
         big, small = res["pair"]

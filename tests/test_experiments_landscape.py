@@ -9,6 +9,7 @@ training them.
 
 import dataclasses
 import json
+from dataclasses import replace
 from html import escape as html_escape
 
 import numpy as np
@@ -19,7 +20,14 @@ import circle_survival.experiments as registry
 from circle_survival import fourier, load
 from circle_survival.cli import main
 from circle_survival.errors import ConfigError
-from circle_survival.experiments import all_experiments
+from circle_survival.experiments import (
+    all_experiments,
+    circle_counts,
+    dimension,
+    frozen_embedding,
+    initial_signal,
+    signal_evolution,
+)
 from circle_survival.experiments.base import SCALES, base_deviations, write_result
 from circle_survival.experiments.circle_counts import (
     PAPER_WD_LINEAR,
@@ -44,20 +52,22 @@ TINY = {"p": 13, "d": 12, **SMALL}
 
 def tiny_presets():
     return {
-        "signal-evolution": SignalEvolution(smoke_steps=40, smoke_base=TINY),
-        "dimension": Dimension(smoke_ds=(8, 16), smoke_runs=3, smoke_steps=30,
-                               smoke_base={"p": 13, **SMALL}),
-        "frozen-embedding": FrozenEmbedding(smoke_ds=(8, 16), smoke_runs=2, smoke_steps=30,
-                                            smoke_checkpoints=(10, 20),
-                                            smoke_base={"p": 13, **SMALL}),
-        "circles-vs-p": CirclesVsP(smoke_primes=(11, 13), smoke_integers=(12, 14),
-                                   smoke_runs=2, smoke_steps=30,
-                                   smoke_base={"d": 8, **SMALL}),
-        "circles-vs-weight-decay": CirclesVsWeightDecay(
-            smoke_log=PAPER_WD_LOG[::15], smoke_linear=PAPER_WD_LINEAR[::14], smoke_runs=2,
-            smoke_steps=30, smoke_base=TINY),
-        "initial-signal": InitialSignal(smoke_embeddings=2, smoke_runs=3, smoke_steps=30,
-                                        smoke_base=TINY),
+        "signal-evolution": SignalEvolution(smoke=replace(signal_evolution.SMOKE, steps=40,
+                                                          base=TINY)),
+        "dimension": Dimension(smoke=replace(dimension.SMOKE, ds=(8, 16), runs=3, steps=30,
+                                             base={"p": 13, **SMALL})),
+        "frozen-embedding": FrozenEmbedding(smoke=replace(
+            frozen_embedding.SMOKE, ds=(8, 16), runs=2, steps=30, checkpoints=(10, 20),
+            base={"p": 13, **SMALL})),
+        "circles-vs-p": CirclesVsP(smoke=replace(
+            circle_counts.SMOKE_P, grids={"primes": (11, 13), "integers": (12, 14)},
+            series_runs={"primes": 2, "integers": 2}, steps=30, base={"d": 8, **SMALL})),
+        "circles-vs-weight-decay": CirclesVsWeightDecay(smoke=replace(
+            circle_counts.SMOKE_WD,
+            grids={"log": PAPER_WD_LOG[::15], "linear": PAPER_WD_LINEAR[::14]},
+            series_runs={"log": 2, "linear": 2}, steps=30, base=TINY)),
+        "initial-signal": InitialSignal(smoke=replace(initial_signal.SMOKE, embeddings=2,
+                                                      runs=3, steps=30, base=TINY)),
     }
 
 
@@ -313,4 +323,4 @@ def test_initial_signal(results, reproduced, docs):
     (float("nan"), float("nan"), +1, "paper", None),
 ])
 def test_trend_holds(r, p_value, sign, scale, expected):
-    assert trend_holds(r, p_value, sign, scale) is expected
+    assert trend_holds(r, p_value, sign, refutes=scale == "paper") is expected

@@ -23,6 +23,7 @@ from .base import (
     Claim,
     Experiment,
     ExperimentResult,
+    Sizes,
     base_deviations,
     scale_note,
 )
@@ -55,6 +56,9 @@ TRACK_FACTOR = 2.0
 TRACK_FROM = 100
 #: "converged": the test loss within this factor of O's final one
 CONVERGE_FACTOR = 10.0
+#: the authors' five runs of 30,000 steps; the smoke scale trains the same (CPU-minutes each)
+PAPER = Sizes(scale="paper")
+SMOKE = Sizes(scale="smoke", refutes=False)
 
 
 
@@ -197,64 +201,62 @@ class Ablation(InterventionPreset):
     title = "Ablation-then-train: test loss with the initial embedding restricted"
     choices = ("authors", "drawn")
 
-    def __init__(self, seed: int = 0, smoke_steps: int = PAPER_STEPS, choice: str = "authors",
-                 smoke_base: Mapping[str, Any] | None = None) -> None:
-        super().__init__(smoke_steps=smoke_steps, smoke_base=smoke_base)
+    def __init__(self, seed: int = 0, choice: str = "authors", smoke: Sizes = SMOKE,
+                 paper: Sizes = PAPER) -> None:
+        super().__init__(smoke=smoke, paper=paper)
         if choice not in self.choices:
             raise ConfigError(f"ablation: choice must be one of {', '.join(self.choices)}, "
                               f"got {choice!r}")
         self.seed, self.choice = int(seed), choice
 
-    def deviations(self, scale: str) -> list[str]:
-        self.check_scale(scale)
+    def deviations_at(self, sizes: Sizes) -> list[str]:
         out = [REAL_PART_NOTE]
         if self.choice == "drawn":
             out.append("A, B the strongest initial circles and C, D drawn at random outside "
                        "them, instead of the strongest final circles of run O and C = {1}, "
                        "D = {1, 2}")
-        if scale == "paper":
-            return out
-        out += base_deviations(self.smoke_base)
-        if self.smoke_steps < self.paper_steps:
-            out.insert(0, f"{self.smoke_steps:,} steps instead of {self.paper_steps:,} (in the "
+        out += base_deviations(sizes.base)
+        if sizes.steps < PAPER_STEPS:
+            out.insert(0, f"{sizes.steps:,} steps instead of {PAPER_STEPS:,} (in the "
                           "paper's figure A, C and D spike until about step 10^4 and reach "
                           "their final loss near 3·10^4; circles can still die later)")
         return out
 
-    def _spec(self, scale: str, suffix: str, interventions: list[dict[str, Any]]) -> SweepSpec:
+    def _spec(self, sizes: Sizes, suffix: str, interventions: list[dict[str, Any]]
+              ) -> SweepSpec:
         s = [self.seed]
-        return SweepSpec(name=f"{self.spec_name(scale)}{suffix}",
-                         base=self.base(scale, metrics_every=10),
+        return SweepSpec(name=f"{self.spec_name(sizes)}{suffix}",
+                         base=self.base(sizes, metrics_every=10),
                          axes={"intervention": interventions},
                          seeds={"embedding": s, "mlp": s, "split": s})
 
-    def specs(self, scale: str) -> list[SweepSpec]:
+    def specs_at(self, sizes: Sizes) -> list[SweepSpec]:
         """The sweeps that need no earlier run: all five (drawn), or run O (authors')."""
         if self.choice == "drawn":
-            return [self._spec(scale, "", [iv for _, iv in ABLATIONS.values()])]
-        return [self._spec(scale, "-O", [{}])]
+            return [self._spec(sizes, "", [iv for _, iv in ABLATIONS.values()])]
+        return [self._spec(sizes, "-O", [{}])]
 
-    def specs_after(self, scale: str, store: Store | None) -> list[SweepSpec]:
-        out = self.specs(scale)
+    def specs_after_at(self, sizes: Sizes, store: Store | None) -> list[SweepSpec]:
+        out = self.specs_at(sizes)
         if self.choice == "drawn" or store is None:
             return out
         (rid,) = out[0].run_ids()
         if rid not in store.runs.index:
             return out
         ivs = authors_ablations(strongest_final(store, rid))
-        return out + [self._spec(scale, "-ABCD", list(ivs.values()))]
+        return out + [self._spec(sizes, "-ABCD", list(ivs.values()))]
 
-    def planned_configs(self, scale: str) -> list[RunConfig]:
+    def planned_configs_at(self, sizes: Sizes) -> list[RunConfig]:
         if self.choice == "drawn":
-            return super().planned_configs(scale)
+            return super().planned_configs_at(sizes)
         stand_in = authors_ablations([3, 4])  # the same shapes as any pair of circles
-        specs = self.specs(scale) + [self._spec(scale, "-ABCD", list(stand_in.values()))]
+        specs = self.specs_at(sizes) + [self._spec(sizes, "-ABCD", list(stand_in.values()))]
         return [c for spec in specs for c in spec.configs()]
 
-    def variant_ids(self, store: Store, scale: str) -> dict[str, str]:
+    def variant_ids(self, store: Store, sizes: Sizes) -> dict[str, str]:
         """Variant name -> run id (two variants can be one run: C = {1} is A when run O's
         strongest final circle is k = 1); ConfigError naming what is missing."""
-        specs = self.specs_after(scale, store)
+        specs = self.specs_after_at(sizes, store)
         for spec in specs:
             self.select(store, spec)
         if self.choice == "drawn":
@@ -266,12 +268,11 @@ class Ablation(InterventionPreset):
         ivs = authors_ablations(strongest_final(store, o.run_id))
         return {"O": o.run_id, **{k: o.replace(intervention=v).run_id for k, v in ivs.items()}}
 
-    def analyze(self, store: Store, scale: str) -> ExperimentResult:
-        self.check_scale(scale)
-        ids = self.variant_ids(store, scale)
+    def analyze_at(self, store: Store, sizes: Sizes) -> ExperimentResult:
+        ids = self.variant_ids(store, sizes)
         numbers, claims, fig_data = analyze_ablation(store, ids)
-        numbers.update(seed=self.seed, steps=self.steps(scale), choice=self.choice)
-        result = self._result(scale, len(ids), numbers)
+        numbers.update(seed=self.seed, steps=sizes.steps, choice=self.choice)
+        result = self._result(sizes, len(ids), numbers)
         result.claims = claims
         result.figures = {"ablation_test_loss": ifigs.ablation_test_loss(
             **fig_data, note=scale_note(result))}

@@ -105,8 +105,32 @@ class ExperimentResult:
     deviations: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Sizes:
+    """What an experiment trains at one scale; each experiment extends it with its grids,
+    run counts and recording (one instance per scale, e.g. its module's ``SMOKE`` and
+    ``PAPER``).
+
+    scale: the scale's name, in sweep and result names. steps: the run length. base: config
+    fields changed from the paper's (listed among the departures). refutes: whether a missed
+    claim is refuted; False where a few runs can confirm a trend but not refute it (the smoke
+    scale: a miss is then undecided, as the claims' criteria say).
+    """
+
+    scale: str
+    steps: int = PAPER_STEPS
+    base: Mapping[str, Any] = field(default_factory=dict)
+    refutes: bool = True
+
+
 class Experiment(ABC):
-    """A preset reproducing one of the paper's experiments (arXiv 2405.17420)."""
+    """A preset reproducing one of the paper's experiments (arXiv 2405.17420).
+
+    Its sizes at each scale (``sizes``: scale -> :class:`Sizes`) are given to the
+    constructor; the scale-keyed methods (:meth:`specs`, :meth:`analyze`,
+    :meth:`deviations`, ...) look the sizes up in one place (:meth:`sized`) and call the
+    preset's ``*_at(sizes)`` methods.
+    """
 
     #: short id used on the command line, e.g. "perturbation"
     name: str = ""
@@ -114,16 +138,40 @@ class Experiment(ABC):
     number: int = 0
     title: str = ""
 
-    @abstractmethod
+    def __init__(self, *, smoke: Sizes, paper: Sizes) -> None:
+        self.sizes: dict[str, Sizes] = {"smoke": smoke, "paper": paper}
+        for scale, sizes in self.sizes.items():
+            if sizes.scale != scale:
+                raise ConfigError(f"{self.name}: the {scale} sizes are named "
+                                  f"{sizes.scale!r}")
+
+    def sized(self, scale: str) -> Sizes:
+        """The sizes of ``scale`` ("smoke" or "paper"); ConfigError for another name."""
+        self.check_scale(scale)
+        return self.sizes[scale]
+
     def specs(self, scale: str) -> list[SweepSpec]:
         """The sweeps to train at ``scale`` ("smoke" or "paper")."""
+        return self.specs_at(self.sized(scale))
 
-    @abstractmethod
     def analyze(self, store: Store, scale: str) -> ExperimentResult:
         """Analyse the experiment's runs in ``store`` (all of them must be complete)."""
+        return self.analyze_at(store, self.sized(scale))
 
     def deviations(self, scale: str) -> list[str]:
         """How ``scale`` departs from the paper's setup (shown on figures and in reports)."""
+        return self.deviations_at(self.sized(scale))
+
+    @abstractmethod
+    def specs_at(self, sizes: Sizes) -> list[SweepSpec]:
+        """The sweeps to train at these sizes."""
+
+    @abstractmethod
+    def analyze_at(self, store: Store, sizes: Sizes) -> ExperimentResult:
+        """Analyse the runs of these sizes in ``store``."""
+
+    def deviations_at(self, sizes: Sizes) -> list[str]:
+        """How these sizes depart from the paper's setup."""
         return []
 
     # -- helpers ------------------------------------------------------------------------
@@ -137,14 +185,20 @@ class Experiment(ABC):
         """The sweeps to train given what ``store`` holds: :meth:`specs` for most presets; a
         preset whose runs depend on earlier ones (experiment 9) adds them once those are in
         the store."""
-        return self.specs(scale)
+        return self.specs_after_at(self.sized(scale), store)
+
+    def specs_after_at(self, sizes: Sizes, store: Store | None) -> list[SweepSpec]:
+        return self.specs_at(sizes)
 
     def planned_configs(self, scale: str) -> list[RunConfig]:
         """Every distinct run the experiment trains at ``scale`` (a run shared by two sweeps
         counts once); presets whose later sweeps depend on earlier runs give stand-ins of the
         same shape."""
+        return self.planned_configs_at(self.sized(scale))
+
+    def planned_configs_at(self, sizes: Sizes) -> list[RunConfig]:
         out: dict[str, RunConfig] = {}
-        for spec in self.specs(scale):
+        for spec in self.specs_at(sizes):
             for c in spec.configs():
                 out.setdefault(c.run_id, c)
         return list(out.values())
@@ -278,28 +332,15 @@ def r_text(r: float, p_value: float) -> str:
     return "undefined (no variation)" if not math.isfinite(r) else f"{r:+.3f} (p = {p_value:.2g})"
 
 
-class SmokeScaled(Experiment):
-    """A preset whose smoke scale shortens its runs (``smoke_steps``) and may change config
-    fields (``smoke_base``); the paper scale runs ``paper_steps``."""
+class Scaled(Experiment):
+    """A preset whose sizes set the run length and may change config fields
+    (:attr:`Sizes.base`)."""
 
-    paper_steps = PAPER_STEPS
+    def base(self, sizes: Sizes, **fields_: Any) -> dict[str, Any]:
+        """The sweep base: ``fields_``, the steps and the sizes' config fields."""
+        return {**fields_, "steps": sizes.steps, **sizes.base}
 
-    def __init__(self, *, smoke_steps: int, smoke_base: Mapping[str, Any] | None = None):
-        self.smoke_steps = int(smoke_steps)
-        self.smoke_base = dict(smoke_base or {})
-
-    def steps(self, scale: str) -> int:
-        self.check_scale(scale)
-        return self.smoke_steps if scale == "smoke" else self.paper_steps
-
-    def base(self, scale: str, **fields_: Any) -> dict[str, Any]:
-        """The sweep base: ``fields_``, the steps and, at smoke scale, ``smoke_base``."""
-        out = {**fields_, "steps": self.steps(scale)}
-        if scale == "smoke":
-            out.update(self.smoke_base)
-        return out
-
-    def _result(self, scale: str, n_runs: int, numbers: dict[str, Any]) -> ExperimentResult:
+    def _result(self, sizes: Sizes, n_runs: int, numbers: dict[str, Any]) -> ExperimentResult:
         return ExperimentResult(name=self.name, number=self.number, title=self.title,
-                                scale=scale, n_runs=n_runs, numbers=numbers, figures={},
-                                claims=[], deviations=self.deviations(scale))
+                                scale=sizes.scale, n_runs=n_runs, numbers=numbers, figures={},
+                                claims=[], deviations=self.deviations_at(sizes))

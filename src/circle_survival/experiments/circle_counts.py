@@ -5,7 +5,8 @@ and every integer 16 .. 101) and against weight decay (two grids).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from .base import (
     Claim,
     Experiment,
     ExperimentResult,
+    Sizes,
     base_deviations,
     r_text,
     scale_note,
@@ -49,62 +51,74 @@ SMOKE_WD_LOG = tuple(PAPER_WD_LOG[i] for i in (0, 7, 15))
 SMOKE_WD_LINEAR = tuple(PAPER_WD_LINEAR[i] for i in (0, 7, -1))
 
 
+@dataclass(frozen=True, kw_only=True)
+class CountSizes(Sizes):
+    """Sizes of one experiment-4 preset: per series, its grid (``grids``) and runs per point
+    (``series_runs``)."""
+
+    grids: Mapping[str, tuple] = field(default_factory=dict)
+    series_runs: Mapping[str, int] = field(default_factory=dict)
+
+
+#: the authors' primes (100 runs each) and every integer 16 .. 101 (20 runs each)
+PAPER_P = CountSizes(scale="paper", grids={"primes": PAPER_PRIMES, "integers": PAPER_INTEGERS},
+                     series_runs={"primes": PAPER_PRIME_RUNS, "integers": PAPER_INTEGER_RUNS})
+SMOKE_P = CountSizes(scale="smoke", grids={"primes": (13, 23, 31, 43, 59),
+                                           "integers": (16, 24, 32, 40, 48)},
+                     series_runs={"primes": 4, "integers": 4}, steps=3000, refutes=False)
+#: the authors' two weight-decay grids, 50 runs per value
+PAPER_WD = CountSizes(scale="paper", grids={"log": PAPER_WD_LOG, "linear": PAPER_WD_LINEAR},
+                      series_runs={"log": PAPER_WD_RUNS, "linear": PAPER_WD_RUNS})
+SMOKE_WD = CountSizes(scale="smoke", grids={"log": SMOKE_WD_LOG, "linear": SMOKE_WD_LINEAR},
+                      series_runs={"log": 3, "linear": 3}, steps=2000, refutes=False)
+
+
 class _CountSweep(GridPreset):
     """The number of circles against one config field, in two series (experiment 4), each
-    with its own grid and runs per point."""
+    with its own grid and runs per point (:class:`CountSizes`)."""
 
     field_name = ""
     xlabel = ""
-    #: series name -> (label, paper grid, paper runs per point, log x axis, shown from/up to)
-    series: dict[str, tuple[str, tuple, int, bool, tuple[float, float]]] = {}
+    #: series name -> (label, log x axis, shown from/up to)
+    series: dict[str, tuple[str, bool, tuple[float, float]]] = {}
     figure_name = "circles"
+    authors: CountSizes
 
-    def __init__(self, smoke: Mapping[str, Sequence[Any]], smoke_runs: int, smoke_steps: int,
-                 smoke_base: Mapping[str, Any] | None) -> None:
-        super().__init__(smoke_steps=smoke_steps, smoke_runs=smoke_runs, smoke_base=smoke_base)
-        self.smoke = {k: tuple(v) for k, v in smoke.items()}
+    def __init__(self, smoke: CountSizes, paper: CountSizes) -> None:
+        super().__init__(smoke=smoke, paper=paper)
 
-    def grid(self, scale: str, key: str) -> tuple:
-        self.check_scale(scale)
-        return self.smoke[key] if scale == "smoke" else self.series[key][1]
-
-    def series_runs(self, scale: str, key: str) -> int:
-        """Runs per point of one series."""
-        self.check_scale(scale)
-        return self.smoke_runs if scale == "smoke" else self.series[key][2]
-
-    def specs(self, scale: str) -> list[SweepSpec]:
-        base = self.base(scale, **SPARSE_RECORDING)
+    def specs_at(self, sizes: CountSizes) -> list[SweepSpec]:
+        base = self.base(sizes, **SPARSE_RECORDING)
         out = []
         for key in self.series:
-            ids = list(range(self.series_runs(scale, key)))
-            out.append(self._spec(scale, key, base=base,
-                                  axes={self.field_name: list(self.grid(scale, key))},
+            ids = list(range(sizes.series_runs[key]))
+            out.append(self._spec(sizes, key, base=base,
+                                  axes={self.field_name: list(sizes.grids[key])},
                                   seeds={"embedding": ids, "mlp": ids, "split": ids}))
         return out
 
     #: departures that remain at the paper scale
     paper_notes: tuple[str, ...] = ()
 
-    def deviations(self, scale: str) -> list[str]:
-        self.check_scale(scale)
-        if scale == "paper":
-            return list(self.paper_notes)
-        out = list(self.paper_notes) + steps_deviation(self.smoke_steps, self.paper_steps)
-        for key, (label, paper, runs, _, _) in self.series.items():
-            out += grid_deviation(f"{self.field_name} ({label})", self.smoke[key], paper)
-            if self.smoke_runs < runs:
-                out.append(f"{self.smoke_runs} runs per point instead of {runs} ({label})")
-        return out + base_deviations(self.smoke_base)
+    def deviations_at(self, sizes: CountSizes) -> list[str]:
+        paper = self.authors
+        out = list(self.paper_notes) + steps_deviation(sizes.steps, paper.steps)
+        for key, (label, _, _) in self.series.items():
+            out += grid_deviation(f"{self.field_name} ({label})", sizes.grids[key],
+                                  paper.grids[key])
+            runs, paper_runs = sizes.series_runs[key], paper.series_runs[key]
+            if runs < paper_runs:
+                out.append(f"{runs} runs per point instead of {paper_runs} ({label})")
+        return out + base_deviations(sizes.base)
 
-    def tables(self, store: Store, scale: str) -> dict[str, pd.DataFrame]:
+    def tables(self, store: Store, sizes: Sizes) -> dict[str, pd.DataFrame]:
         """Series name -> one row per run: the field and n_circles."""
         return {key: run_columns(store, self.select(store, spec),
                                 [self.field_name, "n_circles"])
-                for key, spec in zip(self.series, self.specs(scale), strict=True)}
+                for key, spec in zip(self.series, self.specs_at(sizes), strict=True)}
 
-    def analyze(self, store: Store, scale: str) -> ExperimentResult:
-        tables = self.tables(store, scale)
+    def analyze_at(self, store: Store, sizes: Sizes) -> ExperimentResult:
+        tables = self.tables(store, sizes)
         numbers: dict[str, Any] = {}
         for key, df in tables.items():
             s = figs.summarize(df, self.field_name, "n_circles")
@@ -116,12 +130,12 @@ class _CountSweep(GridPreset):
                             "spearman_r": r, "spearman_p": p_r}
         n_runs = len(set().union(*(set(df.index) for df in tables.values())))
         numbers["n_runs"] = n_runs
-        result = self._result(scale, n_runs, numbers)
-        result.claims = self.claims(tables, numbers, scale)
+        result = self._result(sizes, n_runs, numbers)
+        result.claims = self.claims(tables, numbers, sizes)
         note = scale_note(result)
         result.figures = {}
         for key, df in tables.items():
-            label, _, _, log, (lo, hi) = self.series[key]
+            label, log, (lo, hi) = self.series[key]
             shown = df[(df[self.field_name] >= lo) & (df[self.field_name] <= hi)]
             cut = "" if len(shown) == len(df) else (
                 f" (the paper's figure shows {self.field_name} in [{lo:g}, {hi:g}])")
@@ -131,7 +145,7 @@ class _CountSweep(GridPreset):
         return result
 
     def claims(self, tables: Mapping[str, pd.DataFrame], numbers: dict[str, Any],
-               scale: str) -> list[Claim]:
+               sizes: Sizes) -> list[Claim]:
         raise NotImplementedError
 
 
@@ -149,21 +163,18 @@ class CirclesVsP(_CountSweep):
     field_name = "p"
     xlabel = "modulus p"
     figure_name = "circles_vs_p"
-    series = {"primes": ("the authors' primes 13…127", PAPER_PRIMES, PAPER_PRIME_RUNS, False,
-                         (0, math.inf)),
-              "integers": ("integers 16…101", PAPER_INTEGERS, PAPER_INTEGER_RUNS, False,
-                           (0, PAPER_INTEGERS_SHOWN))}
+    series = {"primes": ("the authors' primes 13…127", False, (0, math.inf)),
+              "integers": ("integers 16…101", False, (0, PAPER_INTEGERS_SHOWN))}
+    authors = PAPER_P
     paper_notes = ("the integer series holds only its own runs (the authors' script does not "
                    "reset its list, so their integer curve mixes in the prime runs)",)
 
-    def __init__(self, smoke_primes: Sequence[int] = (13, 23, 31, 43, 59),
-                 smoke_integers: Sequence[int] = (16, 24, 32, 40, 48), smoke_runs: int = 4,
-                 smoke_steps: int = 3000, smoke_base: Mapping[str, Any] | None = None) -> None:
-        super().__init__({"primes": smoke_primes, "integers": smoke_integers}, smoke_runs,
-                         smoke_steps, smoke_base)
+    def __init__(self, smoke: CountSizes = SMOKE_P, paper: CountSizes = PAPER_P) -> None:
+        super().__init__(smoke, paper)
 
-    def claims(self, tables, numbers, scale) -> list[Claim]:
-        verdicts = [trend_holds(numbers[k]["spearman_r"], numbers[k]["spearman_p"], +1, scale)
+    def claims(self, tables, numbers, sizes) -> list[Claim]:
+        verdicts = [trend_holds(numbers[k]["spearman_r"], numbers[k]["spearman_p"], +1,
+                                sizes.refutes)
                     for k in self.series]
         holds = False if False in verdicts else None if None in verdicts else True
         parts = [f"{self.series[k][0]}: Spearman r = "
@@ -193,33 +204,30 @@ class CirclesVsWeightDecay(_CountSweep):
     field_name = "weight_decay"
     xlabel = "weight decay"
     figure_name = "circles_vs_weight_decay"
-    series = {"log": ("10^linspace(−4, −2, 16)", PAPER_WD_LOG, PAPER_WD_RUNS, True,
-                      (PAPER_WD_SHOWN, math.inf)),
-              "linear": ("linspace(0.1, 1.5, 16), one decimal", PAPER_WD_LINEAR, PAPER_WD_RUNS,
-                         False, (0, math.inf))}
+    series = {"log": ("10^linspace(−4, −2, 16)", True, (PAPER_WD_SHOWN, math.inf)),
+              "linear": ("linspace(0.1, 1.5, 16), one decimal", False, (0, math.inf))}
+    authors = PAPER_WD
     paper_notes = ("linear grid: the authors' rounding lists 0.8 twice; those are the same runs, "
                    "kept once (15 values)",)
     #: the plateau's change, as a fraction of the fall, that still counts as flat
     plateau_fraction = 0.25
 
-    def __init__(self, smoke_log: Sequence[float] = SMOKE_WD_LOG,
-                 smoke_linear: Sequence[float] = SMOKE_WD_LINEAR, smoke_runs: int = 3,
-                 smoke_steps: int = 2000, smoke_base: Mapping[str, Any] | None = None) -> None:
-        super().__init__({"log": smoke_log, "linear": smoke_linear}, smoke_runs, smoke_steps,
-                         smoke_base)
+    def __init__(self, smoke: CountSizes = SMOKE_WD, paper: CountSizes = PAPER_WD) -> None:
+        super().__init__(smoke, paper)
 
-    def deviations(self, scale: str) -> list[str]:
-        out = super().deviations(scale)
-        if scale == "smoke" and self.smoke_steps < self.paper_steps:
-            lr = float(self.smoke_base.get("lr", RunConfig.lr))
-            wd = max(self.smoke["log"], default=0.0)
+    def deviations_at(self, sizes: CountSizes) -> list[str]:
+        out = super().deviations_at(sizes)
+        paper_steps = self.authors.steps
+        if sizes.steps < paper_steps:
+            lr = float(sizes.base.get("lr", RunConfig.lr))
+            wd = max(sizes.grids["log"], default=0.0)
             out.append(f"at wd ≤ {wd:g}, decay alone shrinks weights by exp(−lr·wd·steps) ≥ "
-                       f"{math.exp(-lr * wd * self.smoke_steps):.2g} in {self.smoke_steps:,} "
-                       f"steps against {math.exp(-lr * wd * self.paper_steps):.2g} in "
-                       f"{self.paper_steps:,}, so circles at small wd have not separated yet")
+                       f"{math.exp(-lr * wd * sizes.steps):.2g} in {sizes.steps:,} "
+                       f"steps against {math.exp(-lr * wd * paper_steps):.2g} in "
+                       f"{paper_steps:,}, so circles at small wd have not separated yet")
         return out
 
-    def claims(self, tables, numbers, scale) -> list[Claim]:
+    def claims(self, tables, numbers, sizes) -> list[Claim]:
         from scipy import stats
 
         log, lin = tables["log"], tables["linear"]
@@ -236,7 +244,7 @@ class CirclesVsWeightDecay(_CountSweep):
         else:
             p_fall = 0.0 if fall > 0 else 1.0
         first = fall > 0 and p_fall < ALPHA
-        if not first and scale == "smoke" and not (fall < 0 and p_fall > 1 - ALPHA):
+        if not first and not sizes.refutes and not (fall < 0 and p_fall > 1 - ALPHA):
             first = None
         a = at(lin, min(lin[self.field_name]))
         b = at(lin, max(lin[self.field_name]))
@@ -248,7 +256,7 @@ class CirclesVsWeightDecay(_CountSweep):
         second: bool | None = None
         if math.isfinite(half) and fall > 0:
             second = bool(abs(diff) + half < bound)
-            if not second and scale == "smoke" and abs(diff) - half < bound:
+            if not second and not sizes.refutes and abs(diff) - half < bound:
                 second = None  # too few runs to tell
         return [
             Claim("Many circles live at tiny weight decay and the count falls sharply by "

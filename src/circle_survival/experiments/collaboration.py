@@ -5,7 +5,6 @@ the loss with the embedding restricted to one circle, to {c1, k} and to {c1, c3,
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -23,6 +22,7 @@ from .base import (
     Claim,
     Experiment,
     ExperimentResult,
+    Sizes,
     scale_note,
     seed10_recording,
     seed10_spec,
@@ -32,6 +32,10 @@ from .shared import (
     override_text,
     single_steps_deviation,
 )
+
+#: the authors' seed-10 run, 30,000 steps; the smoke scale trains the same (a few CPU-minutes)
+PAPER = Sizes(scale="paper")
+SMOKE = Sizes(scale="smoke", refutes=False)
 
 
 class Collaboration(Experiment):
@@ -44,8 +48,8 @@ class Collaboration(Experiment):
     third-strongest final circles, and that snapshot's MLP is run on all p^2 pairs.
 
     Args:
-        smoke_steps: steps at the smoke scale (the paper's 30,000).
-        smoke_overrides: RunConfig fields changed at the smoke scale (listed as deviations).
+        smoke, paper: the sizes at each scale (steps, the paper's 30,000 at both; config
+            fields changed, listed as deviations).
         embedding_seed: the fresh embedding's seed (the authors' 10).
         pair_rank: rank of the second base circle (3: the authors' third-strongest).
         device: device of the analysis' forward passes ("cpu" or "cuda").
@@ -55,38 +59,30 @@ class Collaboration(Experiment):
     number = 10
     title = "Circle collaboration"
 
-    def __init__(self, *, smoke_steps: int = PAPER_STEPS,
-                 smoke_overrides: Mapping[str, Any] | None = None, embedding_seed: int = 10,
+    def __init__(self, *, smoke: Sizes = SMOKE, paper: Sizes = PAPER, embedding_seed: int = 10,
                  pair_rank: int = 3, device: str = "cpu"):
-        self.smoke_steps = smoke_steps
-        self.smoke_overrides = dict(smoke_overrides or {})
+        super().__init__(smoke=smoke, paper=paper)
         self.embedding_seed, self.pair_rank, self.device = embedding_seed, pair_rank, device
 
-    def steps(self, scale: str) -> int:
-        self.check_scale(scale)
-        return PAPER_STEPS if scale == "paper" else self.smoke_steps
+    def specs_at(self, sizes: Sizes) -> list[SweepSpec]:
+        base = {**sizes.base, "steps": sizes.steps, **seed10_recording(sizes.steps)}
+        return [seed10_spec(self.name, sizes.scale, base, self.embedding_seed)]
 
-    def specs(self, scale: str) -> list[SweepSpec]:
-        steps = self.steps(scale)
-        over = self.smoke_overrides if scale == "smoke" else {}
-        base = {**over, "steps": steps, **seed10_recording(steps)}
-        return [seed10_spec(self.name, scale, base, self.embedding_seed)]
-
-    def deviations(self, scale: str) -> list[str]:
+    def deviations_at(self, sizes: Sizes) -> list[str]:
         out = []
-        if self.steps(scale) != PAPER_STEPS:
-            out.append(single_steps_deviation(self.steps(scale), "survivors and strongest circles"))
+        if sizes.steps != PAPER_STEPS:
+            out.append(single_steps_deviation(sizes.steps, "survivors and strongest circles"))
         if self.pair_rank != 3:
             out.append(f"second base circle of rank {self.pair_rank} instead of the "
                        "third-strongest")
-        if scale == "smoke" and self.smoke_overrides:
-            out.append(f"model changed: {override_text(self.smoke_overrides)}")
+        if sizes.base:
+            out.append(f"model changed: {override_text(sizes.base)}")
         return out
 
-    def analyze(self, store: Store, scale: str) -> ExperimentResult:
+    def analyze_at(self, store: Store, sizes: Sizes) -> ExperimentResult:
         from ..analysis.collaboration import collaboration_losses, full_loss, restricted_losses
 
-        (rid,) = self.select(store, self.specs(scale)[0])
+        (rid,) = self.select(store, self.specs_at(sizes)[0])
         cfg = store.config(rid)
         if fourier.n_freq(cfg.p) < 3:
             raise ConfigError(f"{self.name}: the collaboration analysis needs at least 3 "
@@ -102,8 +98,8 @@ class Collaboration(Experiment):
         together = restricted_losses(snaps, [kept], cfg.activation, device=self.device)
         together_df = pd.DataFrame({"step": together.steps, "loss": together.loss[:, 0]})
         numbers = self._numbers(res, full, together_df, cfg, rid)
-        result = ExperimentResult(self.name, self.number, self.title, scale, 1, numbers, {},
-                                  self._claims(numbers), self.deviations(scale))
+        result = ExperimentResult(self.name, self.number, self.title, sizes.scale, 1, numbers,
+                                  {}, self._claims(numbers), self.deviations_at(sizes))
         result.figures = {"collaboration": self._figure(res, full, together_df, result)}
         return result
 

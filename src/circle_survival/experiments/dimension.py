@@ -5,8 +5,7 @@ circularity against every d from 16 to 128; survivors against the dead at d = 12
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -22,12 +21,14 @@ from .base import (
     Claim,
     Experiment,
     ExperimentResult,
+    Sizes,
     r_text,
     scale_note,
 )
 from .shared import (
     SMOKE_MISS,
     GridPreset,
+    GridSizes,
     grid_deviation,
     per_x_text,
     run_columns,
@@ -36,6 +37,19 @@ from .shared import (
 
 PAPER_DS = tuple(range(16, 129))
 HISTOGRAM_BINS = 50
+
+
+@dataclass(frozen=True, kw_only=True)
+class DimensionSizes(GridSizes):
+    """Sizes of experiment 2: the grid of d (and ``runs`` per d)."""
+
+    ds: tuple[int, ...] = PAPER_DS
+
+
+#: the authors' design: every d from 16 to 128, 50 runs per d, 30,000 steps
+PAPER = DimensionSizes(scale="paper", runs=50)
+SMOKE = DimensionSizes(scale="smoke", ds=(16, 48, 80, 128), runs=5, steps=2000,
+                       refutes=False)
 
 
 class Dimension(GridPreset):
@@ -48,30 +62,23 @@ class Dimension(GridPreset):
     name = "dimension"
     number = 2
     title = "Embedding dimension as a resource"
-    paper_runs = 50
     per_point = "d"
+    authors = PAPER
 
-    def __init__(self, smoke_ds: Sequence[int] = (16, 48, 80, 128), smoke_runs: int = 5,
-                 smoke_steps: int = 2000, smoke_base: Mapping[str, Any] | None = None) -> None:
-        super().__init__(smoke_steps=smoke_steps, smoke_runs=smoke_runs, smoke_base=smoke_base)
-        self.smoke_ds = tuple(int(d) for d in smoke_ds)
+    def __init__(self, smoke: DimensionSizes = SMOKE, paper: DimensionSizes = PAPER) -> None:
+        super().__init__(smoke=smoke, paper=paper)
 
-    def ds(self, scale: str) -> tuple[int, ...]:
-        return self.smoke_ds if scale == "smoke" else PAPER_DS
+    def specs_at(self, sizes: DimensionSizes) -> list[SweepSpec]:
+        return [self._spec(sizes, base=self.base(sizes, **SPARSE_RECORDING),
+                           axes={"d": list(sizes.ds)}, seeds=self.seeds(sizes))]
 
-    def specs(self, scale: str) -> list[SweepSpec]:
-        return [self._spec(scale, base=self.base(scale, **SPARSE_RECORDING),
-                           axes={"d": list(self.ds(scale))}, seeds=self.seeds(scale))]
+    def deviations_at(self, sizes: DimensionSizes) -> list[str]:
+        return super().deviations_at(sizes) + grid_deviation("d", sizes.ds, PAPER.ds)
 
-    def deviations(self, scale: str) -> list[str]:
-        out = super().deviations(scale)
-        return out + (grid_deviation("d", self.smoke_ds, PAPER_DS) if scale == "smoke" else [])
-
-    def analyze(self, store: Store, scale: str) -> ExperimentResult:
+    def analyze_at(self, store: Store, sizes: Sizes) -> ExperimentResult:
         from scipy import stats
 
-        self.check_scale(scale)
-        ids = self.select(store, self.specs(scale)[0])
+        ids = self.select(store, self.specs_at(sizes)[0])
         runs = run_columns(store, ids, ["p", "d", "n_circles", "circles"])
         p = int(runs["p"].iloc[0])
         circ, freq = self.circularities(store, runs)
@@ -104,7 +111,7 @@ class Dimension(GridPreset):
             "n_survivors": int(alive.size), "n_dead": int(dead.size),
             "ttest_t": t, "ttest_p": p_t,
         }
-        result = self._result(scale, len(ids), numbers)
+        result = self._result(sizes, len(ids), numbers)
         higher = bool(alive.size and dead.size and alive.mean() > dead.mean())
         means = (f"mean {alive.mean():.4f} against {dead.mean():.4f}" if alive.size and dead.size
                  else "too few survivors or dead frequencies to compare")
@@ -112,12 +119,12 @@ class Dimension(GridPreset):
             Claim("More circles survive with a larger embedding dimension d.",
                   "mean circles per d: " + per_x_text("d", per_d["d"], per_d["mean"])
                   + f"; Spearman r = {r_text(r_n, p_n)}.",
-                  trend_holds(r_n, p_n, +1, scale),
+                  trend_holds(r_n, p_n, +1, sizes.refutes),
                   f"Spearman r of circles against d > 0 with p < 0.05 over the runs; "
                   f"{SMOKE_MISS}"),
             Claim("Initial circularity grows with d (about d / (d + p) for a random "
                   "embedding).",
-                  f"Spearman r = {r_text(r_c, p_c)}.", trend_holds(r_c, p_c, +1, scale),
+                  f"Spearman r = {r_text(r_c, p_c)}.", trend_holds(r_c, p_c, +1, sizes.refutes),
                   "Spearman r of a run's mean circularity against d > 0 with p < 0.05; "
                   f"{SMOKE_MISS}"),
             Claim(f"Frequencies that survive had a higher initial circularity (at d = "

@@ -5,8 +5,8 @@ after 500, 1,000, 5,000 and 10,000 steps.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -18,6 +18,7 @@ from .base import (
     Claim,
     Experiment,
     ExperimentResult,
+    Sizes,
     r_text,
     scale_note,
 )
@@ -25,11 +26,33 @@ from .dimension import PAPER_DS
 from .shared import (
     SMOKE_MISS,
     GridPreset,
+    GridSizes,
     grid_deviation,
     per_x_text,
     run_columns,
     trend_holds,
 )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrozenSizes(GridSizes):
+    """Sizes of experiment 3: the grid of d and the steps at which the metrics are read
+    (``checkpoints`` below the run length, and the last step: :attr:`read_steps`)."""
+
+    ds: tuple[int, ...] = PAPER_DS
+    checkpoints: tuple[int, ...] = (500, 1000, 5000, 10_000)
+
+    @property
+    def read_steps(self) -> list[int]:
+        """The steps at which the metrics are read: the checkpoints below the run's length,
+        and the last step."""
+        return sorted({c for c in self.checkpoints if 0 < c < self.steps} | {self.steps})
+
+
+#: the authors' design: every d from 16 to 128, 5 runs per d, 10,000 steps
+PAPER = FrozenSizes(scale="paper", steps=10_000, runs=5)
+SMOKE = FrozenSizes(scale="smoke", ds=(16, 32, 48, 64, 96, 128), runs=2, steps=3000,
+                    refutes=False)
 
 
 class FrozenEmbedding(GridPreset):
@@ -43,52 +66,29 @@ class FrozenEmbedding(GridPreset):
     name = "frozen-embedding"
     number = 3
     title = "Frozen embedding: test loss against d"
-    paper_steps = 10_000
-    paper_runs = 5
-    paper_checkpoints = (500, 1000, 5000, 10_000)
     per_point = "d"
     short_steps_note = "the test loss can still fall later"
+    authors = PAPER
 
-    def __init__(self, smoke_ds: Sequence[int] = (16, 32, 48, 64, 96, 128), smoke_runs: int = 2,
-                 smoke_steps: int = 3000, smoke_base: Mapping[str, Any] | None = None,
-                 smoke_checkpoints: Sequence[int] | None = None) -> None:
-        super().__init__(smoke_steps=smoke_steps, smoke_runs=smoke_runs, smoke_base=smoke_base)
-        self.smoke_ds = tuple(int(d) for d in smoke_ds)
-        self.smoke_checkpoints = None if smoke_checkpoints is None else tuple(smoke_checkpoints)
+    def __init__(self, smoke: FrozenSizes = SMOKE, paper: FrozenSizes = PAPER) -> None:
+        super().__init__(smoke=smoke, paper=paper)
 
-    def ds(self, scale: str) -> tuple[int, ...]:
-        return self.smoke_ds if scale == "smoke" else PAPER_DS
+    def specs_at(self, sizes: FrozenSizes) -> list[SweepSpec]:
+        every = math.gcd(*sizes.read_steps)
+        base = self.base(sizes, freeze_embedding=True, metrics_every=every,
+                         signal_every=sizes.steps)
+        return [self._spec(sizes, base=base, axes={"d": list(sizes.ds)},
+                           seeds=self.seeds(sizes))]
 
-    def checkpoints(self, scale: str) -> list[int]:
-        """The steps at which the metrics are read: the paper's below the run's length, and
-        the last step."""
-        steps = self.steps(scale)
-        chosen = self.paper_checkpoints
-        if scale == "smoke" and self.smoke_checkpoints is not None:
-            chosen = self.smoke_checkpoints
-        return sorted({c for c in chosen if 0 < c < steps} | {steps})
+    def deviations_at(self, sizes: FrozenSizes) -> list[str]:
+        return (super().deviations_at(sizes) + grid_deviation("d", sizes.ds, PAPER.ds)
+                + grid_deviation("metrics at steps", sizes.read_steps, PAPER.read_steps))
 
-    def specs(self, scale: str) -> list[SweepSpec]:
-        every = math.gcd(*self.checkpoints(scale))
-        base = self.base(scale, freeze_embedding=True, metrics_every=every,
-                         signal_every=self.steps(scale))
-        return [self._spec(scale, base=base, axes={"d": list(self.ds(scale))},
-                           seeds=self.seeds(scale))]
-
-    def deviations(self, scale: str) -> list[str]:
-        out = super().deviations(scale)
-        if scale == "smoke":
-            out += grid_deviation("d", self.smoke_ds, PAPER_DS)
-            out += grid_deviation("metrics at steps", self.checkpoints(scale),
-                                   self.paper_checkpoints)
-        return out
-
-    def analyze(self, store: Store, scale: str) -> ExperimentResult:
-        self.check_scale(scale)
-        ids = self.select(store, self.specs(scale)[0])
+    def analyze_at(self, store: Store, sizes: Sizes) -> ExperimentResult:
+        ids = self.select(store, self.specs_at(sizes)[0])
         runs = run_columns(store, ids, ["p", "d"])
         p = int(runs["p"].iloc[0])
-        checkpoints = self.checkpoints(scale)
+        checkpoints = sizes.read_steps
         table = self.metrics_at(store, runs, checkpoints)
         last = table[table["step"] == checkpoints[-1]]
         r, p_r = spearman(last["d"], last["test_loss"])
@@ -104,13 +104,13 @@ class FrozenEmbedding(GridPreset):
             "spearman_r_final_loss_d": r, "spearman_p_final_loss_d": p_r,
             "max_mean_final_loss_d_ge_p": float(wide["test_loss"].max()) if len(wide) else None,
         }
-        result = self._result(scale, len(ids), numbers)
+        result = self._result(sizes, len(ids), numbers)
         small = bool(len(wide)) and bool((wide["test_loss"] < 0.1).all())
         result.claims = [
             Claim("With a frozen embedding the test loss falls as d grows.",
                   f"after {checkpoints[-1]:,} steps: Spearman r = {r_text(r, p_r)}; mean "
                   "test loss " + per_x_text("d", by_d.index, by_d["test_loss"], ".3g") + ".",
-                  trend_holds(r, p_r, -1, scale),
+                  trend_holds(r, p_r, -1, sizes.refutes),
                   f"Spearman r of the final test loss against d < 0 with p < 0.05; "
                   f"{SMOKE_MISS}"),
             Claim("The test loss is small once d ≳ p.",

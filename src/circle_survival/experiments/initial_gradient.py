@@ -5,7 +5,7 @@ sets of runs on one fixed embedding (MLP varied; split varied).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from .base import (
     Claim,
     Experiment,
     ExperimentResult,
+    Sizes,
     scale_note,
 )
 from .shared import (
@@ -35,6 +36,24 @@ from .shared import (
 S_VALUES = (1, 2, 3, 4)
 #: the step s of the paper's main gradient analysis (t-test, SVM)
 MAIN_S = 4
+#: the paper's survival rule: final S_k above this
+THRESHOLD = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class GradientSizes(Sizes):
+    """Sizes of experiment 8: ``runs`` per set and the threshold of the main survival rule
+    (final S_k > ``threshold``)."""
+
+    runs: int = 500
+    threshold: float = THRESHOLD
+
+
+#: the paper gives no run count: 500 runs per set, 30,000 steps, survival by S_k > 10
+PAPER = GradientSizes(scale="paper")
+#: after a few thousand steps the dying frequencies still sit near 10, survivors above 60:
+#: survival judged by S_k > 30 (S_k > 10 and the 2x-mean rule reported beside it)
+SMOKE = GradientSizes(scale="smoke", runs=8, steps=2500, threshold=30.0, refutes=False)
 
 
 class InitialGradient(Experiment):
@@ -43,7 +62,7 @@ class InitialGradient(Experiment):
     One fixed embedding (``embedding_seed`` 0) and two sets of runs, as the authors ran them:
     one varying only the MLP init (``mlp_seed`` 0 .. n-1, split seed 0), one varying only the
     split (``split_seed`` 0 .. n-1, MLP seed 0); the run with all seeds 0 belongs to both
-    and trains once. The paper gives no run count; the paper scale takes ``paper_runs`` per
+    and trains once. The paper gives no run count; the paper scale takes 500 per
     set. Survival by the absolute rule (final S_k > 10); Student's two-sample t-test; the
     survival-rate curves over 20 equal-width bins; the authors' SVM (unscaled
     ``SVC(kernel="linear")``, 80/20 split, random_state 42) and, next to it, a standardised
@@ -51,17 +70,15 @@ class InitialGradient(Experiment):
     exact binomial test.
 
     Args:
-        paper_runs: runs per set at the paper scale.
-        smoke_runs, smoke_steps: runs per set and steps at the smoke scale.
-        smoke_overrides: RunConfig fields changed at the smoke scale (e.g. a tiny model in
-            tests); listed among the deviations.
+        smoke, paper: the sizes at each scale (:class:`GradientSizes`: runs per set, steps,
+            config fields changed (listed among the deviations), the main rule's threshold).
+            The smoke scale's threshold is 30: after a few thousand steps the dying
+            frequencies still sit near 10 (they decay slowly towards 0 over 30,000 steps)
+            while survivors are above 60, so S_k > 10 mislabels many dying frequencies as
+            survivors; S_k > 10 and the 2x-mean rule are reported beside it.
         embedding_seed: the fixed embedding.
-        threshold: the absolute survival rule's threshold (the paper's 10).
-        smoke_threshold: the threshold of the smoke scale's main analysis. After a few thousand
-            steps the dying frequencies still sit near 10 (they decay slowly towards 0 over
-            30,000 steps) while survivors are above 60, so S_k > 10 mislabels many dying
-            frequencies as survivors; the smoke scale judges survival by S_k > 30 and reports
-            S_k > 10 and the 2x-mean rule beside it.
+        threshold: the paper's absolute survival rule's threshold (10), reported beside a
+            different main rule.
         bins: equal-width bins of the survival-rate curves (the authors' 20).
         svm_seed: seed of the standardised SVM's held-out split.
     """
@@ -72,74 +89,67 @@ class InitialGradient(Experiment):
     #: the two sets: name -> the seed that varies
     sets = {"mlp": "mlp", "split": "split"}
 
-    def __init__(self, *, paper_runs: int = 500, smoke_runs: int = 8, smoke_steps: int = 2500,
-                 smoke_overrides: Mapping[str, Any] | None = None, embedding_seed: int = 0,
-                 threshold: float = 10.0, smoke_threshold: float = 30.0, bins: int = 20,
+    def __init__(self, *, smoke: GradientSizes = SMOKE, paper: GradientSizes = PAPER,
+                 embedding_seed: int = 0, threshold: float = THRESHOLD, bins: int = 20,
                  svm_seed: int = 0):
-        self.paper_runs, self.smoke_runs, self.smoke_steps = paper_runs, smoke_runs, smoke_steps
-        self.smoke_overrides = dict(smoke_overrides or {})
+        super().__init__(smoke=smoke, paper=paper)
         self.embedding_seed = embedding_seed
-        self.threshold, self.smoke_threshold = threshold, smoke_threshold
+        self.threshold = threshold
         self.bins, self.svm_seed = bins, svm_seed
 
-    def specs(self, scale: str) -> list[SweepSpec]:
-        self.check_scale(scale)
-        if scale == "paper":
-            base: dict[str, Any] = {"steps": PAPER_STEPS}
-            n = self.paper_runs
-        else:
-            base = {**self.smoke_overrides, "steps": self.smoke_steps}
-            n = self.smoke_runs
+    def specs_at(self, sizes: GradientSizes) -> list[SweepSpec]:
+        base: dict[str, Any] = {**sizes.base, "steps": sizes.steps}
         # the gradients need the signals of steps 0 .. 4, survival the final ones: every step
         # up to 10, every 100 after (1/90th of the bytes of every step)
         base.update(signal_every=100, signal_dense_until=10)
         out = []
         for name, varied in self.sets.items():
             seeds = {"embedding": [self.embedding_seed], "mlp": [0], "split": [0],
-                     varied: list(range(n))}
-            out.append(SweepSpec(name=f"{self.name}-{scale}-{name}", base=dict(base),
+                     varied: list(range(sizes.runs))}
+            out.append(SweepSpec(name=f"{self.name}-{sizes.scale}-{name}", base=dict(base),
                                  seeds=seeds))
         return out
 
-    def deviations(self, scale: str) -> list[str]:
-        self.check_scale(scale)
-        if scale == "paper":
-            return [f"{self.paper_runs} runs per set (the paper gives no run count)"]
-        out = [f"{self.smoke_runs} runs per set instead of {self.paper_runs}",
-               single_steps_deviation(self.smoke_steps, "survival")]
-        if self.smoke_threshold != self.threshold:
-            out.append(f"survival by final S_k > {self.smoke_threshold:g} instead of "
-                       f"> {self.threshold:g}: at step {self.smoke_steps:,} dying frequencies "
+    def deviations_at(self, sizes: GradientSizes) -> list[str]:
+        if sizes.runs == PAPER.runs:
+            out = [f"{sizes.runs} runs per set (the paper gives no run count)"]
+        else:
+            out = [f"{sizes.runs} runs per set instead of {PAPER.runs}"]
+        if sizes.steps != PAPER_STEPS:
+            out.append(single_steps_deviation(sizes.steps, "survival"))
+        if sizes.threshold != self.threshold:
+            out.append(f"survival by final S_k > {sizes.threshold:g} instead of "
+                       f"> {self.threshold:g}: at step {sizes.steps:,} dying frequencies "
                        f"still sit near {self.threshold:g} (S_k > {self.threshold:g} reported "
                        "too)")
-        if self.smoke_overrides:
-            out.append(f"model changed: {override_text(self.smoke_overrides)}")
+        if sizes.base:
+            out.append(f"model changed: {override_text(sizes.base)}")
         return out
 
-    def rule_thresholds(self, scale: str) -> dict[str, tuple[str, float]]:
-        """Survival rules analysed at ``scale``: label -> (rule, threshold), main rule first."""
-        self.check_scale(scale)
-        main = self.threshold if scale == "paper" else self.smoke_threshold
+    def rule_thresholds(self, sizes: GradientSizes) -> dict[str, tuple[str, float]]:
+        """Survival rules analysed at these sizes: label -> (rule, threshold), main rule
+        first."""
+        main = sizes.threshold
         out = {f"S_k > {main:g}": ("absolute", main)}
         if main != self.threshold:
             out[f"S_k > {self.threshold:g}"] = ("absolute", self.threshold)
         out["2x-mean"] = ("2x-mean", self.threshold)
         return out
 
-    def set_ids(self, store: Store, scale: str) -> dict[str, list[str]]:
+    def set_ids(self, store: Store, sizes: GradientSizes) -> dict[str, list[str]]:
         """Set name -> its run ids (all must be in ``store``)."""
         return {name: self.select(store, spec)
-                for name, spec in zip(self.sets, self.specs(scale), strict=True)}
+                for name, spec in zip(self.sets, self.specs_at(sizes), strict=True)}
 
-    def analyze(self, store: Store, scale: str) -> ExperimentResult:
+    def analyze_at(self, store: Store, sizes: GradientSizes) -> ExperimentResult:
         from ..analysis.gradient import survival_rate_by_gradient
         from ..analysis.survival import frequency_table
 
-        by_set = self.set_ids(store, scale)
+        by_set = self.set_ids(store, sizes)
         ids = list(dict.fromkeys(r for v in by_set.values() for r in v))
         tables = {label: frequency_table(store, ids, rule=rule, threshold=thr,
                                          s_max=max(S_VALUES))
-                  for label, (rule, thr) in self.rule_thresholds(scale).items()}
+                  for label, (rule, thr) in self.rule_thresholds(sizes).items()}
         rules = {label: self._rule_numbers(t) for label, t in tables.items()}
         label = next(iter(tables))
         main, a = tables[label], rules[label]
@@ -167,9 +177,9 @@ class InitialGradient(Experiment):
             "rules": rules,
             "survival_rate_curves": rates.to_dict(orient="records"),
         }
-        result = ExperimentResult(self.name, self.number, self.title, scale, len(ids), numbers,
-                                  {}, self._claims(label, rules, per_set),
-                                  self.deviations(scale))
+        result = ExperimentResult(self.name, self.number, self.title, sizes.scale, len(ids),
+                                  numbers, {}, self._claims(label, rules, per_set),
+                                  self.deviations_at(sizes))
         result.figures = self._figures(main, rates, svm, label, result)
         return result
 

@@ -4,8 +4,7 @@ its survival rate (Pearson r).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
 from ..figures import landscape as figs
 from ..store import Store
@@ -15,14 +14,29 @@ from .base import (
     Claim,
     Experiment,
     ExperimentResult,
+    Sizes,
     r_text,
     scale_note,
 )
 from .shared import (
     SMOKE_MISS,
     GridPreset,
+    GridSizes,
     trend_holds,
 )
+
+
+@dataclass(frozen=True, kw_only=True)
+class InitialSignalSizes(GridSizes):
+    """Sizes of experiment 5: the number of fixed embeddings (seeds 0 .. n-1) and ``runs``
+    per embedding."""
+
+    embeddings: int = 10
+
+
+#: the authors' design: 10 fixed embeddings x 50 runs, 30,000 steps
+PAPER = InitialSignalSizes(scale="paper", runs=50)
+SMOKE = InitialSignalSizes(scale="smoke", embeddings=4, runs=5, steps=2000, refutes=False)
 
 
 class InitialSignal(GridPreset):
@@ -36,36 +50,30 @@ class InitialSignal(GridPreset):
     name = "initial-signal"
     number = 5
     title = "Initial signal against survival rate"
-    paper_runs = 50
-    paper_embeddings = 10
     per_point = "embedding"
+    authors = PAPER
 
-    def __init__(self, smoke_embeddings: int = 4, smoke_runs: int = 5, smoke_steps: int = 2000,
-                 smoke_base: Mapping[str, Any] | None = None) -> None:
-        super().__init__(smoke_steps=smoke_steps, smoke_runs=smoke_runs, smoke_base=smoke_base)
-        self.smoke_embeddings = int(smoke_embeddings)
+    def __init__(self, smoke: InitialSignalSizes = SMOKE,
+                 paper: InitialSignalSizes = PAPER) -> None:
+        super().__init__(smoke=smoke, paper=paper)
 
-    def embeddings(self, scale: str) -> int:
-        return self.smoke_embeddings if scale == "smoke" else self.paper_embeddings
-
-    def specs(self, scale: str) -> list[SweepSpec]:
-        runs = list(range(self.runs(scale)))
-        return [self._spec(scale, base=self.base(scale, **SPARSE_RECORDING),
-                           axes={"embedding_seed": list(range(self.embeddings(scale)))},
+    def specs_at(self, sizes: InitialSignalSizes) -> list[SweepSpec]:
+        runs = list(range(sizes.runs))
+        return [self._spec(sizes, base=self.base(sizes, **SPARSE_RECORDING),
+                           axes={"embedding_seed": list(range(sizes.embeddings))},
                            seeds={"mlp": runs, "split": runs})]
 
-    def deviations(self, scale: str) -> list[str]:
-        out = super().deviations(scale)
-        if scale == "smoke" and self.smoke_embeddings < self.paper_embeddings:
-            out.insert(0, f"{self.smoke_embeddings} fixed embeddings instead of "
-                          f"{self.paper_embeddings}")
+    def deviations_at(self, sizes: InitialSignalSizes) -> list[str]:
+        out = super().deviations_at(sizes)
+        if sizes.embeddings < PAPER.embeddings:
+            out.insert(0, f"{sizes.embeddings} fixed embeddings instead of "
+                          f"{PAPER.embeddings}")
         return out
 
-    def analyze(self, store: Store, scale: str) -> ExperimentResult:
+    def analyze_at(self, store: Store, sizes: Sizes) -> ExperimentResult:
         from ..analysis.survival import analyze as survival_analysis
 
-        self.check_scale(scale)
-        ids = self.select(store, self.specs(scale)[0])
+        ids = self.select(store, self.specs_at(sizes)[0])
         a = survival_analysis(store, ids, group_by=["embedding_seed"])
         rates, corr = a.rates, a.correlation
         numbers = {
@@ -75,12 +83,12 @@ class InitialSignal(GridPreset):
             "mean_survival_rate": float(rates["rate"].mean()),
             "mean_n_circles": float(a.circles["n_circles"].mean()),
         }
-        result = self._result(scale, len(ids), numbers)
+        result = self._result(sizes, len(ids), numbers)
         result.claims = [Claim(
             "Frequencies with a larger initial signal survive more often.",
             f"r = {r_text(corr.r, corr.p_value)} over {corr.n_points} (embedding, k) points, "
             f"{numbers['runs_per_embedding']} runs per embedding.",
-            trend_holds(corr.r, corr.p_value, +1, scale),
+            trend_holds(corr.r, corr.p_value, +1, sizes.refutes),
             f"Pearson r of initial signal against survival rate > 0 with p < 0.05; "
             f"{SMOKE_MISS}")]
         result.figures = {"signal_vs_survival": figs.signal_vs_survival(

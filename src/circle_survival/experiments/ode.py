@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,10 +23,10 @@ from ..store import Store
 from ..sweep import SweepSpec
 from .base import (
     FRESH_EMBEDDING,
-    PAPER_STEPS,
     Claim,
     Experiment,
     ExperimentResult,
+    Sizes,
     fresh_embedding_seeds,
     scale_note,
 )
@@ -44,6 +45,21 @@ FITS = {"lasso": "Lasso (α = 0.01)", "lasso0": "Lasso(α = 0), the authors' lin
 PAPER_FITS = ("lasso", "lasso0")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ODESizes(Sizes):
+    """Sizes of experiment 11: ``steps`` of the trajectory run, the R^2 grid of d (``ds``)
+    and ``runs`` per d; ``base`` applies to the trajectory run, and to the R^2 runs except
+    its ``d``."""
+
+    ds: tuple[int, ...] = PAPER_D_GRID
+    runs: int = 10
+
+
+#: the authors' design: the seed-1 run of 30,000 steps; every d from 4 to 95, 10 runs each
+PAPER = ODESizes(scale="paper")
+SMOKE = ODESizes(scale="smoke", ds=(4, 34, 64, 95), runs=3, refutes=False)
+
+
 class LinearODE(Experiment):
     """Experiment 11: linear dynamics s_{t+1} - s_t = A s_t + b of the early signals.
 
@@ -59,10 +75,8 @@ class LinearODE(Experiment):
     follow the true signals; one-step R^2 of all three is reported.
 
     Args:
-        paper_d, paper_runs_per_d: the paper-scale R^2 grid (every d from 4 to 95; 10 runs).
-        smoke_steps, smoke_d, smoke_runs_per_d: the smoke scale.
-        smoke_overrides: RunConfig fields changed at the smoke scale (``d`` applies to the
-            trajectory run only).
+        smoke, paper: the sizes at each scale (:class:`ODESizes`; the paper's: every d from
+            4 to 95, 10 runs each).
         window: the fit window, steps 0 .. window (the paper's 1000).
         alpha: the Lasso penalty (the paper's 0.01).
         max_rel_rmse: the claims' criterion: the median over frequencies of a prediction's
@@ -75,62 +89,51 @@ class LinearODE(Experiment):
     number = 11
     title = "Linear ODE of the signal dynamics"
 
-    def __init__(self, *, paper_d: Sequence[int] = PAPER_D_GRID, paper_runs_per_d: int = 10,
-                 smoke_steps: int = PAPER_STEPS, smoke_d: Sequence[int] = (4, 34, 64, 95),
-                 smoke_runs_per_d: int = 3, smoke_overrides: Mapping[str, Any] | None = None,
+    def __init__(self, *, smoke: ODESizes = SMOKE, paper: ODESizes = PAPER,
                  window: int = 1000, alpha: float = 0.01, max_rel_rmse: float = 0.05,
                  min_r2: float = 0.9, embedding_seed: int = 1):
-        self.paper_d = tuple(paper_d)
-        self.paper_runs_per_d = paper_runs_per_d
-        self.smoke_steps, self.smoke_d = smoke_steps, tuple(smoke_d)
-        self.smoke_runs_per_d = smoke_runs_per_d
-        self.smoke_overrides = dict(smoke_overrides or {})
+        super().__init__(smoke=smoke, paper=paper)
         self.window, self.alpha = window, alpha
         self.max_rel_rmse, self.min_r2 = max_rel_rmse, min_r2
         self.embedding_seed = embedding_seed
-        if smoke_steps < window:
-            raise ConfigError(f"{self.name}: the trajectory run ({smoke_steps} steps) must "
-                              f"cover the fit window ({window} steps)")
+        for sizes in (smoke, paper):
+            if sizes.steps < window:
+                raise ConfigError(f"{self.name}: the trajectory run ({sizes.steps} steps) "
+                                  f"must cover the fit window ({window} steps)")
 
-    def _sizes(self, scale: str) -> tuple[int, tuple[int, ...], int, dict[str, Any]]:
-        self.check_scale(scale)
-        if scale == "paper":
-            return PAPER_STEPS, self.paper_d, self.paper_runs_per_d, {}
-        return self.smoke_steps, self.smoke_d, self.smoke_runs_per_d, self.smoke_overrides
-
-    def specs(self, scale: str) -> list[SweepSpec]:
-        steps, ds, runs, over = self._sizes(scale)
+    def specs_at(self, sizes: ODESizes) -> list[SweepSpec]:
+        over = sizes.base
         trajectory = SweepSpec(
-            name=f"{self.name}-{scale}-trajectory",
-            base={**over, **FRESH_EMBEDDING, "steps": steps, "signal_every": 1},
+            name=f"{self.name}-{sizes.scale}-trajectory",
+            base={**over, **FRESH_EMBEDDING, "steps": sizes.steps, "signal_every": 1},
             seeds=fresh_embedding_seeds(self.embedding_seed))
-        seeds = list(range(runs))
+        seeds = list(range(sizes.runs))
         r2 = SweepSpec(
-            name=f"{self.name}-{scale}-r2",
+            name=f"{self.name}-{sizes.scale}-r2",
             base={**{k: v for k, v in over.items() if k != "d"}, "steps": self.window,
                   "signal_every": 1},
-            axes={"d": list(ds)}, seeds={"embedding": seeds, "mlp": seeds, "split": seeds})
+            axes={"d": list(sizes.ds)}, seeds={"embedding": seeds, "mlp": seeds, "split": seeds})
         return [trajectory, r2]
 
-    def deviations(self, scale: str) -> list[str]:
-        steps, ds, runs, over = self._sizes(scale)
+    def deviations_at(self, sizes: ODESizes) -> list[str]:
         out = [f"R^2 runs trained {self.window:,} steps, the fit window (the same data as the "
                "first steps of full-length runs)"]
-        if tuple(ds) != PAPER_D_GRID:
-            out.append(f"R^2 grid d = {', '.join(map(str, ds))} instead of every d from 4 to "
-                       "95")
-        if runs != 10:
-            out.append(f"{runs} runs per d instead of 10")
-        if steps != PAPER_STEPS:
-            out.append(single_steps_deviation(steps, "the trajectory's survived/dead labels"))
-        if over:
-            out.append(f"model changed: {override_text(over)}")
+        if tuple(sizes.ds) != PAPER.ds:
+            out.append(f"R^2 grid d = {', '.join(map(str, sizes.ds))} instead of every d from "
+                       "4 to 95")
+        if sizes.runs != PAPER.runs:
+            out.append(f"{sizes.runs} runs per d instead of {PAPER.runs}")
+        if sizes.steps != PAPER.steps:
+            out.append(single_steps_deviation(sizes.steps,
+                                              "the trajectory's survived/dead labels"))
+        if sizes.base:
+            out.append(f"model changed: {override_text(sizes.base)}")
         return out
 
-    def analyze(self, store: Store, scale: str) -> ExperimentResult:
+    def analyze_at(self, store: Store, sizes: ODESizes) -> ExperimentResult:
         from ..analysis.ode import analyse_ode
 
-        trajectory, r2_spec = self.specs(scale)
+        trajectory, r2_spec = self.specs_at(sizes)
         (rid,) = self.select(store, trajectory)
         r2_ids = self.select(store, r2_spec)
         cfg = store.config(rid)
@@ -147,8 +150,8 @@ class LinearODE(Experiment):
         r2 = r2_table(store, r2_ids, self.window, self.alpha)
         by_d = r2_by_d(r2)
         numbers = self._numbers(res, errors, by_d, notes, cfg, rid)
-        result = ExperimentResult(self.name, self.number, self.title, scale,
-                                  1 + len(r2_ids), numbers, {}, [], self.deviations(scale))
+        result = ExperimentResult(self.name, self.number, self.title, sizes.scale,
+                                  1 + len(r2_ids), numbers, {}, [], self.deviations_at(sizes))
         result.claims = self._claims(numbers, by_d)
         result.figures = self._figures(res, alive, r2, result)
         return result

@@ -6,8 +6,7 @@ of k against α·S_k − mean_k S_k (measured on the unperturbed embedding).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from .base import (
     Claim,
     Experiment,
     ExperimentResult,
+    Sizes,
     r_text,
     scale_note,
 )
@@ -42,6 +42,23 @@ AXIS_CORRECTION = ("x axis α·S_k − mean_k S_k measured on the unperturbed em
                    "authors' plot measures both on the α = 0.85 embedding, which shifts and "
                    "rescales their axis)")
 
+
+@dataclass(frozen=True, kw_only=True)
+class PerturbationSizes(Sizes):
+    """Sizes of experiment 6: the perturbed frequency ``k``, the number of fixed embeddings
+    (seeds 0 .. n-1), the grid of α and the ``runs`` per (embedding, α)."""
+
+    k: int = PAPER_K
+    embeddings: int = PAPER_EMBEDDINGS
+    alphas: tuple[float, ...] = PAPER_ALPHAS
+    runs: int = PAPER_RUNS_PER_ALPHA
+
+
+#: the authors' design: k = 25, 8 embeddings, 50 values of α, 50 runs each, 30,000 steps
+PAPER = PerturbationSizes(scale="paper")
+SMOKE = PerturbationSizes(scale="smoke", k=10, embeddings=2, alphas=(0.7, 0.85, 1.0, 1.15, 1.3),
+                          runs=12, steps=2000, base={"p": 23, "d": 32}, refutes=False)
+
 class Perturbation(InterventionPreset):
     """Experiment 6: scale the Fourier component of one frequency k of a fixed embedding by α
     and measure how often k survives.
@@ -59,69 +76,38 @@ class Perturbation(InterventionPreset):
     name = "perturbation"
     number = 6
     title = "Initial signal, causal: scaling one frequency's Fourier component"
-    paper_k = PAPER_K
-    paper_alphas = PAPER_ALPHAS
-    paper_embeddings = PAPER_EMBEDDINGS
-    paper_runs = PAPER_RUNS_PER_ALPHA
 
-    def __init__(self, smoke_k: int = 10, smoke_embeddings: int = 2,
-                 smoke_alphas: Sequence[float] = (0.7, 0.85, 1.0, 1.15, 1.3),
-                 smoke_runs: int = 12, smoke_steps: int = 2000,
-                 smoke_base: Mapping[str, Any] | None = None) -> None:
-        base = {"p": 23, "d": 32} if smoke_base is None else smoke_base
-        super().__init__(smoke_steps=smoke_steps, smoke_base=base)
-        self.smoke_k = int(smoke_k)
-        self.smoke_embeddings = int(smoke_embeddings)
-        self.smoke_alphas = tuple(float(a) for a in smoke_alphas)
-        self.smoke_runs = int(smoke_runs)
+    def __init__(self, smoke: PerturbationSizes = SMOKE,
+                 paper: PerturbationSizes = PAPER) -> None:
+        super().__init__(smoke=smoke, paper=paper)
 
-    def k(self, scale: str) -> int:
-        self.check_scale(scale)
-        return self.smoke_k if scale == "smoke" else self.paper_k
-
-    def alphas(self, scale: str) -> tuple[float, ...]:
-        self.check_scale(scale)
-        return self.smoke_alphas if scale == "smoke" else self.paper_alphas
-
-    def n_embeddings(self, scale: str) -> int:
-        self.check_scale(scale)
-        return self.smoke_embeddings if scale == "smoke" else self.paper_embeddings
-
-    def runs(self, scale: str) -> int:
-        """Runs per (embedding, α)."""
-        self.check_scale(scale)
-        return self.smoke_runs if scale == "smoke" else self.paper_runs
-
-    def specs(self, scale: str) -> list[SweepSpec]:
-        k, runs = self.k(scale), list(range(self.runs(scale)))
-        scales = [{"kind": "scale", "k": k, "alpha": a} for a in self.alphas(scale)]
-        return [SweepSpec(name=self.spec_name(scale), base=self.base(scale, **SPARSE_RECORDING),
-                          axes={"embedding_seed": list(range(self.n_embeddings(scale))),
+    def specs_at(self, sizes: PerturbationSizes) -> list[SweepSpec]:
+        runs = list(range(sizes.runs))
+        scales = [{"kind": "scale", "k": sizes.k, "alpha": a} for a in sizes.alphas]
+        return [SweepSpec(name=self.spec_name(sizes), base=self.base(sizes, **SPARSE_RECORDING),
+                          axes={"embedding_seed": list(range(sizes.embeddings)),
                                 "intervention": scales},
                           seeds={"mlp": runs, "split": runs})]
 
-    def deviations(self, scale: str) -> list[str]:
-        out = [AXIS_CORRECTION] + super().deviations(scale)
-        if scale == "paper":
-            return out
-        if self.smoke_k != self.paper_k:
-            out.append(f"perturbed frequency k = {self.smoke_k} instead of {self.paper_k}")
-        if self.smoke_embeddings != self.paper_embeddings:
-            out.append(f"{self.smoke_embeddings} fixed embeddings instead of "
-                       f"{self.paper_embeddings}")
-        if self.smoke_alphas != self.paper_alphas:
-            out.append(f"α ∈ {fmt_values(self.smoke_alphas)} instead of {len(self.paper_alphas)} "
-                       f"values in [{min(self.paper_alphas):g}, {max(self.paper_alphas):g}]")
-        if self.smoke_runs != self.paper_runs:
-            out.append(f"{self.smoke_runs} runs per α instead of {self.paper_runs}")
+    def deviations_at(self, sizes: PerturbationSizes) -> list[str]:
+        out = [AXIS_CORRECTION] + super().deviations_at(sizes)
+        if sizes.k != PAPER.k:
+            out.append(f"perturbed frequency k = {sizes.k} instead of {PAPER.k}")
+        if sizes.embeddings != PAPER.embeddings:
+            out.append(f"{sizes.embeddings} fixed embeddings instead of {PAPER.embeddings}")
+        if tuple(sizes.alphas) != PAPER.alphas:
+            out.append(f"α ∈ {fmt_values(sizes.alphas)} instead of {len(PAPER.alphas)} "
+                       f"values in [{min(PAPER.alphas):g}, {max(PAPER.alphas):g}]")
+        if sizes.runs != PAPER.runs:
+            out.append(f"{sizes.runs} runs per α instead of {PAPER.runs}")
         return out
 
-    def run_table(self, store: Store, scale: str) -> pd.DataFrame:
+    def run_table(self, store: Store, sizes: PerturbationSizes) -> pd.DataFrame:
         """One row per run: run_id, embedding_seed, alpha, signal_before (S_k unperturbed),
         mean_signal (mean_k of the unperturbed initial signals), x = α·S_k − mean, survived."""
-        spec = self.specs(scale)[0]
+        spec = self.specs_at(sizes)[0]
         ids = self.select(store, spec)
-        k = self.k(scale)
+        k = sizes.k
         rows = []
         means: dict[int, float] = {}
         for rid, cfg, circ, res in zip(ids, spec.configs(), run_circles(store, ids),
@@ -135,10 +121,9 @@ class Perturbation(InterventionPreset):
                          "x": alpha * before - means[seed], "survived": k in circ})
         return pd.DataFrame(rows)
 
-    def analyze(self, store: Store, scale: str) -> ExperimentResult:
-        self.check_scale(scale)
-        k = self.k(scale)
-        runs = self.run_table(store, scale)
+    def analyze_at(self, store: Store, sizes: PerturbationSizes) -> ExperimentResult:
+        k = sizes.k
+        runs = self.run_table(store, sizes)
         rates = (runs.groupby(["embedding_seed", "alpha"], sort=True)
                  .agg(x=("x", "mean"), n_runs=("run_id", "size"),
                       n_survived=("survived", "sum")).reset_index())
@@ -161,9 +146,9 @@ class Perturbation(InterventionPreset):
             "points": rates[["embedding_seed", "alpha", "x", "n_runs", "n_survived", "rate",
                              "ci_low", "ci_high"]].to_dict(orient="list"),
         }
-        result = self._result(scale, len(runs), numbers)
+        result = self._result(sizes, len(runs), numbers)
         holds = None if not math.isfinite(rho) else bool(rho > 0 and rho_p < ALPHA)
-        if holds is False and scale == "smoke":
+        if holds is False and not sizes.refutes:
             holds = None  # too few runs to refute the claim
         result.claims = [Claim(
             f"Scaling up a frequency's initial signal makes it survive more often: the survival "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,8 @@ from ..sweep import SweepSpec
 from .base import (
     ALPHA,
     PAPER_STEPS,
-    SmokeScaled,
+    Scaled,
+    Sizes,
     base_deviations,
     steps_deviation,
 )
@@ -34,56 +36,53 @@ def fmt_grid(values: Sequence[Any]) -> str:
     return "{" + ", ".join(vals) + "}"
 
 
-def trend_holds(r: float, p_value: float, sign: int, scale: str = "paper") -> bool | None:
+def trend_holds(r: float, p_value: float, sign: int, refutes: bool = True) -> bool | None:
     """Whether r has the given sign with p < 0.05: True / False, or None (undecided) when r is
-    undefined (no variation). At the smoke scale a miss is undecided too, unless the trend is
-    significant in the opposite direction: a few runs can confirm a trend but not refute it."""
+    undefined (no variation). Where the runs cannot refute (``refutes`` False: the smoke
+    scale) a miss is undecided too, unless the trend is significant in the opposite
+    direction: a few runs can confirm a trend but not refute it."""
     if not math.isfinite(r):
         return None
     if sign * r > 0 and p_value < ALPHA:
         return True
-    if scale == "smoke" and not (sign * r < 0 and p_value < ALPHA):
+    if not refutes and not (sign * r < 0 and p_value < ALPHA):
         return None
     return False
 
 
-class GridPreset(SmokeScaled):
-    """Sizes shared by the presets: steps and runs per point at each scale, and extra config
-    fields for the smoke scale."""
+@dataclass(frozen=True, kw_only=True)
+class GridSizes(Sizes):
+    """Sizes of a grid preset: ``runs`` per point of the grid."""
 
-    paper_runs = 1
+    runs: int = 1
+
+
+class GridPreset(Scaled):
+    """A grid of runs per point; its sizes (:class:`GridSizes` or an extension) give the
+    steps, the runs per point and extra config fields; departures are listed against the
+    authors' sizes (``authors``)."""
+
+    #: the authors' sizes (what departures are measured against)
+    authors: GridSizes
     #: what "runs per point" counts, in the deviation text
     per_point = "point"
     #: what more steps could change (None: circles can still die late)
     short_steps_note: str | None = None
 
-    def __init__(self, *, smoke_steps: int, smoke_runs: int = 1,
-                 smoke_base: Mapping[str, Any] | None = None) -> None:
-        super().__init__(smoke_steps=smoke_steps, smoke_base=smoke_base)
-        self.smoke_runs = int(smoke_runs)
-
-    def runs(self, scale: str) -> int:
-        """Runs per point of the grid."""
-        self.check_scale(scale)
-        return self.smoke_runs if scale == "smoke" else self.paper_runs
-
-    def seeds(self, scale: str) -> dict[str, list[int]]:
+    def seeds(self, sizes: GridSizes) -> dict[str, list[int]]:
         """Everything redrawn: run i uses seed i for the embedding, the MLP and the split."""
-        ids = list(range(self.runs(scale)))
+        ids = list(range(sizes.runs))
         return {"embedding": ids, "mlp": ids, "split": ids}
 
-    def deviations(self, scale: str) -> list[str]:
-        self.check_scale(scale)
-        if scale == "paper":
-            return []
-        out = steps_deviation(self.smoke_steps, self.paper_steps, self.short_steps_note)
-        if self.smoke_runs < self.paper_runs:
-            out.append(f"{self.smoke_runs} runs per {self.per_point} instead of "
-                       f"{self.paper_runs}")
-        return out + base_deviations(self.smoke_base)
+    def deviations_at(self, sizes: GridSizes) -> list[str]:
+        paper = self.authors
+        out = steps_deviation(sizes.steps, paper.steps, self.short_steps_note)
+        if sizes.runs < paper.runs:
+            out.append(f"{sizes.runs} runs per {self.per_point} instead of {paper.runs}")
+        return out + base_deviations(sizes.base)
 
-    def _spec(self, scale: str, suffix: str = "", **kwargs: Any) -> SweepSpec:
-        name = f"{self.name}-{scale}" + (f"-{suffix}" if suffix else "")
+    def _spec(self, sizes: Sizes, suffix: str = "", **kwargs: Any) -> SweepSpec:
+        name = f"{self.name}-{sizes.scale}" + (f"-{suffix}" if suffix else "")
         return SweepSpec(name=name, **kwargs)
 
 
@@ -131,20 +130,16 @@ def resolved_all(store: Store, ids: Sequence[str]) -> list[dict[str, Any]]:
     return [json.loads(t) if isinstance(t, str) and t else {} for t in texts]
 
 
-class InterventionPreset(SmokeScaled):
-    """Steps and extra config fields at the smoke scale, shared by the presets."""
+class InterventionPreset(Scaled):
+    """Steps and extra config fields of the sizes, shared by the presets."""
 
-    def deviations(self, scale: str) -> list[str]:
-        self.check_scale(scale)
-        if scale == "paper":
-            return []
+    def deviations_at(self, sizes: Sizes) -> list[str]:
         why = (f"circles can still die later, so survival can differ from "
-               f"{self.paper_steps:,}-step runs")
-        return (steps_deviation(self.smoke_steps, self.paper_steps, why)
-                + base_deviations(self.smoke_base))
+               f"{PAPER_STEPS:,}-step runs")
+        return (steps_deviation(sizes.steps, PAPER_STEPS, why) + base_deviations(sizes.base))
 
-    def spec_name(self, scale: str) -> str:
-        return f"{self.name}-{scale}"
+    def spec_name(self, sizes: Sizes) -> str:
+        return f"{self.name}-{sizes.scale}"
 
 
 def override_text(overrides: Mapping[str, Any]) -> str:

@@ -6,8 +6,7 @@ of the final F[1] and F[2].
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -17,17 +16,23 @@ from ..figures import runs as run_figs
 from ..store import Store
 from ..sweep import SweepSpec
 from .base import (
-    PAPER_STEPS,
     Claim,
     Experiment,
     ExperimentResult,
+    Sizes,
     scale_note,
     seed10_recording,
     seed10_spec,
 )
 from .shared import (
     GridPreset,
+    GridSizes,
 )
+
+#: the authors' one run of 30,000 steps
+PAPER = GridSizes(scale="paper")
+#: the smoke scale trains the same run (a few CPU-minutes)
+SMOKE = GridSizes(scale="smoke", refutes=False)
 
 
 class SignalEvolution(GridPreset):
@@ -44,20 +49,20 @@ class SignalEvolution(GridPreset):
     number = 1
     title = "Signal evolution of one run"
 
-    def __init__(self, smoke_steps: int = PAPER_STEPS, embedding_seed: int = 10,
-                 plane_ks: Sequence[int] = (1, 2),
-                 smoke_base: Mapping[str, Any] | None = None) -> None:
-        super().__init__(smoke_steps=smoke_steps, smoke_base=smoke_base)
+    authors = PAPER
+
+    def __init__(self, smoke: GridSizes = SMOKE, paper: GridSizes = PAPER,
+                 embedding_seed: int = 10, plane_ks: Sequence[int] = (1, 2)) -> None:
+        super().__init__(smoke=smoke, paper=paper)
         self.embedding_seed = int(embedding_seed)
         self.plane_ks = tuple(int(k) for k in plane_ks)
 
-    def specs(self, scale: str) -> list[SweepSpec]:
-        return [seed10_spec(self.name, scale, self.base(scale, **seed10_recording(
-            self.steps(scale))), self.embedding_seed)]
+    def specs_at(self, sizes: Sizes) -> list[SweepSpec]:
+        return [seed10_spec(self.name, sizes.scale, self.base(sizes, **seed10_recording(
+            sizes.steps)), self.embedding_seed)]
 
-    def analyze(self, store: Store, scale: str) -> ExperimentResult:
-        self.check_scale(scale)
-        (rid,) = self.select(store, self.specs(scale)[0])
+    def analyze_at(self, store: Store, sizes: Sizes) -> ExperimentResult:
+        (rid,) = self.select(store, self.specs_at(sizes)[0])
         cfg = store.config(rid)
         p = cfg.p
         steps, sig = store.signals(rid)
@@ -85,7 +90,7 @@ class SignalEvolution(GridPreset):
             "test_loss": float(store.runs.loc[rid, "test_loss"]),
             "test_acc": float(store.runs.loc[rid, "test_acc"]),
         }
-        result = self._result(scale, 1, numbers)
+        result = self._result(sizes, 1, numbers)
         one_of = [k in survivors for k in pair]
         result.claims = [
             Claim("A few circles survive training; the other frequencies die.",

@@ -5,7 +5,8 @@ and 80·r (the authors' real coefficients), every other frequency 1e-6; which su
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from .base import (
     Claim,
     Experiment,
     ExperimentResult,
+    Sizes,
     r_text,
     scale_note,
 )
@@ -39,6 +41,33 @@ PAPER_SIGNAL = 80.0
 #: experiment 7's random draws come from this tool's generators, not the authors'
 DRAW_NOTE = ("each run's pair of frequencies and directions drawn with numpy.random."
              "default_rng(run index), not the authors' random stream (same design, other draws)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TwoCirclesSizes(Sizes):
+    """Sizes of experiment 7: the grid of ratios r, the ``runs`` per r and the larger
+    circle's signal (None: the paper's 80 scaled by sqrt(p d) to the run's shape:
+    :attr:`larger_signal`)."""
+
+    ratios: tuple[float, ...] = PAPER_RATIOS
+    runs: int = PAPER_RUNS_PER_RATIO
+    signal: float | None = PAPER_SIGNAL
+
+    @property
+    def larger_signal(self) -> float:
+        """The larger circle's signal s: ``signal``, or the paper's 80 scaled by sqrt(p d)
+        to the shape of ``base`` (80 is about the typical signal sqrt(p d) = 86.9 of an
+        N(0, 1) embedding at p = 59, d = 128)."""
+        if self.signal is not None:
+            return float(self.signal)
+        cfg = RunConfig(**{k: v for k, v in self.base.items() if k in ("p", "d")})
+        return PAPER_SIGNAL * math.sqrt(cfg.p * cfg.d / (59 * 128))
+
+
+#: the authors' design: s = 80, 16 ratios, 100 runs per ratio, 30,000 steps
+PAPER = TwoCirclesSizes(scale="paper")
+SMOKE = TwoCirclesSizes(scale="smoke", ratios=PAPER_RATIOS[1::2], runs=12, steps=2000,
+                        signal=None, base={"p": 23, "d": 32}, refutes=False)
 
 
 class TwoCircles(InterventionPreset):
@@ -58,79 +87,47 @@ class TwoCircles(InterventionPreset):
     name = "two-circles"
     number = 7
     title = "Initial signal, constructed: two circles of different signal"
-    paper_ratios = PAPER_RATIOS
-    paper_runs = PAPER_RUNS_PER_RATIO
-    paper_signal = PAPER_SIGNAL
 
-    def __init__(self, smoke_ratios: Sequence[float] | None = None, smoke_runs: int = 12,
-                 smoke_steps: int = 2000, smoke_signal: float | None = None,
-                 smoke_base: Mapping[str, Any] | None = None, seed: int = 0,
-                 real: bool = True) -> None:
-        base = {"p": 23, "d": 32} if smoke_base is None else smoke_base
-        super().__init__(smoke_steps=smoke_steps, smoke_base=base)
-        ratios = PAPER_RATIOS[1::2] if smoke_ratios is None else smoke_ratios
-        self.smoke_ratios = tuple(float(r) for r in ratios)
-        self.smoke_runs = int(smoke_runs)
-        self.signal_scaled = smoke_signal is None
-        self.smoke_signal = self._scaled_signal() if self.signal_scaled else float(smoke_signal)
+    def __init__(self, smoke: TwoCirclesSizes = SMOKE, paper: TwoCirclesSizes = PAPER,
+                 seed: int = 0, real: bool = True) -> None:
+        super().__init__(smoke=smoke, paper=paper)
         self.seed = int(seed)
         self.real = bool(real)
 
-    def _scaled_signal(self) -> float:
-        """The paper's s = 80 scaled by sqrt(p d) to the smoke shape (80 is about the typical
-        signal sqrt(p d) = 86.9 of an N(0, 1) embedding at p = 59, d = 128)."""
-        cfg = RunConfig(**{k: v for k, v in self.smoke_base.items() if k in ("p", "d")})
-        return PAPER_SIGNAL * math.sqrt(cfg.p * cfg.d / (59 * 128))
-
-    def ratios(self, scale: str) -> tuple[float, ...]:
-        self.check_scale(scale)
-        return self.smoke_ratios if scale == "smoke" else self.paper_ratios
-
-    def runs(self, scale: str) -> int:
-        """Runs per ratio."""
-        self.check_scale(scale)
-        return self.smoke_runs if scale == "smoke" else self.paper_runs
-
-    def signal(self, scale: str) -> float:
-        self.check_scale(scale)
-        return self.smoke_signal if scale == "smoke" else self.paper_signal
-
-    def interventions(self, scale: str) -> list[dict[str, Any]]:
+    def interventions(self, sizes: TwoCirclesSizes) -> list[dict[str, Any]]:
         """One construct intervention per run: ratio outer, run index inner."""
-        s = self.signal(scale)
+        s = sizes.larger_signal
         extra = {"real": True} if self.real else {}
         return [{"kind": "construct", "ratio": r, "signal": s, "pair_seed": i,
                  "direction_seed": i, **extra}
-                for r in self.ratios(scale) for i in range(self.runs(scale))]
+                for r in sizes.ratios for i in range(sizes.runs)]
 
-    def specs(self, scale: str) -> list[SweepSpec]:
+    def specs_at(self, sizes: TwoCirclesSizes) -> list[SweepSpec]:
         seed = [self.seed]
-        return [SweepSpec(name=self.spec_name(scale), base=self.base(scale, **SPARSE_RECORDING),
-                          axes={"intervention": self.interventions(scale)},
+        return [SweepSpec(name=self.spec_name(sizes), base=self.base(sizes, **SPARSE_RECORDING),
+                          axes={"intervention": self.interventions(sizes)},
                           seeds={"embedding": seed, "mlp": seed, "split": seed})]
 
-    def deviations(self, scale: str) -> list[str]:
-        out = [DRAW_NOTE] + super().deviations(scale)
+    def deviations_at(self, sizes: TwoCirclesSizes) -> list[str]:
+        out = [DRAW_NOTE] + super().deviations_at(sizes)
         if not self.real:
             out.append("complex Fourier coefficients (round circles) instead of the authors' "
                        "real ones (cosine lines)")
-        if scale == "paper":
-            return out
-        if self.smoke_ratios != self.paper_ratios:
-            out.append(f"r ∈ {fmt_values(self.smoke_ratios)} instead of {len(self.paper_ratios)} "
+        if tuple(sizes.ratios) != PAPER.ratios:
+            out.append(f"r ∈ {fmt_values(sizes.ratios)} instead of {len(PAPER.ratios)} "
                        "values in exp([−4, 0])")
-        if self.smoke_runs != self.paper_runs:
-            out.append(f"{self.smoke_runs} runs per r instead of {self.paper_runs}")
-        if self.smoke_signal != self.paper_signal:
-            why = " (scaled by sqrt(p d) to the smaller shape)" if self.signal_scaled else ""
-            out.append(f"larger signal s = {self.smoke_signal:.3g} instead of "
-                       f"{self.paper_signal:g}{why}")
+        if sizes.runs != PAPER.runs:
+            out.append(f"{sizes.runs} runs per r instead of {PAPER.runs}")
+        if sizes.larger_signal != PAPER.larger_signal:
+            why = " (scaled by sqrt(p d) to the smaller shape)" if sizes.signal is None else ""
+            out.append(f"larger signal s = {sizes.larger_signal:.3g} instead of "
+                       f"{PAPER.larger_signal:g}{why}")
         return out
 
-    def run_table(self, store: Store, scale: str) -> pd.DataFrame:
+    def run_table(self, store: Store, sizes: TwoCirclesSizes) -> pd.DataFrame:
         """One row per run: run_id, ratio, larger, smaller (the pair's frequencies),
         larger_survived, smaller_survived."""
-        ids = self.select(store, self.specs(scale)[0])
+        ids = self.select(store, self.specs_at(sizes)[0])
         rows = []
         for rid, circ, res in zip(ids, run_circles(store, ids), resolved_all(store, ids),
                                   strict=True):
@@ -142,9 +139,8 @@ class TwoCircles(InterventionPreset):
                          "smaller_survived": small in circ})
         return pd.DataFrame(rows)
 
-    def analyze(self, store: Store, scale: str) -> ExperimentResult:
-        self.check_scale(scale)
-        runs = self.run_table(store, scale)
+    def analyze_at(self, store: Store, sizes: TwoCirclesSizes) -> ExperimentResult:
+        runs = self.run_table(store, sizes)
         rates = ratio_rates(runs)
         ratios = np.sort(rates["ratio"].to_numpy())
         low = runs[runs["ratio"] <= np.median(ratios)]
@@ -154,7 +150,7 @@ class TwoCircles(InterventionPreset):
         top = rates.iloc[-1]
         p_top = mcnemar(int(top["n_larger_only"]), int(top["n_smaller_only"]))
         numbers = {
-            "signal": self.signal(scale), "runs_per_ratio": int(rates["n_runs"].max()),
+            "signal": sizes.larger_signal, "runs_per_ratio": int(rates["n_runs"].max()),
             "n_ratios": len(rates),
             "small_r": {"max_ratio": float(low["ratio"].max()), "n_runs": len(low),
                         "rate_larger": float(low["larger_survived"].mean()),
@@ -171,24 +167,24 @@ class TwoCircles(InterventionPreset):
             "real_coefficients": self.real,
             "rates": rates.to_dict(orient="list"),
         }
-        result = self._result(scale, len(runs), numbers)
-        result.claims = self._claims(numbers, scale)
+        result = self._result(sizes, len(runs), numbers)
+        result.claims = self._claims(numbers, sizes)
         result.figures = {"two_circles_survival": ifigs.two_circles_survival(
             rates, note=scale_note(result))}
         return result
 
-    def _claims(self, numbers: Mapping[str, Any], scale: str) -> list[Claim]:
+    def _claims(self, numbers: Mapping[str, Any], sizes: Sizes) -> list[Claim]:
         lo, trend = numbers["small_r"], numbers["smaller_trend"]
         first = None
         if math.isfinite(lo["mcnemar_p"]):
             first = bool(lo["larger_only"] > lo["smaller_only"] and lo["mcnemar_p"] < ALPHA)
-            if not first and scale == "smoke":
+            if not first and not sizes.refutes:
                 first = None
         r, p_r = trend["spearman_r"], trend["spearman_p"]
         second = None
         if math.isfinite(r):
             second = bool(r > 0 and p_r < ALPHA)
-            if not second and scale == "smoke" and not (r < 0 and p_r < ALPHA):
+            if not second and not sizes.refutes and not (r < 0 and p_r < ALPHA):
                 second = None
         return [
             Claim("When the smaller circle is much weaker (small r), the larger circle survives "
