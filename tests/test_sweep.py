@@ -176,7 +176,7 @@ def test_resume_after_sigkill_and_concurrent_sweep_refused(tmp_path):
 
     store = tmp_path / "store"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "circle_survival", "sweep", "run", str(f), "--store", str(store),
+        [sys.executable, "-m", "circle_survival", "sweep", "run", str(f), str(store),
          "--max-batch", "1", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:

@@ -139,7 +139,8 @@ def analyze_command(
     rule: Annotated[str, Opt(help="Survival rule: 2x-mean (the paper's circles) or absolute "
                                   "(final S_k > threshold).")] = "2x-mean",
     threshold: Annotated[float, Opt(help="Threshold of the absolute rule.")] = 10.0,
-    out: Annotated[Path | None, Opt(help="Also write circles, survival and frequencies "
+    out: Annotated[Path | None, Opt("--out", "-o", help="Also write circles, survival and "
+                                    "frequencies "
                                          "tables as CSV and Parquet into this directory.")
                    ] = None,
 ) -> None:
@@ -172,9 +173,10 @@ def analyze_command(
 def plot_command(
     kind: Annotated[str, Arg(help=f"Figure: {', '.join(KINDS)}.")],
     store: Annotated[Path, Arg(help="A store directory.")],
-    run: Annotated[str | None, Opt(help="Run id (default: the store's only run).")] = None,
-    out: Annotated[Path | None, Opt(help="Output path stem; writes STEM.png and STEM.svg "
-                                         "[default: KIND or KIND-RUN].")] = None,
+    run: Annotated[str | None, Opt(help="Run id of a one-run figure (default: the store's "
+                                        "only run).")] = None,
+    out: Annotated[Path, Opt("--out", "-o", help="Directory to write KIND[-RUN].png and .svg "
+                                                 "into.")] = Path("."),
     k: Annotated[str | None, Opt("--k", help="Frequencies, e.g. 5,17 (planes: two; "
                                              "circles-fft: any).")] = None,
     steps: Annotated[str | None, Opt(help="Steps of the planes figure, e.g. 0,15000,30000 "
@@ -197,12 +199,14 @@ def plot_command(
     if kind in RUN_KINDS:
         rid = pick_run(s, run)
         fig = _run_figure(kind, s, rid, ks, step_list, rule, threshold)
-        stem = out if out is not None else Path(f"{kind}-{rid}")
+        stem = Path(out) / f"{kind}-{rid}"
     else:
+        if run is not None:
+            raise ConfigError(f"--run applies only to the figures of one run "
+                              f"({', '.join(RUN_KINDS)}); {kind} summarises every run")
         group_by = check_group_by(s, group_by or [])
-        ids = [pick_run(s, run)] if run is not None else None
-        fig = _store_figure(kind, s, ids, group_by, rule, threshold)
-        stem = out if out is not None else Path(kind)
+        fig = _store_figure(kind, s, None, group_by, rule, threshold)
+        stem = Path(out) / kind
     paths = save_figure(fig, stem)
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -131,11 +132,11 @@ def save_figures(figures: dict[str, Any], out: Path) -> list[Path]:
 
 
 def check_device(device: str) -> str:
-    """'cpu', 'cuda' or 'cuda:N'; CUDA must be present."""
+    """'cpu', 'cuda', 'cuda:N' or 'auto' (cuda when present); CUDA must be present."""
     from ..config import resolve_device
 
-    if device != "cpu" and not (device == "cuda" or device.startswith("cuda:")):
-        raise ConfigError(f"--device: expected cpu or cuda, got {device!r}")
+    if device not in ("cpu", "auto") and not (device == "cuda" or device.startswith("cuda:")):
+        raise ConfigError(f"--device: expected cpu, cuda or auto, got {device!r}")
     return resolve_device(device)
 
 
@@ -212,7 +213,8 @@ def gradient_command(
                                               "embedding_seed.")] = None,
     where: Annotated[list[str] | None, Opt("--where", "-w", help="Keep runs with COL=VALUE "
                                            "(repeatable), e.g. embedding_seed=0.")] = None,
-    out: Annotated[Path | None, Opt(help="Write the table (CSV, Parquet), the figures (PNG, "
+    out: Annotated[Path | None, Opt(
+        "--out", "-o", help="Write the table (CSV, Parquet), the figures (PNG, "
                                          "SVG) and the numbers (JSON) into this directory.")
                    ] = None,
 ) -> None:
@@ -289,9 +291,11 @@ def format_collaboration(losses: pd.DataFrame, survivors: Sequence[int],
 def collaboration_command(
     store: Annotated[Path, Arg(help="A store directory.")],
     run: Annotated[str | None, Opt(help="Run id (default: the store's only run).")] = None,
-    out: Annotated[Path | None, Opt(help="Write the figure (PNG, SVG) and the losses (CSV, "
+    out: Annotated[Path | None, Opt(
+        "--out", "-o", help="Write the figure (PNG, SVG) and the losses (CSV, "
                                          "Parquet) into this directory.")] = None,
-    device: Annotated[str, Opt(help="Device of the forward passes: cpu or cuda.")] = "cpu",
+    device: Annotated[str, Opt(help="Device of the forward passes: cpu, cuda, cuda:N or "
+                                    "auto.")] = "auto",
 ) -> None:
     """Loss with the embedding restricted to one circle, {strongest, k}, {two strongest, k}."""
     from ..analysis.collaboration import collaboration_losses, full_loss
@@ -425,7 +429,8 @@ def ode_command(
     run: Annotated[str | None, Opt(help="Run id (default: the store's only run).")] = None,
     window: Annotated[int, Opt(help="Fit over steps 0 .. WINDOW.")] = 1000,
     alpha: Annotated[float, Opt(help="Lasso penalty (scikit-learn's alpha).")] = 0.01,
-    out: Annotated[Path | None, Opt(help="Write the figures (PNG, SVG), the errors (CSV) and "
+    out: Annotated[Path | None, Opt(
+        "--out", "-o", help="Write the figures (PNG, SVG), the errors (CSV) and "
                                          "the numbers (JSON) into this directory.")] = None,
 ) -> None:
     """Fit s_{t+1} - s_t = A s_t + b (Lasso and OLS) to one run and roll the fits out."""
@@ -486,8 +491,11 @@ def r2_table(store, run_ids: Sequence[str], window: int, alpha: float
         if cfg.steps < window:
             raise ConfigError(f"run {rid} has {cfg.steps} steps, fewer than the window "
                               f"{window}; choose --window {cfg.steps} or less")
+    from tqdm import tqdm
+
     rows, notes = [], set()
-    for rid in run_ids:
+    for rid in tqdm(run_ids, desc="fitting", unit="run", file=sys.stderr, leave=False,
+                    disable=len(run_ids) < 20 or not sys.stderr.isatty()):
         steps, sig = window_signals(store, rid, window)
         r = store.runs.loc[rid]
         for method in ("lasso", "ols"):
@@ -530,7 +538,8 @@ def ode_r2_command(
     alpha: Annotated[float, Opt(help="Lasso penalty (scikit-learn's alpha).")] = 0.01,
     where: Annotated[list[str] | None, Opt("--where", "-w", help="Keep runs with COL=VALUE "
                                            "(repeatable).")] = None,
-    out: Annotated[Path | None, Opt(help="Write the R^2 tables (CSV), the figure (PNG, SVG) "
+    out: Annotated[Path | None, Opt(
+        "--out", "-o", help="Write the R^2 tables (CSV), the figure (PNG, SVG) "
                                          "and the numbers (JSON) into this directory.")
                    ] = None,
 ) -> None:
