@@ -107,3 +107,37 @@ def test_entry_point_runs_as_a_command(tmp_path):
                           "--p", "1"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and out.stderr.strip() == "error: p must be an integer >= 3, got 1"
+
+
+def test_show_formats_and_version(tmp_path, capsys):
+    import json
+
+    store = tmp_path / "s"
+    train_to_store([RunConfig(p=11, d=6, hidden=(12,), steps=10, embedding_seed=s)
+                    for s in range(2)], store)
+    runs = load(store).runs.sort_values("embedding_seed")
+    code, out, _ = run_cli(["show", store, "--format", "json"], capsys)
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["run_id"] for r in rows] == list(runs.index)
+    assert [r["circles"] for r in rows] == [[int(c) for c in cs] for cs in runs.circles]
+    assert [r["test_loss"] for r in rows] == pytest.approx(list(runs.test_loss))
+    code, out, _ = run_cli(["show", store, "-f", "csv"], capsys)
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[0].startswith("run_id,embedding_seed,") and len(lines) == 3
+    code, _, err = run_cli(["show", store, "--format", "xml"], capsys)
+    assert code == 2 and "--format" in err
+    code, out, _ = run_cli(["--version"], capsys)
+    from circle_survival import __version__
+
+    assert code == 0 and out.strip() == f"circle-survival {__version__}"
+
+
+@pytest.mark.parametrize("argv", [["train"], ["reproduce"], ["ablate"], ["sweep", "run"],
+                                  ["plot"], ["show"]])
+def test_help_names_the_store_alike_and_has_no_bool_metavars(capsys, argv):
+    code, out, _ = run_cli([*argv, "--help"], capsys)
+    assert code == 0 and "<bool>" not in out
+    if argv[0] != "show":
+        assert "STORE" in out.split("Options:")[0]
+    assert "--store" not in out

@@ -274,3 +274,19 @@ def test_a_second_spec_under_the_same_name_keeps_the_first_record(tmp_path):
     assert json.loads((store / "sweeps" / "t.json").read_text())["run_ids"] == second.run_ids()
     progress = {p.name: (p.complete, p.expected) for p in sweep_status(store).sweeps}
     assert progress == {"t": (3, 3), old.removesuffix(".json"): (2, 2)}
+
+
+def test_progress_bar_never_passes_the_total():
+    from circle_survival.sweep.executors import BatchCredit, ProgressBar
+
+    bar = ProgressBar(total=4, done=1, enabled=True)
+    batches = [[RunConfig(steps=3)] * 3]
+    credit = BatchCredit(bar, batches)
+    for n in (1, 1, 1, 1, 1):  # more steps reported than the batch has
+        credit.steps(0, n)
+        assert 0 <= bar.count <= 4 and bar.bar.n <= 4
+    bar.add(0.1 + 0.2)  # float residues past the total
+    credit.finished(0)
+    bar.add(1e-12)
+    assert bar.count == 4 and bar.bar.n == 4
+    bar.close()

@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
 
 
 def ablate_command(
-    store: Annotated[Path, Arg(help="Store to train into (runs already there are reused).")],
+    store: Annotated[Path, Arg(metavar="STORE",
+            help="Store to train into (runs already there are reused).")],
     seeds: Annotated[str, Opt(help="Seeds (each the seed of the embedding, the MLP and the "
                                    "split), e.g. 0 or 0:3; five runs and one figure each.")
                      ] = "0",

@@ -132,7 +132,7 @@ def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
 
 # -- analyze -------------------------------------------------------------------------------
 def analyze_command(
-    store: Annotated[Path, Arg(help="A store directory.")],
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
     group_by: Annotated[list[str] | None, Opt("--group-by", "-g", help="Config column to group "
                                               "runs by (repeatable), e.g. embedding_seed or d.")
                         ] = None,
@@ -171,8 +171,8 @@ def analyze_command(
 
 # -- plot ---------------------------------------------------------------------------------
 def plot_command(
-    kind: Annotated[str, Arg(help=f"Figure: {', '.join(KINDS)}.")],
-    store: Annotated[Path, Arg(help="A store directory.")],
+    kind: Annotated[str, Arg(metavar="KIND", help=f"Figure: {', '.join(KINDS)}.")],
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
     run: Annotated[str | None, Opt(help="Run id of a one-run figure (default: the store's "
                                         "only run).")] = None,
     out: Annotated[Path, Opt("--out", "-o", help="Directory to write KIND[-RUN].png and .svg "

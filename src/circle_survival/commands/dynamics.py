@@ -201,7 +201,7 @@ def _gradient_lines(numbers: dict[str, Any], s: int) -> list[str]:
 
 
 def gradient_command(
-    store: Annotated[Path, Arg(help="A store directory.")],
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
     rule: Annotated[str, Opt(help="Survival rule: 2x-mean (the paper's circles) or absolute "
                                   "(final S_k > threshold, the paper's choice here).")
                     ] = "2x-mean",
@@ -289,7 +289,7 @@ def format_collaboration(losses: pd.DataFrame, survivors: Sequence[int],
 
 
 def collaboration_command(
-    store: Annotated[Path, Arg(help="A store directory.")],
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
     run: Annotated[str | None, Opt(help="Run id (default: the store's only run).")] = None,
     out: Annotated[Path | None, Opt(
         "--out", "-o", help="Write the figure (PNG, SVG) and the losses (CSV, "
@@ -425,7 +425,7 @@ def _identifiability_line(fit) -> str:
 
 
 def ode_command(
-    store: Annotated[Path, Arg(help="A store directory.")],
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
     run: Annotated[str | None, Opt(help="Run id (default: the store's only run).")] = None,
     window: Annotated[int, Opt(help="Fit over steps 0 .. WINDOW.")] = 1000,
     alpha: Annotated[float, Opt(help="Lasso penalty (scikit-learn's alpha).")] = 0.01,
@@ -533,7 +533,7 @@ def format_r2(summary: pd.DataFrame) -> list[str]:
 
 
 def ode_r2_command(
-    store: Annotated[Path, Arg(help="A store directory.")],
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
     window: Annotated[int, Opt(help="Fit over steps 0 .. WINDOW.")] = 1000,
     alpha: Annotated[float, Opt(help="Lasso penalty (scikit-learn's alpha).")] = 0.01,
     where: Annotated[list[str] | None, Opt("--where", "-w", help="Keep runs with COL=VALUE "

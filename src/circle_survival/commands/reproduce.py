@@ -100,7 +100,7 @@ def dry_run(exp, scale: str, store: Path, max_batch: int | None) -> None:
     total = exp.n_runs(scale)
     typer.echo(f"{exp.number}. {exp.title} ({scale} scale): {total:,} runs, "
                f"{total - len(configs):,} already in {store}")
-    typer.echo(f"would train {len(configs):,} runs in {len(todo):,} batches, "
+    typer.echo(f"would train {len(configs):,} runs in {len(todo):,} batch(es), "
                f"{sum(c.steps for c in configs):,} model-steps, estimated "
                f"{human_seconds(estimate_seconds(configs))} (serial, this machine)")
     for dev in exp.deviations(scale):
@@ -110,9 +110,10 @@ def dry_run(exp, scale: str, store: Path, max_batch: int | None) -> None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def reproduce(
-        name: Annotated[str | None, typer.Argument(help="Experiment preset (see --list).")
+        name: Annotated[str | None, typer.Argument(metavar="NAME",
+                help="Experiment preset (see --list).")
                         ] = None,
-        store: Annotated[Path | None, typer.Argument(
+        store: Annotated[Path | None, typer.Argument(metavar="STORE",
             help="Store to train into (one store can hold every preset).")] = None,
         scale: Annotated[str, Opt(help="smoke (minutes on a CPU) or paper.")] = "smoke",
         out: Annotated[Path | None, Opt("--out", "-o", help="Directory of the figures and "
@@ -183,7 +184,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def report(
-        stores: Annotated[list[Path], typer.Argument(help="Stores (or result directories).")],
+        stores: Annotated[list[Path], typer.Argument(metavar="STORE...",
+                help="Stores (or result directories).")],
         out: Annotated[Path, Opt("--out", "-o", help="Directory to write report.html and "
                                                      "report.md into.")] = Path("."),
     ) -> None:

@@ -74,7 +74,7 @@ def varying_fields(batches) -> list[str]:
 
 
 def plan(
-    spec: Annotated[Path, Arg(help="Sweep spec (TOML).")],
+    spec: Annotated[Path, Arg(metavar="SPEC", help="Sweep spec (TOML).")],
     max_batch: Annotated[int | None, Opt(help="Models per batch (default: from memory).")
                          ] = None,
 ) -> None:
@@ -106,8 +106,9 @@ def plan(
 
 
 def run(
-    spec: Annotated[Path, Arg(help="Sweep spec (TOML).")],
-    store: Annotated[Path, Arg(help="Store directory (on storage every node mounts, for Ray "
+    spec: Annotated[Path, Arg(metavar="SPEC", help="Sweep spec (TOML).")],
+    store: Annotated[Path, Arg(metavar="STORE",
+            help="Store directory (on storage every node mounts, for Ray "
                                     "on a cluster).")],
     executor: Annotated[str, Opt(help="local or ray.")] = "local",
     workers: Annotated[int, Opt(help="Local worker processes (local executor).")] = 1,
@@ -139,7 +140,7 @@ def run(
                    f"in {store}")
 
 
-def status(store: Annotated[Path, Arg(help="A store directory.")]) -> None:
+def status(store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")]) -> None:
     """Progress of the sweeps recorded in a store, partial batches and the lock holder."""
     from ..sweep import describe_holder, sweep_status
 

@@ -69,7 +69,8 @@ def train_spec(fields: dict, seeds: dict[str, str | None], grid: bool):
 
 
 def train_command(
-    store: Annotated[Path, Arg(help="Store directory to train into (created if needed).")],
+    store: Annotated[Path, Arg(metavar="STORE",
+            help="Store directory to train into (created if needed).")],
     config: Annotated[Path | None, Opt(help="TOML file of config fields (options override "
                                             "it).")] = None,
     p: Annotated[int | None, Opt(help="Modulus (>= 3). [59]")] = None,
@@ -194,7 +195,7 @@ def print_runs(runs, fmt: str = "table") -> None:
 
 
 def show_command(
-    store: Annotated[Path, Arg(help="A store directory.")],
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
     fmt: Annotated[str, Opt("--format", "-f", help="table, csv or json.")] = "table",
 ) -> None:
     """List the runs of a store: seeds, final test loss and accuracy, circles."""
