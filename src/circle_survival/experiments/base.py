@@ -117,7 +117,8 @@ class Experiment(ABC):
         if missing:
             raise ConfigError(f"{self.name}: {len(missing)} of {len(ids)} runs of sweep "
                               f"{spec.name!r} are not in {store.path}; run "
-                              f"'circle-survival reproduce {self.name}' to train them")
+                              f"'circle-survival reproduce {self.name} {store.path}' to train "
+                              "them")
         return ids
 
 
