@@ -51,3 +51,26 @@ def test_bad_requests(capsys, argv, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _, err = run_cli(["reproduce", *argv], capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+class Fake:
+    """A preset whose analysis reports the dtype of its runs and its departures."""
+
+    def specs(self, scale):
+        from circle_survival import SweepSpec
+
+        return [SweepSpec(name="fake", base={"p": 11, "d": 6, "steps": 5})]
+
+    def deviations(self, scale):
+        return ["fewer runs"]
+
+    def analyze(self, store, scale):
+        return self.specs(scale)[0].configs()[0].dtype, self.deviations(scale)
+
+
+def test_the_analysis_reads_the_overridden_runs():
+    fake = Fake()
+    dtype, devs = with_fields(fake, "float32", "auto").analyze(None, "smoke")
+    assert dtype == "float32" and devs[0] == "fewer runs" and "dtype = float32" in devs[1]
+    assert "specs" not in vars(fake) and "deviations" not in vars(fake)
+    assert with_fields(fake, None, "auto").analyze(None, "smoke") == ("float64", ["fewer runs"])

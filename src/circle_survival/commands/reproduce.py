@@ -58,12 +58,7 @@ class FieldsOverride:
         return getattr(self._exp, name)
 
     def specs(self, scale: str):
-        import dataclasses
-
-        specs = self._exp.specs(scale)
-        if not self._fields:
-            return specs
-        return [dataclasses.replace(s, base={**s.base, **self._fields}) for s in specs]
+        return _with_base(self._exp.specs(scale), self._fields)
 
     def run_configs(self, scale: str) -> list:
         return [c for spec in self.specs(scale) for c in spec.configs()]
@@ -74,18 +69,29 @@ class FieldsOverride:
         return [*self._exp.deviations(scale), *base_deviations(self._fields)]
 
     def analyze(self, store, scale: str):
-        """The preset's analysis, reading the runs of the overridden sweeps."""
+        """The preset's analysis, reading the runs of the overridden sweeps (its ``specs``
+        and ``deviations`` replaced on the instance for the call)."""
         exp = self._exp
-        saved = exp.__dict__.get("specs"), exp.__dict__.get("deviations")
-        exp.specs, exp.deviations = self.specs, self.deviations
+        if not self._fields:
+            return exp.analyze(store, scale)
+        from ..experiments.base import base_deviations
+
+        specs, deviations = exp.specs, exp.deviations  # the preset's own, bound
+        exp.specs = lambda sc: _with_base(specs(sc), self._fields)
+        exp.deviations = lambda sc: [*deviations(sc), *base_deviations(self._fields)]
         try:
             return exp.analyze(store, scale)
         finally:
-            for name, value in zip(("specs", "deviations"), saved, strict=True):
-                if value is None:
-                    exp.__dict__.pop(name, None)
-                else:
-                    setattr(exp, name, value)
+            del exp.specs, exp.deviations
+
+
+def _with_base(specs: list, fields: dict) -> list:
+    """The sweeps with ``fields`` set in their base config."""
+    import dataclasses
+
+    if not fields:
+        return specs
+    return [dataclasses.replace(s, base={**s.base, **fields}) for s in specs]
 
 
 def dry_run(exp, scale: str, store: Path, max_batch: int | None) -> None:
