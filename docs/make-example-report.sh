@@ -17,12 +17,12 @@ presets=(signal-evolution dimension frozen-embedding circles-vs-p circles-vs-wei
          initial-signal perturbation two-circles initial-gradient ablation collaboration ode)
 for name in "${presets[@]}"; do
     echo "$(date -u +%FT%TZ) start $name" >> "$out/progress.log"
-    if circle-survival reproduce "$name" --scale smoke --store "$out/store" --quiet \
+    if circle-survival reproduce "$name" "$out/store" --scale smoke --quiet \
             > "$out/$name.log" 2>&1; then
         echo "$(date -u +%FT%TZ) done $name" >> "$out/progress.log"
     else
         echo "$(date -u +%FT%TZ) FAILED $name (see $out/$name.log)" >> "$out/progress.log"
     fi
 done
-circle-survival report "$out/store" --out "$out/report.html" >> "$out/progress.log" 2>&1
+circle-survival report "$out/store" --out "$out" >> "$out/progress.log" 2>&1
 echo "$(date -u +%FT%TZ) report written" >> "$out/progress.log"

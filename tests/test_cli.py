@@ -16,7 +16,7 @@ SMALL = ["--p", "11", "--d", "6", "--hidden", "12,12", "--steps", "20", "--quiet
 
 def test_train_then_show(tmp_path, capsys):
     store = tmp_path / "s"
-    code, out, err = run_cli(["train", "--store", str(store), *SMALL, "--embedding-seeds",
+    code, out, err = run_cli(["train", str(store), *SMALL, "--embedding-seeds",
                               "0:3", "--mlp-seeds", "5", "--split-seeds", "1,2,3"], capsys)
     assert code == 0, err
     runs = load(store).runs
@@ -26,7 +26,7 @@ def test_train_then_show(tmp_path, capsys):
     code, out2, _ = run_cli(["show", str(store)], capsys)
     assert code == 0 and "circles" in out2 and len(out2.strip().splitlines()) == 4
     # a second identical command trains nothing and keeps the runs
-    code, _, err = run_cli(["train", "--store", str(store), *SMALL, "--embedding-seeds",
+    code, _, err = run_cli(["train", str(store), *SMALL, "--embedding-seeds",
                             "0:3", "--mlp-seeds", "5", "--split-seeds", "1,2,3"], capsys)
     assert code == 0 and "3 of 3 runs already" in err
     assert len(load(store)) == 3
@@ -34,7 +34,7 @@ def test_train_then_show(tmp_path, capsys):
     code, out3, _ = run_cli(["sweep", "status", str(store)], capsys)
     assert code == 0 and re.search(r"sweep 'train-[0-9a-f]{10}': 3 / 3 runs complete", out3)
     with StoreLock(store, "other"):
-        code, _, err = run_cli(["train", "--store", str(store), *SMALL, "--seeds", "7"], capsys)
+        code, _, err = run_cli(["train", str(store), *SMALL, "--seeds", "7"], capsys)
     assert code == 2 and "in use by another sweep" in err and len(load(store)) == 3
 
 
@@ -42,7 +42,7 @@ def test_toml_config_and_grid(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text('p = 11\nd = 6\nhidden = [12]\nsteps = 10\nembedding_seeds = "0:2"\n'
                    'mlp_seeds = [0, 1]\n')
-    code, _, err = run_cli(["train", "--config", str(cfg), "--store", str(tmp_path / "s"),
+    code, _, err = run_cli(["train", "--config", str(cfg), str(tmp_path / "s"),
                             "--grid", "--quiet", "--lr", "0.02"], capsys)
     assert code == 0, err
     runs = load(tmp_path / "s").runs
@@ -70,7 +70,7 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, argv, messa
         if torch.cuda.is_available():
             pytest.skip("CUDA present")
     store = tmp_path / "s"
-    code, _, err = run_cli(["train", "--store", str(store), "--quiet", *argv], capsys)
+    code, _, err = run_cli(["train", str(store), "--quiet", *argv], capsys)
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -80,20 +80,21 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, argv, messa
 def test_bad_files_and_stores(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text("p = [\n")
-    code, _, err = run_cli(["train", "--config", str(bad), "--store", str(tmp_path / "x")],
+    code, _, err = run_cli(["train", "--config", str(bad), str(tmp_path / "x")],
                            capsys)
     assert code == 2 and "malformed TOML" in err and not (tmp_path / "x").exists()
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("q = 3\n")
-    code, _, err = run_cli(["train", "--config", str(unknown), "--store", str(tmp_path / "x")],
+    code, _, err = run_cli(["train", "--config", str(unknown), str(tmp_path / "x")],
                            capsys)
     assert code == 2 and "unknown config field 'q'" in err
-    code, _, err = run_cli(["train", "--config", str(tmp_path / "nope.toml")], capsys)
+    code, _, err = run_cli(["train", "--config", str(tmp_path / "nope.toml"), str(tmp_path / "x")],
+                           capsys)
     assert code == 2 and "config file not found" in err
     # a store holding runs of another config
     store = tmp_path / "s"
     train_to_store(RunConfig(p=11, d=6, hidden=(12,), steps=5), store)
-    code, _, err = run_cli(["train", "--store", str(store), "--p", "11", "--d", "7",
+    code, _, err = run_cli(["train", str(store), "--p", "11", "--d", "7",
                             "--hidden", "12", "--steps", "5", "--quiet"], capsys)
     assert code == 2 and "holds runs of another config (differs in: d)" in err
     assert len(load(store)) == 1
@@ -102,6 +103,41 @@ def test_bad_files_and_stores(tmp_path, capsys):
 
 
 def test_entry_point_runs_as_a_command(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "circle_survival", "train", "--p", "1"],
+    out = subprocess.run([sys.executable, "-m", "circle_survival", "train", str(tmp_path / "x"),
+                          "--p", "1"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and out.stderr.strip() == "error: p must be an integer >= 3, got 1"
+
+
+def test_show_formats_and_version(tmp_path, capsys):
+    import json
+
+    store = tmp_path / "s"
+    train_to_store([RunConfig(p=11, d=6, hidden=(12,), steps=10, embedding_seed=s)
+                    for s in range(2)], store)
+    runs = load(store).runs.sort_values("embedding_seed")
+    code, out, _ = run_cli(["show", store, "--format", "json"], capsys)
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["run_id"] for r in rows] == list(runs.index)
+    assert [r["circles"] for r in rows] == [[int(c) for c in cs] for cs in runs.circles]
+    assert [r["test_loss"] for r in rows] == pytest.approx(list(runs.test_loss))
+    code, out, _ = run_cli(["show", store, "-f", "csv"], capsys)
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[0].startswith("run_id,embedding_seed,") and len(lines) == 3
+    code, _, err = run_cli(["show", store, "--format", "xml"], capsys)
+    assert code == 2 and "--format" in err
+    code, out, _ = run_cli(["--version"], capsys)
+    from circle_survival import __version__
+
+    assert code == 0 and out.strip() == f"circle-survival {__version__}"
+
+
+@pytest.mark.parametrize("argv", [["train"], ["reproduce"], ["ablate"], ["sweep", "run"],
+                                  ["plot"], ["show"]])
+def test_help_names_the_store_alike_and_has_no_bool_metavars(capsys, argv):
+    code, out, _ = run_cli([*argv, "--help"], capsys)
+    assert code == 0 and "<bool>" not in out
+    if argv[0] != "show":
+        assert "STORE" in out.split("Options:")[0]
+    assert "--store" not in out

@@ -37,7 +37,7 @@ TOO_BIG = [
 @pytest.mark.parametrize(("argv", "message"), TOO_BIG)
 def test_sizes_too_big_refused_before_the_store_exists(tmp_path, capsys, argv, message):
     store = tmp_path / "s"
-    code, _, err = run_cli(["train", "--store", store, "--device", "cpu", "--quiet", *argv],
+    code, _, err = run_cli(["train", store, "--device", "cpu", "--quiet", *argv],
                            capsys)
     assert code == 2 and message in err and one_line(err), err
     assert not store.exists()
@@ -46,14 +46,14 @@ def test_sizes_too_big_refused_before_the_store_exists(tmp_path, capsys, argv, m
 def test_sizes_too_big_in_toml_and_sweep_specs(tmp_path, capsys):
     config = tmp_path / "c.toml"
     config.write_text('p = 100000\ndevice = "cpu"\n')
-    code, _, err = run_cli(["train", "--config", config, "--store", tmp_path / "s"], capsys)
+    code, _, err = run_cli(["train", "--config", config, tmp_path / "s"], capsys)
     assert code == 2 and "of memory" in err and one_line(err)
     spec = tmp_path / "sw.toml"
     spec.write_text('name = "big"\n[base]\nd = 1000000000\ndevice = "cpu"\n')
-    code, _, err = run_cli(["sweep", "run", spec, "--store", tmp_path / "s"], capsys)
+    code, _, err = run_cli(["sweep", "run", spec, tmp_path / "s"], capsys)
     assert code == 2 and "of memory" in err and one_line(err)
     spec.write_text('name = "big"\n[seeds]\nembedding = "0:100000000"\n')
-    code, _, err = run_cli(["sweep", "run", spec, "--store", tmp_path / "s"], capsys)
+    code, _, err = run_cli(["sweep", "run", spec, tmp_path / "s"], capsys)
     assert code == 2 and "more than 1,000,000" in err and one_line(err)
     assert not (tmp_path / "s").exists()
 
@@ -65,9 +65,9 @@ NOT_UTF8 = {"random bytes": b"\xff\xfe\x00\x81garbage", "UTF-16": "p = 5\n".enco
 def test_files_that_are_not_utf8(tmp_path, capsys, store, content):
     config = tmp_path / "c.toml"
     config.write_bytes(content)
-    code, _, err = run_cli(["train", "--config", config, "--store", tmp_path / "x"], capsys)
+    code, _, err = run_cli(["train", "--config", config, tmp_path / "x"], capsys)
     assert code == 2 and "is not UTF-8 text" in err and one_line(err)
-    code, _, err = run_cli(["sweep", "run", config, "--store", tmp_path / "x"], capsys)
+    code, _, err = run_cli(["sweep", "run", config, tmp_path / "x"], capsys)
     assert code == 2 and "is not UTF-8 text" in err and one_line(err)
     assert not (tmp_path / "x").exists()
     record = store / "sweeps" / "broken.json"
@@ -93,13 +93,13 @@ def test_store_paths_the_system_refuses(tmp_path, capsys, monkeypatch):
     regular.write_text("x")
     for path, message in [(regular / "s", "is not a directory"),
                           (tmp_path / ("n" * 300), "longer than the file system allows")]:
-        code, _, err = run_cli(["train", "--store", path, *TINY], capsys)
+        code, _, err = run_cli(["train", path, *TINY], capsys)
         assert code == 2 and message in err and one_line(err), err
     # a read-only file system or tmp/ (os.access answers for it: root ignores permissions)
     import circle_survival.store as store_mod
 
     monkeypatch.setattr(store_mod.os, "access", lambda path, mode: False)
-    code, _, err = run_cli(["train", "--store", tmp_path / "ro", *TINY], capsys)
+    code, _, err = run_cli(["train", tmp_path / "ro", *TINY], capsys)
     assert code == 2 and "is not writable" in err and one_line(err)
     assert not (tmp_path / "ro").exists()
 
@@ -119,7 +119,7 @@ def test_a_full_or_read_only_disk_mid_run_is_one_line(tmp_path, capsys, monkeypa
         import zarr
 
         monkeypatch.setattr(zarr.Array, "__setitem__", refuse)
-    code, _, err = run_cli(["train", "--store", tmp_path / "s", *TINY], capsys)
+    code, _, err = run_cli(["train", tmp_path / "s", *TINY], capsys)
     assert code == 2 and one_line(err), err
     assert os_strerror(err_no) in err and "cannot write batch" in err
     assert len(load(tmp_path / "s")) == 0
@@ -171,9 +171,9 @@ def test_outputs_that_are_regular_files(store, tmp_path, capsys):
     regular.write_text("x")
     code, out, err = run_cli(["analyze", store, "--out", regular], capsys)
     assert code == 2 and "is a file" in err and one_line(err) and out == ""
-    code, out, err = run_cli(["ablate", "--store", regular, "--quiet"], capsys)
+    code, out, err = run_cli(["ablate", regular, "--quiet"], capsys)
     assert code == 2 and "is not a directory" in err and one_line(err) and out == ""
-    code, out, err = run_cli(["ablate", "--store", regular], capsys)
+    code, out, err = run_cli(["ablate", regular], capsys)
     assert code == 2 and err.strip().count("\n") == 0 and "%" not in err  # no progress bar
 
 
@@ -185,7 +185,7 @@ def test_strict_toml_types(tmp_path, capsys):
                           ('embedding_seed = "3"\n', "embedding_seed must be an integer"),
                           ('p = "11"\n', "p must be an integer")]:
         config.write_text(text)
-        code, _, err = run_cli(["train", "--config", config, "--store", tmp_path / "s",
+        code, _, err = run_cli(["train", "--config", config, tmp_path / "s",
                                 "--quiet"], capsys)
         assert code == 2 and message in err and one_line(err), (text, err)
     assert not (tmp_path / "s").exists()

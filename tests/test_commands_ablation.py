@@ -20,10 +20,10 @@ ARGS = ["--steps", "30", "--p", "11", "--d", "8", "--device", "cpu", "--quiet"]
 def ablated(tmp_path_factory):
     """One ablate run (seed 2) into a fresh store; returns (store, stem, stdout)."""
     root = tmp_path_factory.mktemp("ablate")
-    store, stem = root / "store", root / "figs" / "abl"
+    store, stem = root / "store", root / "figs" / "ablation-seed2"
     buf = io.StringIO()  # capsys is function-scoped: capture this module-wide call by hand
     with contextlib.redirect_stdout(buf), pytest.raises(SystemExit) as exc:
-        main(["ablate", "--seed", "2", "--store", str(store), "--out", str(stem), *ARGS])
+        main(["ablate", "--seeds", "2", str(store), "--out", str(stem.parent), *ARGS])
         raise SystemExit(0)
     assert exc.value.code == 0
     return store, stem, buf.getvalue()
@@ -65,7 +65,7 @@ def test_initial_embeddings_are_restricted(ablated):
 
 def test_second_call_resumes_and_writes_the_default_figure(ablated, capsys):
     store, _, _ = ablated
-    code, out, err = run_cli(["ablate", "--seed", "2", "--store", store, *ARGS], capsys)
+    code, out, err = run_cli(["ablate", "--seeds", "2", store, *ARGS], capsys)
     assert code == 0, err
     assert "5 of 5 runs already in" in err
     assert len(load(store).runs) == 5
@@ -73,14 +73,14 @@ def test_second_call_resumes_and_writes_the_default_figure(ablated, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--seed", "-1"], "seed must be >= 0"),
+    (["--seeds", "-1"], "--seeds"),
     (["--dtype", "float16"], "unknown dtype"),
     (["--p", "2"], "p must be"),
     (["--steps", "0"], "steps must be"),
 ])
 def test_bad_input(tmp_path, capsys, argv, message):
     store = tmp_path / "store"
-    code, _, err = run_cli(["ablate", "--store", store, "--device", "cpu", *argv], capsys)
+    code, _, err = run_cli(["ablate", store, "--device", "cpu", *argv], capsys)
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
     assert not store.exists()

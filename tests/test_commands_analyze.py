@@ -5,7 +5,7 @@ import pytest
 from cli_runner import run_cli
 
 from circle_survival import RunConfig, load, train_to_store
-from circle_survival.commands.analyze import KINDS
+from circle_survival.commands.analyze import KINDS, RUN_KINDS
 from circle_survival.store import init_store
 
 TINY = dict(p=11, d=8, hidden=(16,), steps=30, lr=0.1, device="cpu", embedding_steps=(15,))
@@ -62,11 +62,12 @@ def test_analyze_default_rule(stores, capsys):
 @pytest.mark.parametrize("kind", KINDS)
 def test_plot_every_kind(stores, tmp_path, capsys, kind):
     many, one = stores
-    stem = tmp_path / "fig" / kind
-    code, out, err = run_cli(["plot", kind, one, "--out", stem], capsys)  # the only run
+    rid = load(one).runs.index[0]
+    code, out, err = run_cli(["plot", kind, one, "--out", tmp_path / "fig"], capsys)  # one run
     assert code == 0, err
+    name = f"{kind}-{rid}" if kind in RUN_KINDS else kind
     for ext in ("png", "svg"):
-        path = stem.with_name(f"{kind}.{ext}")
+        path = tmp_path / "fig" / f"{name}.{ext}"
         assert path.is_file() and path.stat().st_size > 1000
     assert "wrote" in out
 
@@ -75,13 +76,15 @@ def test_plot_choices(stores, tmp_path, capsys):
     many, _ = stores
     rid = load(many).runs.index[1]
     code, _, err = run_cli(["plot", "planes", many, "--run", rid, "--k", "2,3", "--steps",
-                            "0,15,30", "--out", tmp_path / "p"], capsys)
+                            "0,15,30", "-o", tmp_path], capsys)
     assert code == 0, err
-    assert (tmp_path / "p.png").is_file() and (tmp_path / "p.svg").is_file()
+    assert (tmp_path / f"planes-{rid}.png").is_file()
+    assert (tmp_path / f"planes-{rid}.svg").is_file()
     code, _, err = run_cli(["plot", "survival-rate", many, "-g", "embedding_seed", "--out",
-                            tmp_path / "s.png"], capsys)
+                            tmp_path], capsys)
     assert code == 0, err
-    assert (tmp_path / "s.png").is_file() and (tmp_path / "s.svg").is_file()
+    assert (tmp_path / "survival-rate.png").is_file()
+    assert (tmp_path / "survival-rate.svg").is_file()
 
 
 def one_line_error(code, out, err, *fragments):
@@ -101,6 +104,8 @@ def test_bad_requests(stores, tmp_path, capsys):
     one_line_error(*run_cli(["plot", "planes", many, "--run", rid, "--steps", "0,7,30"],
                             capsys), "no stored embedding at step(s) 7", "stored: 0, 15, 30")
     one_line_error(*run_cli(["plot", "circles-fft", many], capsys), "--run")
+    one_line_error(*run_cli(["plot", "n-circles", many, "--run", rid], capsys),
+                   "--run applies only to the figures of one run")
     one_line_error(*run_cli(["plot", "planes", one, "--k", "9"], capsys), "--k")
     one_line_error(*run_cli(["analyze", many, "--group-by", "colour"], capsys),
                    "unknown group column 'colour'")

@@ -24,7 +24,7 @@ def store(tmp_path_factory):
     from circle_survival.cli import main
 
     with pytest.raises(SystemExit) as exc:
-        main([*TRAIN, "--store", str(path), "--record", "explore"])
+        main([*TRAIN, str(path), "--record", "explore"])
         raise SystemExit(0)
     assert exc.value.code == 0
     return path
@@ -39,10 +39,10 @@ def test_record_preset_stores_log_spaced_embeddings(store):
 
 
 def test_explore_writes_a_page(store, tmp_path, capsys):
-    code, out, _ = run_cli(["explore", store, "--out", tmp_path / "e.html",
+    code, out, _ = run_cli(["explore", store, "--out", tmp_path / "e",
                             "--max-embedding-runs", "2"], capsys)
     assert code == 0 and "6 runs" in out
-    assert (tmp_path / "e.html").stat().st_size > 1e6
+    assert (tmp_path / "e" / "explore.html").stat().st_size > 1e6
 
 
 def test_ode_compare_and_predict_write_report_sections(store, capsys):
@@ -65,7 +65,7 @@ def test_ode_compare_and_predict_write_report_sections(store, capsys):
     (["ode-compare", "{store}", "--method", "ridge"], "unknown method"),
     (["ode-compare", "{store}", "--fit-until", "900", "--heldout-until", "5000"], "every step"),
     (["predict", "{store}", "--n-splits", "1"], "n-splits"),
-    (["train", "--record", "nope", "--store", "{missing}"], "unknown recording preset"),
+    (["train", "--record", "nope", "{missing}"], "unknown recording preset"),
 ])
 def test_bad_input_is_one_line(store, tmp_path, capsys, argv, message):
     argv = [a.format(store=store, missing=tmp_path / "none") for a in argv]

@@ -48,7 +48,7 @@ def test_plan_trains_nothing(spec, tmp_path, capsys):
 
 def test_run_then_status(spec, tmp_path, capsys):
     store = tmp_path / "store"
-    code, out, err = run_cli(["sweep", "run", str(spec), "--store", str(store), "--max-batch",
+    code, out, err = run_cli(["sweep", "run", str(spec), str(store), "--max-batch",
                               "2", "--quiet"], capsys)
     assert code == 0, err
     assert out.strip() == f"sweep 'cmd': trained 6 runs; 6 of 6 complete in {store}"
@@ -62,12 +62,12 @@ def test_run_then_status(spec, tmp_path, capsys):
         "or removes them)",
         "running: no",
     ]
-    code, out, err = run_cli(["sweep", "run", str(spec), "--store", str(store)], capsys)
+    code, out, err = run_cli(["sweep", "run", str(spec), str(store)], capsys)
     assert code == 0 and out.strip() == f"sweep 'cmd': all 6 runs already complete in {store}"
 
 
 def test_run_shows_progress(spec, tmp_path, capsys):
-    code, _, err = run_cli(["sweep", "run", str(spec), "--store", str(tmp_path / "s"),
+    code, _, err = run_cli(["sweep", "run", str(spec), str(tmp_path / "s"),
                             "--max-batch", "3"], capsys)
     assert code == 0 and "6.0/6 runs" in err and "runs/min" in err
 
@@ -87,7 +87,7 @@ def test_bad_specs_exit_2_with_one_line(tmp_path, capsys, toml, message):
     f = tmp_path / "bad.toml"
     f.write_text(toml)
     store = tmp_path / "store"
-    for argv in (["sweep", "plan", str(f)], ["sweep", "run", str(f), "--store", str(store)]):
+    for argv in (["sweep", "plan", str(f)], ["sweep", "run", str(f), str(store)]):
         code, out, err = run_cli(argv, capsys)
         assert code == 2
         assert len(err.strip().splitlines()) == 1 and message in err, err
@@ -101,7 +101,7 @@ def test_bad_specs_exit_2_with_one_line(tmp_path, capsys, toml, message):
     (["--address", "auto"], "only with --executor ray"),
 ])
 def test_bad_options(spec, tmp_path, capsys, argv, message):
-    code, _, err = run_cli(["sweep", "run", str(spec), "--store", str(tmp_path / "s"), *argv],
+    code, _, err = run_cli(["sweep", "run", str(spec), str(tmp_path / "s"), *argv],
                            capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "s").exists()
@@ -109,7 +109,7 @@ def test_bad_options(spec, tmp_path, capsys, argv, message):
 
 def test_ray_missing_says_how_to_install(spec, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
-    code, _, err = run_cli(["sweep", "run", str(spec), "--store", str(tmp_path / "s"),
+    code, _, err = run_cli(["sweep", "run", str(spec), str(tmp_path / "s"),
                             "--executor", "ray"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "pip install 'circle-survival[ray]'" in err

@@ -182,8 +182,8 @@ def test_reproduce_list_shows_the_authors_counts_and_costs(capsys):
     rows = {line.split()[1]: line.split() for line in out.splitlines()[1:]
             if line[:2].strip().isdigit()}
     assert len(rows) == len(all_experiments())
-    assert rows["dimension"][5] == "5,650" and rows["perturbation"][5] == "20,000"
-    assert rows["circles-vs-p"][5] == "3,680" and rows["ode"][5] == "921"
+    assert rows["dimension"][6] == "5,650" and rows["perturbation"][6] == "20,000"
+    assert rows["circles-vs-p"][6] == "3,680" and rows["ode"][6] == "921"
     assert rows["signal-evolution"][3:5] == ["30,000", "0.09"]  # full length at smoke scale
     assert "11 ms per float64 model-step" in out
 

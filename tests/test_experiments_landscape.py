@@ -95,7 +95,7 @@ def reproduced(tmp_path_factory):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(registry, "get", get)
             for name in THROUGH_CLI:
-                main(["reproduce", name, "--scale", "smoke", "--store", str(store), "--quiet"])
+                main(["reproduce", name, "--scale", "smoke", str(store), "--quiet"])
         for name, exp in presets.items():
             if name not in THROUGH_CLI:
                 for spec in exp.specs("smoke"):
@@ -103,7 +103,7 @@ def reproduced(tmp_path_factory):
     finally:
         torch.set_num_threads(threads)
     report = root / "report.html"
-    main(["report", str(store), "--out", str(report)])
+    main(["report", str(store), "--out", str(root)])
     return presets, store, report
 
 

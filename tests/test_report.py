@@ -50,12 +50,12 @@ def test_result_files_and_markdown(tmp_path):
 
 def test_report_is_self_contained(tmp_path, capsys):
     make_results(tmp_path / "store")
-    main(["report", str(tmp_path / "store"), "--out", str(tmp_path / "r.html")])
-    page = (tmp_path / "r.html").read_text()
+    main(["report", str(tmp_path / "store"), "--out", str(tmp_path)])
+    page = (tmp_path / "report.html").read_text()
     assert page.count('src="data:image/png;base64,') == 4
     assert 'id="claims"' in page and "claim of ablation" in page
     assert not re.search(r'(src|href)="(https?:|//)', page)  # nothing fetched from a network
-    assert (tmp_path / "r.md").is_file()
+    assert (tmp_path / "report.md").is_file()
     assert "<th>criterion here</th>" in page and "<td>r &gt; 0 with p &lt; 0.05</td>" in page
     link = re.search(r'<a href="([^"]+differences-from-the-authors-code\.md)"', page).group(1)
     assert (tmp_path / link).resolve().is_file()  # relative to the report, in this checkout
@@ -65,7 +65,7 @@ def test_report_without_results_is_one_clear_error(tmp_path, capsys):
     with pytest.raises(StoreError, match="no reproduced experiments"):
         write_report([tmp_path], tmp_path / "r.html")
     with pytest.raises(SystemExit) as exc:
-        main(["report", str(tmp_path / "missing"), "--out", str(tmp_path / "r.html")])
+        main(["report", str(tmp_path / "missing"), "--out", str(tmp_path)])
     assert exc.value.code == 2
     assert "no such file or directory" in capsys.readouterr().err
 

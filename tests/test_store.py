@@ -128,7 +128,7 @@ def test_exception_mid_batch_leaves_no_run(tmp_path, monkeypatch):
 
 def test_killed_write_leaves_no_half_run(tmp_path):
     store = tmp_path / "s"
-    cmd = [sys.executable, "-m", "circle_survival", "train", "--store", str(store), "--quiet",
+    cmd = [sys.executable, "-m", "circle_survival", "train", str(store), "--quiet",
            "--p", "13", "--d", "8", "--hidden", "16,16", "--steps", "200000", "--seeds", "0:2"]
     kill_when(cmd, lambda: (store / "tmp").is_dir() and any((store / "tmp").iterdir()),
               "writing a batch", timeout=60, grace=0.5)

@@ -177,7 +177,7 @@ def test_resume_after_sigkill_and_concurrent_sweep_refused(tmp_path):
 
     store = tmp_path / "store"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "circle_survival", "sweep", "run", str(f), "--store", str(store),
+        [sys.executable, "-m", "circle_survival", "sweep", "run", str(f), str(store),
          "--max-batch", "1", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
@@ -308,7 +308,7 @@ def test_eight_processes_create_one_store_at_once(tmp_path):
 
 def train_process(store, *argv):
     return subprocess.Popen(
-        [sys.executable, "-m", "circle_survival", "train", "--store", str(store), "--p", "11",
+        [sys.executable, "-m", "circle_survival", "train", str(store), "--p", "11",
          "--hidden", "12", "--steps", "300", "--quiet", "--seeds", "0:4", *argv],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ,
                                                                   "OMP_NUM_THREADS": "1"})
@@ -342,3 +342,19 @@ def test_ray_failures_are_one_line():
                                           "node timed out.*too busy") as exc:
         _ray_init(FakeRay(), None)
     assert "\n" not in str(exc.value)
+
+
+def test_progress_bar_never_passes_the_total():
+    from circle_survival.sweep.executors import BatchCredit, ProgressBar
+
+    bar = ProgressBar(total=4, done=1, enabled=True)
+    batches = [[RunConfig(steps=3)] * 3]
+    credit = BatchCredit(bar, batches)
+    for n in (1, 1, 1, 1, 1):  # more steps reported than the batch has
+        credit.steps(0, n)
+        assert 0 <= bar.count <= 4 and bar.bar.n <= 4
+    bar.add(0.1 + 0.2)  # float residues past the total
+    credit.finished(0)
+    bar.add(1e-12)
+    assert bar.count == 4 and bar.bar.n == 4
+    bar.close()

@@ -52,7 +52,7 @@ def test_cli_ray_executor(tmp_path, local_ray, capsys):
     spec.write_text('name = "cli"\n[base]\np = 11\nd = 8\nhidden = [16]\nsteps = 20\n'
                     'device = "cpu"\n[seeds]\nembedding = "0:2"\n')
     with pytest.raises(SystemExit) as exc:
-        main(["sweep", "run", str(spec), "--store", str(tmp_path / "st"), "--executor", "ray",
+        main(["sweep", "run", str(spec), str(tmp_path / "st"), "--executor", "ray",
               "--quiet"])
         raise SystemExit(0)
     out = capsys.readouterr()

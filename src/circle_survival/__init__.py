@@ -6,12 +6,18 @@ Public API:
     train(configs)       train a batch in memory; returns (records, summary)
     train_to_store(...)  train runs into a store (a one-spec sweep), skipping complete ones
     SweepSpec, run_sweep a grid of runs and the one way to train it into a store
-    load(path)           open a store: ``.runs`` DataFrame, arrays by run id
+    load(path)           open a store: ``.runs`` DataFrame, arrays by run id;
+                         ``.model(run_id, step)`` the run's nn.Module;
+                         ``.signals_frame()`` / ``.metrics_frame()`` long DataFrames
+    ModularAdditionMLP   the paper's model as an nn.Module
+    plot                 figures from a store and a run id (``cs.plot.signal_evolution``)
 """
 
+from . import plot
 from ._version import __version__
 from .config import RunConfig
 from .errors import CircleSurvivalError, ConfigError, StoreError
+from .model import ModularAdditionMLP
 from .store import Store, load
 from .sweep import SweepSpec, run_sweep, train_to_store
 from .trainer import Trainer, train
@@ -19,6 +25,7 @@ from .trainer import Trainer, train
 __all__ = [
     "CircleSurvivalError",
     "ConfigError",
+    "ModularAdditionMLP",
     "RunConfig",
     "Store",
     "StoreError",
@@ -26,6 +33,7 @@ __all__ = [
     "Trainer",
     "__version__",
     "load",
+    "plot",
     "run_sweep",
     "train",
     "train_to_store",

@@ -15,17 +15,37 @@ from typing import Annotated
 
 import typer
 
+from ._version import __version__
 from .commands import register_commands
 from .errors import CircleSurvivalError, StoreWarning
 from .integrity import os_error_line
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode=None,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Train modular-addition networks in batches and study which Fourier circles survive. "
          "Add --debug to any command to see the traceback of an unexpected error.",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"circle-survival {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Train modular-addition networks in batches and study which Fourier circles survive.
+
+    Every command names its store as its STORE argument; -o/--out is always a directory
+    that files are written into.
+    """
 
 
 register_commands(app)

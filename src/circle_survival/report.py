@@ -45,7 +45,7 @@ def find_results(paths: Iterable[str | Path]) -> list[Path]:
             raise StoreError(f"{p}: no such file or directory")
         if not hits:
             raise StoreError(f"{p}: no reproduced experiments found (run 'circle-survival "
-                             "reproduce NAME --store STORE' first)")
+                             "reproduce NAME STORE' first)")
         found += hits
     return found
 

@@ -514,6 +514,28 @@ class Store:
             raise StoreError(f"run {run_id!r} has no snapshot at step {step}")
         return self._tensors(bid, f, i)
 
+    def model(self, run_id: str, step: int | None = None):
+        """The run's model as an ``nn.Module`` (final weights, or the snapshot at ``step``):
+        :func:`circle_survival.notebook.run_model`."""
+        from .notebook import run_model
+
+        return run_model(self, run_id, step)
+
+    def signals_frame(self, run_ids: Iterable[str] | None = None,
+                      steps: Sequence[int] | None = None) -> pd.DataFrame:
+        """Signals of many runs as one long DataFrame (run_id, step, k, signal):
+        :func:`circle_survival.notebook.signals_frame`."""
+        from .notebook import signals_frame
+
+        return signals_frame(self, run_ids, steps)
+
+    def metrics_frame(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Metrics of many runs as one long DataFrame (run_id, step, metric, value):
+        :func:`circle_survival.notebook.metrics_frame`."""
+        from .notebook import metrics_frame
+
+        return metrics_frame(self, run_ids)
+
     def stack(self, name: str, run_ids: Iterable[str] | None = None,
               steps: slice | None = None) -> np.ndarray:
         """One array for many runs: ``name`` in signals, metrics, embedding_init,

@@ -16,7 +16,7 @@ import typer
 
 from ..errors import ConfigError
 
-Opt = typer.Option
+Opt, Arg = typer.Option, typer.Argument
 
 
 def register(app: typer.Typer) -> None:
@@ -25,33 +25,40 @@ def register(app: typer.Typer) -> None:
 
 
 def ablate_command(
-    seed: Annotated[int, Opt(help="Seed of the embedding, the MLP and the split.")] = 0,
-    store: Annotated[Path, Opt(help="Store to train into (runs already there are reused).")
-                     ] = Path("ablation-store"),
+    store: Annotated[Path, Arg(metavar="STORE",
+            help="Store to train into (runs already there are reused).")],
+    seeds: Annotated[str, Opt(help="Seeds (each the seed of the embedding, the MLP and the "
+                                   "split), e.g. 0 or 0:3; five runs and one figure each.")
+                     ] = "0",
     steps: Annotated[int, Opt(help="Optimiser steps per run.")] = 30_000,
-    out: Annotated[Path | None, Opt(help="Figure path stem (writes STEM.png and STEM.svg) "
-                                         "[STORE/ablation-seedS].")] = None,
+    out: Annotated[Path | None, Opt("--out", "-o", help="Directory of the figures "
+                                    "(ablation-seedS.png and .svg) [STORE].")] = None,
     p: Annotated[int, Opt(help="Modulus.")] = 59,
     d: Annotated[int, Opt(help="Embedding width.")] = 128,
     dtype: Annotated[str, Opt(help="float64 or float32.")] = "float64",
-    device: Annotated[str, Opt(help="cpu, cuda or auto.")] = "auto",
-    quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
+    device: Annotated[str, Opt(help="cpu, cuda, cuda:N or auto.")] = "auto",
+    max_batch: Annotated[int | None, Opt(help="Models per batch (default: from memory).")
+                         ] = None,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Train O, A, B, C, D from one seed and plot their test loss (experiment 9)."""
-    from ..config import resolve_device
+    """Train O, A, B, C, D from each seed and plot their test loss (experiment 9)."""
+    from ..config import parse_seed_list, resolve_device
     from ..experiments.ablation import ablation_configs
 
-    if seed < 0:
-        raise ConfigError(f"seed must be >= 0, got {seed}")
-    configs = ablation_configs(seed, steps=steps, p=p, d=d, dtype=dtype, device=device)
-    resolve_device(configs["O"].device)
-    train(list(configs.values()), store, quiet, seed)
-    stem = out or Path(store) / f"ablation-seed{seed}"
-    report(store, {name: c.run_id for name, c in configs.items()}, stem,
-           note=f"seed {seed}, p = {p}, d = {d}, {steps:,} steps, {dtype}")
+    seed_list = parse_seed_list(seeds, "--seeds")
+    if any(seed < 0 for seed in seed_list):
+        raise ConfigError(f"--seeds: seeds must be >= 0, got {seeds!r}")
+    for seed in seed_list:
+        configs = ablation_configs(seed, steps=steps, p=p, d=d, dtype=dtype, device=device)
+        resolve_device(configs["O"].device)
+        train(list(configs.values()), store, quiet, seed, max_batch)
+        stem = Path(out if out is not None else store) / f"ablation-seed{seed}"
+        report(store, {name: c.run_id for name, c in configs.items()}, stem,
+               note=f"seed {seed}, p = {p}, d = {d}, {steps:,} steps, {dtype}")
 
 
-def train(configs: list, store: Path, quiet: bool, seed: int) -> None:
+def train(configs: list, store: Path, quiet: bool, seed: int, max_batch: int | None = None
+          ) -> None:
     """Train the runs not yet in ``store`` (a one-spec sweep named ``ablate-seedS-<digest>``),
     with a progress bar."""
     from ..store import completed_run_ids
@@ -62,7 +69,7 @@ def train(configs: list, store: Path, quiet: bool, seed: int) -> None:
     done = completed_run_ids(store) & set(spec.run_ids())
     if done:
         typer.echo(f"{len(done)} of {len(configs)} runs already in {store}", err=True)
-    run_sweep(spec, store, progress=not quiet, completed=done)
+    run_sweep(spec, store, max_batch=max_batch, progress=not quiet, completed=done)
 
 
 def report(store: Path, ids: dict[str, str], stem: Path, note: str) -> None:

@@ -132,14 +132,15 @@ def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
 
 # -- analyze -------------------------------------------------------------------------------
 def analyze_command(
-    store: Annotated[Path, Arg(help="A store directory.")],
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
     group_by: Annotated[list[str] | None, Opt("--group-by", "-g", help="Config column to group "
                                               "runs by (repeatable), e.g. embedding_seed or d.")
                         ] = None,
     rule: Annotated[str, Opt(help="Survival rule: 2x-mean (the paper's circles) or absolute "
                                   "(final S_k > threshold).")] = "2x-mean",
     threshold: Annotated[float, Opt(help="Threshold of the absolute rule.")] = 10.0,
-    out: Annotated[Path | None, Opt(help="Also write circles, survival and frequencies "
+    out: Annotated[Path | None, Opt("--out", "-o", help="Also write circles, survival and "
+                                    "frequencies "
                                          "tables as CSV and Parquet into this directory.")
                    ] = None,
 ) -> None:
@@ -172,11 +173,12 @@ def analyze_command(
 
 # -- plot ---------------------------------------------------------------------------------
 def plot_command(
-    kind: Annotated[str, Arg(help=f"Figure: {', '.join(KINDS)}.")],
-    store: Annotated[Path, Arg(help="A store directory.")],
-    run: Annotated[str | None, Opt(help="Run id (default: the store's only run).")] = None,
-    out: Annotated[Path | None, Opt(help="Output path stem; writes STEM.png and STEM.svg "
-                                         "[default: KIND or KIND-RUN].")] = None,
+    kind: Annotated[str, Arg(metavar="KIND", help=f"Figure: {', '.join(KINDS)}.")],
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
+    run: Annotated[str | None, Opt(help="Run id of a one-run figure (default: the store's "
+                                        "only run).")] = None,
+    out: Annotated[Path, Opt("--out", "-o", help="Directory to write KIND[-RUN].png and .svg "
+                                                 "into.")] = Path("."),
     k: Annotated[str | None, Opt("--k", help="Frequencies, e.g. 5,17 (planes: two; "
                                              "circles-fft: any).")] = None,
     steps: Annotated[str | None, Opt(help="Steps of the planes figure, e.g. 0,15000,30000 "
@@ -187,7 +189,8 @@ def plot_command(
     threshold: Annotated[float, Opt(help="Threshold of the absolute rule.")] = 10.0,
 ) -> None:
     """Draw one figure from a store and write it as PNG and SVG."""
-    from ..analysis.survival import check_group_by, check_rule
+    from .. import plot
+    from ..analysis.survival import check_rule
     from ..figures.io import save_figure
 
     if kind not in KINDS:
@@ -198,104 +201,22 @@ def plot_command(
     s = open_store(store)
     if kind in RUN_KINDS:
         rid = pick_run(s, run)
-        fig = _run_figure(kind, s, rid, ks, step_list, rule, threshold)
-        stem = out if out is not None else Path(f"{kind}-{rid}")
+        fig = {"signal-evolution": lambda: plot.signal_evolution(s, rid, rule=rule,
+                                                                 threshold=threshold),
+               "circles-fft": lambda: plot.circles_fft(s, rid, ks),
+               "circles-pca": lambda: plot.circles_pca(s, rid),
+               "planes": lambda: plot.planes(s, rid, ks, step_list, rule=rule,
+                                             threshold=threshold)}[kind]()
+        stem = Path(out) / f"{kind}-{rid}"
     else:
-        group_by = check_group_by(s, group_by or [])
-        ids = [pick_run(s, run)] if run is not None else None
-        fig = _store_figure(kind, s, ids, group_by, rule, threshold)
-        stem = out if out is not None else Path(kind)
+        if run is not None:
+            raise ConfigError(f"--run applies only to the figures of one run "
+                              f"({', '.join(RUN_KINDS)}); {kind} summarises every run")
+        if kind == "n-circles":
+            fig = plot.n_circles(s, rule=rule, threshold=threshold)
+        else:
+            fig = plot.survival_rate(s, group_by=group_by or [], rule=rule,
+                                     threshold=threshold)
+        stem = Path(out) / kind
     paths = save_figure(fig, stem)
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
-
-
-def _check_ks(ks: list[int] | None, p: int) -> None:
-    from ..fourier import n_freq
-
-    if ks is None:
-        return
-    bad = [q for q in ks if not 1 <= q <= n_freq(p)]
-    if bad:
-        raise ConfigError(f"--k: frequency {bad[0]} is outside 1 .. {n_freq(p)} for p={p}")
-
-
-def _survivors(sig_final: np.ndarray, p: int, rule: str, threshold: float) -> list[int]:
-    from ..analysis.survival import survived
-    from ..fourier import n_freq
-
-    alive = survived(sig_final, p, rule, threshold)
-    return [q for q in range(1, n_freq(p) + 1) if alive[q]]
-
-
-def _run_figure(kind: str, s, rid: str, ks: list[int] | None, steps: list[int] | None,
-                rule: str, threshold: float):
-    from ..figures import runs as rf
-
-    cfg = s.config(rid)
-    p = cfg.p
-    _check_ks(ks, p)
-    if kind == "signal-evolution":
-        sig_steps, sig = s.signals(rid)
-        return rf.signal_evolution(sig_steps, sig, p, _survivors(sig[-1], p, rule, threshold),
-                                   title=f"Signal evolution of {rid}")
-    embeddings = s.embeddings(rid)
-    final = embeddings[cfg.steps]
-    if kind == "circles-fft":
-        return rf.circles_fft(final, ks, title=f"Final circles of {rid} on FFT planes")
-    if kind == "circles-pca":
-        return rf.circles_pca(final, title=f"Final circles of {rid} on PCA planes")
-    return _planes_figure(s, rid, embeddings, ks, steps, rule, threshold)
-
-
-def _planes_figure(s, rid: str, embeddings: dict, ks: list[int] | None,
-                   steps: list[int] | None, rule: str, threshold: float):
-    from ..figures import runs as rf
-    from ..fourier import signal
-
-    cfg = s.config(rid)
-    p = cfg.p
-    stored = sorted(embeddings)
-    if steps is None:
-        steps = stored if len(stored) <= 3 else [0, min(stored, key=lambda t: abs(
-            t - cfg.steps / 2)), cfg.steps]
-    missing = [t for t in steps if t not in embeddings]
-    if missing:
-        raise ConfigError(f"run {rid} has no stored embedding at step(s) "
-                          f"{', '.join(map(str, missing))} (stored: "
-                          f"{', '.join(map(str, stored))})")
-    sig_final = signal(embeddings[cfg.steps], half=True)
-    alive = _survivors(sig_final, p, rule, threshold)
-    if ks is None:
-        ks = _default_plane_ks(signal(embeddings[0], half=True), alive, p)
-    return rf.planes_over_time(embeddings, ks, steps, survivors=alive,
-                               title=f"Embedding of {rid} on the planes of k = "
-                                     f"{', '.join(map(str, ks))}")
-
-
-def _default_plane_ks(sig0: np.ndarray, alive: list[int], p: int) -> list[int]:
-    """The strongest survivor (by initial signal) and the strongest dead frequency."""
-    from ..fourier import n_freq
-
-    order = sorted(range(1, n_freq(p) + 1), key=lambda q: -sig0[q])
-    live = [q for q in order if q in alive]
-    dead = [q for q in order if q not in alive]
-    picks = (live[:1] + dead[:1]) if live and dead else order[:2]
-    return picks
-
-
-def _store_figure(kind: str, s, ids: list[str] | None, group_by: list[str], rule: str,
-                  threshold: float):
-    from ..analysis.survival import circles_table, frequency_table, survival_rates
-    from ..figures import runs as rf
-
-    rule_text = rule if rule == "2x-mean" else f"S_k > {threshold:g}"
-    if kind == "n-circles":
-        circ = circles_table(s, ids, rule=rule, threshold=threshold)
-        n = circ["n_circles"].to_numpy()
-        return rf.n_circles_histogram(
-            n, title=f"Circles per run ({len(n)} runs, mean {n.mean():.2f}; rule {rule_text})")
-    freq = frequency_table(s, ids, group_by=group_by, rule=rule, threshold=threshold)
-    rates = survival_rates(freq, group_by)
-    n_runs = freq["run_id"].nunique()
-    return rf.survival_rate_bars(
-        rates, group_by, title=f"Survival rate per frequency ({n_runs} runs; rule {rule_text})")

@@ -130,11 +130,11 @@ def save_figures(figures: dict[str, Any], out: Path) -> list[Path]:
 
 
 def check_device(device: str) -> str:
-    """'cpu', 'cuda' or 'cuda:N'; CUDA must be present."""
+    """'cpu', 'cuda', 'cuda:N' or 'auto' (cuda when present); CUDA must be present."""
     from ..config import resolve_device
 
-    if device != "cpu" and not (device == "cuda" or device.startswith("cuda:")):
-        raise ConfigError(f"--device: expected cpu or cuda, got {device!r}")
+    if device not in ("cpu", "auto") and not (device == "cuda" or device.startswith("cuda:")):
+        raise ConfigError(f"--device: expected cpu, cuda or auto, got {device!r}")
     return resolve_device(device)
 
 
@@ -188,7 +188,7 @@ def _gradient_lines(numbers: dict[str, Any], s: int) -> list[str]:
 
 
 def gradient_command(
-    store: Annotated[Path, Arg(help="A store directory.")],
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
     rule: Annotated[str, Opt(help="Survival rule: 2x-mean (the paper's circles) or absolute "
                                   "(final S_k > threshold, the paper's choice here).")
                     ] = "2x-mean",
@@ -200,7 +200,8 @@ def gradient_command(
                                               "embedding_seed.")] = None,
     where: Annotated[list[str] | None, Opt("--where", "-w", help="Keep runs with COL=VALUE "
                                            "(repeatable), e.g. embedding_seed=0.")] = None,
-    out: Annotated[Path | None, Opt(help="Write the table (CSV, Parquet), the figures (PNG, "
+    out: Annotated[Path | None, Opt(
+        "--out", "-o", help="Write the table (CSV, Parquet), the figures (PNG, "
                                          "SVG) and the numbers (JSON) into this directory.")
                    ] = None,
 ) -> None:
@@ -278,11 +279,13 @@ def format_collaboration(losses: pd.DataFrame, survivors: Sequence[int],
 
 
 def collaboration_command(
-    store: Annotated[Path, Arg(help="A store directory.")],
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
     run: Annotated[str | None, Opt(help="Run id (default: the store's only run).")] = None,
-    out: Annotated[Path | None, Opt(help="Write the figure (PNG, SVG) and the losses (CSV, "
+    out: Annotated[Path | None, Opt(
+        "--out", "-o", help="Write the figure (PNG, SVG) and the losses (CSV, "
                                          "Parquet) into this directory.")] = None,
-    device: Annotated[str, Opt(help="Device of the forward passes: cpu or cuda.")] = "cpu",
+    device: Annotated[str, Opt(help="Device of the forward passes: cpu, cuda, cuda:N or "
+                                    "auto.")] = "auto",
 ) -> None:
     """Loss with the embedding restricted to one circle, {strongest, k}, {two strongest, k}."""
     from ..analysis.collaboration import collaboration_losses, full_loss
@@ -413,11 +416,12 @@ def _identifiability_line(fit) -> str:
 
 
 def ode_command(
-    store: Annotated[Path, Arg(help="A store directory.")],
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
     run: Annotated[str | None, Opt(help="Run id (default: the store's only run).")] = None,
     window: Annotated[int, Opt(help="Fit over steps 0 .. WINDOW.")] = 1000,
     alpha: Annotated[float, Opt(help="Lasso penalty (scikit-learn's alpha).")] = 0.01,
-    out: Annotated[Path | None, Opt(help="Write the figures (PNG, SVG), the errors (CSV) and "
+    out: Annotated[Path | None, Opt(
+        "--out", "-o", help="Write the figures (PNG, SVG), the errors (CSV) and "
                                          "the numbers (JSON) into this directory.")] = None,
 ) -> None:
     """Fit s_{t+1} - s_t = A s_t + b to one run (experiment 11's three fits: Lasso, the
@@ -483,12 +487,13 @@ def format_r2(summary: pd.DataFrame) -> list[str]:
 
 
 def ode_r2_command(
-    store: Annotated[Path, Arg(help="A store directory.")],
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
     window: Annotated[int, Opt(help="Fit over steps 0 .. WINDOW.")] = 1000,
     alpha: Annotated[float, Opt(help="Lasso penalty (scikit-learn's alpha).")] = 0.01,
     where: Annotated[list[str] | None, Opt("--where", "-w", help="Keep runs with COL=VALUE "
                                            "(repeatable).")] = None,
-    out: Annotated[Path | None, Opt(help="Write the R^2 tables (CSV), the figure (PNG, SVG) "
+    out: Annotated[Path | None, Opt(
+        "--out", "-o", help="Write the R^2 tables (CSV), the figure (PNG, SVG) "
                                          "and the numbers (JSON) into this directory.")
                    ] = None,
 ) -> None:

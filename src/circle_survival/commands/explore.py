@@ -21,7 +21,8 @@ def explore_command(
     store: Annotated[Path, typer.Argument(help="A store directory.")],
     run: Annotated[str | None, Opt(help="Run shown first (default: the first by seeds).")
                    ] = None,
-    out: Annotated[Path, Opt("--out", "-o", help="HTML file to write.")] = Path("explore.html"),
+    out: Annotated[Path, Opt("--out", "-o", help="Directory to write explore.html into.")
+                   ] = Path("."),
     max_embedding_runs: Annotated[int, Opt(help="Runs whose embeddings the page carries "
                                                 "(the shown run first).")] = 8,
     collaboration: Annotated[bool, Opt(help="Compute collaboration losses of runs with "
@@ -35,7 +36,9 @@ def explore_command(
 
     if max_embedding_runs < 0:
         raise ConfigError(f"max-embedding-runs must be >= 0, got {max_embedding_runs}")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; name a directory to write explore.html into")
     s = load(store)
-    path = write_explorer(s, out, run, max_embedding_runs=max_embedding_runs,
+    path = write_explorer(s, out / "explore.html", run, max_embedding_runs=max_embedding_runs,
                           collaboration=collaboration)
     typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, {len(s)} runs)")

@@ -8,64 +8,136 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
+from .sweep import busy, human_seconds
 
 Opt = typer.Option
 
 
-def list_experiments() -> None:
-    """Print every preset with its distinct run count, model-steps and training time on this
-    project's CPU at each scale."""
+def list_experiments(dtype: str, device: str, refresh: bool) -> None:
+    """Print every preset with, at each scale, its distinct run count, its model-steps, its
+    training time on this project's CPU (the measured rate) and on this machine (the cached
+    calibration)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..costs import estimate_seconds
     from ..experiments import SCALES, all_experiments
     from ..experiments.base import SECONDS_PER_MODEL_STEP
 
-    head = "".join(f" {scale + ' runs':>11} {'model-steps':>12} {'CPU hours':>10}"
-                   for scale in SCALES)
-    typer.echo(f"{'#':>2}  {'name':<24}{head}  title")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("#", justify="right")
+    table.add_column("name")
+    for scale in SCALES:
+        for head in (f"{scale} runs", "model-steps", "CPU hours", "here"):
+            table.add_column(head, justify="right")
+    table.add_column("title")
     for e in all_experiments():
-        cells = "".join(f" {e.n_runs(scale):>11,} {e.model_steps(scale):>12,} "
-                        f"{e.cpu_hours(scale):>10,.2f}" for scale in SCALES)
-        typer.echo(f"{e.number:>2}  {e.name:<24}{cells}  {e.title}")
+        e = with_fields(e, dtype, device)
+        cells = []
+        for scale in SCALES:
+            configs = e.planned_configs(scale)
+            here = estimate_seconds(configs, refresh=refresh)
+            refresh = False
+            cells += [f"{len(configs):,}", f"{sum(c.steps for c in configs):,}",
+                      f"{e.cpu_hours(scale):,.2f}", human_seconds(here).replace(" ", "")]
+        table.add_row(str(e.number), e.name, *cells, e.title)
+    Console(width=200, highlight=False).print(table)
     typer.echo(f"CPU hours: serial training at {SECONDS_PER_MODEL_STEP * 1000:g} ms per float64 "
                "model-step of the default shape (p = 59, d = 128), measured on this project's "
-               "2-core CPU; other shapes scale by their work per step")
+               "2-core CPU; other shapes scale by their work per step. here: serial training "
+               f"on this machine ({dtype}, device {device}) from the cached calibration "
+               "(--recalibrate measures again)")
+
+
+def with_fields(exp, dtype: str | None, device: str | None):
+    """``exp`` training its runs with ``dtype`` and on ``device`` (None or "auto": the
+    preset's); a dtype other than the paper's is listed among its departures."""
+    fields = {"dtype": dtype, "device": None if device == "auto" else device}
+    return exp.with_base(**{k: v for k, v in fields.items() if v is not None})
+
+
+def dry_run(exp, scale: str, store: Path, max_batch: int | None) -> None:
+    """Say what ``reproduce`` would train: runs missing, batches, model-steps, time."""
+    from ..costs import estimate_seconds
+    from ..store import completed_run_ids
+    from ..sweep import plan_batches
+
+    done = completed_run_ids(store)
+    planned = exp.planned_configs(scale)
+    configs = [c for c in planned if c.run_id not in done]
+    batches = plan_batches(configs, max_batch)
+    typer.echo(f"{exp.number}. {exp.title} ({scale} scale): {len(planned):,} runs, "
+               f"{len(planned) - len(configs):,} already in {store}")
+    typer.echo(f"would train {len(configs):,} runs in {len(batches):,} batch(es), "
+               f"{sum(c.steps for c in configs):,} model-steps, estimated "
+               f"{human_seconds(estimate_seconds(configs))} (serial, this machine)")
+    for dev in exp.deviations(scale):
+        typer.echo(f"  departs from the paper: {dev}")
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def reproduce(
-        name: Annotated[str | None, typer.Argument(help="Experiment preset (see --list).")
+        name: Annotated[str | None, typer.Argument(metavar="NAME",
+                help="Experiment preset (see --list).")
                         ] = None,
+        store: Annotated[Path | None, typer.Argument(metavar="STORE",
+            help="Store to train into (one store can hold every preset).")] = None,
         scale: Annotated[str, Opt(help="smoke (minutes on a CPU) or paper.")] = "smoke",
-        store: Annotated[Path, Opt(help="Store to train into (shared by all presets).")
-                         ] = Path("reproduce-store"),
-        out: Annotated[Path | None, Opt(help="Where to write figures and numbers "
-                                             "[STORE/results/NAME-SCALE].")] = None,
+        out: Annotated[Path | None, Opt("--out", "-o", help="Directory of the figures and "
+                                        "numbers [STORE/results/NAME-SCALE].")] = None,
+        device: Annotated[str, Opt(help="cpu, cuda, cuda:N or auto.")] = "auto",
+        dtype: Annotated[str | None, Opt(help="float64 or float32 (a departure from the paper; "
+                                              "listed on its figures) [the preset's].")] = None,
         executor: Annotated[str, Opt(help="local or ray.")] = "local",
         workers: Annotated[int, Opt(help="Local worker processes.")] = 1,
         address: Annotated[str | None, Opt(help="Ray cluster address.")] = None,
-        max_batch: Annotated[int | None, Opt(help="Models per batch.")] = None,
+        max_batch: Annotated[int | None, Opt(help="Models per batch (default: from memory).")
+                             ] = None,
+        dry_run_: Annotated[bool, Opt("--dry-run", help="Say what would train (runs, "
+                                      "model-steps, estimated time); train nothing.")] = False,
         list_: Annotated[bool, Opt("--list", help="List presets with run counts, model-steps "
-                                                  "and CPU hours at each scale.")] = False,
-        quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
+                                                  "and training times at each scale.")] = False,
+        recalibrate: Annotated[bool, Opt("--recalibrate", help="Measure this machine's "
+                                         "training cost again (--list, --dry-run).")] = False,
+        quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
     ) -> None:
         """Reproduce one of the paper's experiments: train what is missing, analyse, write
         figures and a JSON file of the numbers behind them."""
+        from ..config import resolve_device
         from ..experiments import get, write_result
         from ..experiments.base import train
         from ..layout import StoreLayout
         from ..store import load
         from ..text import verdict_text
 
+        resolve_device(device)
+        if dtype is not None:
+            from ..config import DTYPES
+
+            if dtype not in DTYPES:
+                raise ConfigError(f"--dtype: expected one of {', '.join(DTYPES)}, got {dtype!r}")
         if list_:
-            list_experiments()
+            list_experiments(dtype or "float64", device, recalibrate)
             return
         if name is None:
             raise ConfigError("name an experiment (see 'circle-survival reproduce --list')")
         exp = get(name)
         exp.check_scale(scale)
+        if store is None:
+            raise ConfigError(f"name a store: circle-survival reproduce {name} STORE")
+        exp = with_fields(exp, dtype, device)
+        if dry_run_:
+            if recalibrate:
+                from ..costs import seconds_per_flop
+
+                seconds_per_flop(dtype or "float64", device, refresh=True)
+            dry_run(exp, scale, store, max_batch)
+            return
         train(exp, scale, store, executor=executor, workers=workers, address=address,
               max_batch=max_batch, progress=not quiet)
-        result = exp.analyze(load(store), scale)
+        with busy(f"analysing {exp.name} ({scale} scale)", quiet):
+            result = exp.analyze(load(store), scale)
         target = out or StoreLayout(store).result_dir(exp.name, scale)
         path = write_result(result, target)
         typer.echo(f"{exp.number}. {exp.title} ({scale} scale, {result.n_runs} runs)")
@@ -76,14 +148,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def report(
-        stores: Annotated[list[Path], typer.Argument(help="Stores (or result directories).")],
-        out: Annotated[Path, Opt("--out", "-o", help="HTML file to write (a .md summary is "
-                                                     "written beside it).")
-                       ] = Path("report.html"),
+        stores: Annotated[list[Path], typer.Argument(metavar="STORE...",
+                help="Stores (or result directories).")],
+        out: Annotated[Path, Opt("--out", "-o", help="Directory to write report.html and "
+                                                     "report.md into.")] = Path("."),
     ) -> None:
-        """Write one self-contained HTML page of every reproduced experiment in the stores,
-        and a Markdown summary beside it."""
+        """Write one self-contained HTML page of every reproduced experiment in the stores
+        (OUT/report.html), and a Markdown summary beside it (OUT/report.md)."""
         from ..report import write_report
 
-        html_path, md_path = write_report(stores, out)
+        html_path, md_path = write_report(stores, Path(out) / "report.html")
         typer.echo(f"wrote {html_path} and {md_path}")

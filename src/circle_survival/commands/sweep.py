@@ -1,13 +1,15 @@
 """``circle-survival sweep``: plan, run and follow grids of runs (see the ``sweep`` package).
 
     circle-survival sweep plan SPEC [--max-batch N]
-    circle-survival sweep run SPEC --store DIR [--executor local|ray] [--workers N]
+    circle-survival sweep run SPEC STORE [--executor local|ray] [--workers N]
                                    [--address ADDR] [--max-batch N]
     circle-survival sweep status DIR
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +41,21 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} PB"  # pragma: no cover
 
 
+@contextlib.contextmanager
+def busy(text: str, quiet: bool = False) -> Iterator[None]:
+    """A spinner with ``text`` and the elapsed time on stderr while a long phase runs (none
+    when ``quiet`` or when stderr is not a terminal)."""
+    import sys
+
+    if quiet or not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(text):
+        yield
+
+
 def shape_label(cfg, varying: list[str]) -> str:
     """The batch-key fields that differ between a sweep's batches, as ``name=value``."""
     d = cfg.to_dict()
@@ -57,7 +74,7 @@ def varying_fields(batches) -> list[str]:
 
 
 def plan(
-    spec: Annotated[Path, Arg(help="Sweep spec (TOML).")],
+    spec: Annotated[Path, Arg(metavar="SPEC", help="Sweep spec (TOML).")],
     max_batch: Annotated[int | None, Opt(help="Models per batch (default: from memory).")
                          ] = None,
 ) -> None:
@@ -89,9 +106,10 @@ def plan(
 
 
 def run(
-    spec: Annotated[Path, Arg(help="Sweep spec (TOML).")],
-    store: Annotated[Path, Opt("--store", "-o", help="Store directory (shared storage for "
-                                                     "Ray on a cluster).")],
+    spec: Annotated[Path, Arg(metavar="SPEC", help="Sweep spec (TOML).")],
+    store: Annotated[Path, Arg(metavar="STORE",
+            help="Store directory (on storage every node mounts, for Ray "
+                                    "on a cluster).")],
     executor: Annotated[str, Opt(help="local or ray.")] = "local",
     workers: Annotated[int, Opt(help="Local worker processes (local executor).")] = 1,
     address: Annotated[str | None, Opt(help="Ray cluster address (default: start a local "
@@ -101,7 +119,7 @@ def run(
     ray_cpus: Annotated[float, Opt(help="CPUs per Ray task.")] = 1.0,
     ray_gpus: Annotated[float | None, Opt(help="GPUs per Ray task for cuda runs (default 1; "
                                                "a fraction shares a GPU).")] = None,
-    quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train every run of a sweep not yet complete in the store (resumable)."""
     from ..sweep import SweepSpec, run_sweep
@@ -122,7 +140,7 @@ def run(
                    f"in {store}")
 
 
-def status(store: Annotated[Path, Arg(help="A store directory.")]) -> None:
+def status(store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")]) -> None:
     """Progress of the sweeps recorded in a store, partial batches and the lock holder."""
     from ..sweep import describe_holder, sweep_status
 

@@ -14,7 +14,7 @@ import typer
 
 from ..errors import ConfigError
 
-Opt = typer.Option
+Opt, Arg = typer.Option, typer.Argument
 SEED_KEYS = ("embedding_seeds", "mlp_seeds", "split_seeds")
 
 
@@ -71,7 +71,8 @@ def train_spec(fields: dict, seeds: dict[str, str | None], grid: bool):
 
 
 def train_command(
-    store: Annotated[Path, Opt("--store", "-o", help="Output store directory.")] = Path("runs"),
+    store: Annotated[Path, Arg(metavar="STORE",
+            help="Store directory to train into (created if needed).")],
     config: Annotated[Path | None, Opt(help="TOML file of config fields (options override "
                                             "it).")] = None,
     p: Annotated[int | None, Opt(help="Modulus (>= 3). [59]")] = None,
@@ -107,11 +108,11 @@ def train_command(
     embedding_seeds: Annotated[str | None, Opt(help="Embedding seeds, e.g. 0 or 0:8.")] = None,
     mlp_seeds: Annotated[str | None, Opt(help="MLP seeds.")] = None,
     split_seeds: Annotated[str | None, Opt(help="Split seeds.")] = None,
-    grid: Annotated[bool, Opt(help="Every combination of the seed lists (default: zip).")
-                    ] = False,
+    grid: Annotated[bool, Opt("--grid", help="Every combination of the seed lists (default: "
+                                             "zip).")] = False,
     max_batch: Annotated[int | None, Opt(help="Models per batch (default: from memory).")
                          ] = None,
-    quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train runs (one per seed combination) into a store, then print their circles.
 
@@ -159,24 +160,63 @@ def train_command(
     print_runs(runs[runs.run_id.isin(spec.run_ids())])
 
 
-def print_runs(runs) -> None:
-    """One line per run: id, seeds, final test loss and accuracy, circles."""
-    header = (f"{'run_id':<42} {'emb':>4} {'mlp':>4} {'split':>5} {'test_loss':>10} "
-              f"{'test_acc':>8}  circles")
-    typer.echo(header)
-    for _, r in runs.iterrows():
-        circ = ", ".join(str(int(c)) for c in r["circles"]) or "-"
-        typer.echo(f"{r['run_id']:<42} {r['embedding_seed']:>4} {r['mlp_seed']:>4} "
-                   f"{r['split_seed']:>5} {r['test_loss']:>10.3g} {r['test_acc']:>8.3f}  "
-                   f"{int(r['n_circles'])}: {circ}")
+#: show's output formats
+FORMATS = ("table", "csv", "json")
+#: the columns of the run listing: (column, header)
+RUN_COLUMNS = (("run_id", "run_id"), ("embedding_seed", "emb"), ("mlp_seed", "mlp"),
+               ("split_seed", "split"), ("test_loss", "test_loss"), ("test_acc", "test_acc"),
+               ("n_circles", "n"), ("circles", "circles"))
 
 
-def show_command(store: Annotated[Path, typer.Argument(help="A store directory.")]) -> None:
+def run_listing(runs):
+    """The run listing as a DataFrame: :data:`RUN_COLUMNS`, circles as lists of ints."""
+    out = runs[[c for c, _ in RUN_COLUMNS]].reset_index(drop=True).copy()
+    out["circles"] = [[int(c) for c in cs] for cs in out["circles"]]
+    out["n_circles"] = out["n_circles"].astype(int)
+    return out
+
+
+def print_runs(runs, fmt: str = "table") -> None:
+    """The runs' ids, seeds, final test loss and accuracy and circles: a table (rich), CSV
+    (circles space-separated) or JSON (a list of records)."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    listing = run_listing(runs)
+    if fmt == "csv":
+        csv = listing.assign(circles=[" ".join(map(str, c)) for c in listing["circles"]])
+        typer.echo(csv.to_csv(index=False), nl=False)
+        return
+    if fmt == "json":
+        typer.echo(listing.to_json(orient="records", indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col, head in RUN_COLUMNS:
+        table.add_column(head, justify="left" if col in ("run_id", "circles") else "right",
+                         no_wrap=col == "run_id")
+    for r in listing.itertuples(index=False):
+        table.add_row(r.run_id, str(r.embedding_seed), str(r.mlp_seed), str(r.split_seed),
+                      f"{r.test_loss:.3g}", f"{r.test_acc:.3f}", str(r.n_circles),
+                      ", ".join(map(str, r.circles)) or "-")
+    Console(width=max(120, len(listing.iloc[0].run_id) + 60) if len(listing) else 120,
+            highlight=False, soft_wrap=True).print(table)
+
+
+def show_command(
+    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
+    fmt: Annotated[str, Opt("--format", "-f", help="table, csv or json.")] = "table",
+) -> None:
     """List the runs of a store: seeds, final test loss and accuracy, circles."""
     from ..store import load
 
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     s = load(store)
     if s.runs.empty:
-        typer.echo(f"{store}: no complete runs")
+        typer.echo(f"{store}: no complete runs", err=fmt != "table")
+        if fmt == "json":
+            typer.echo("[]")
         return
-    print_runs(s.runs.sort_values(["embedding_seed", "mlp_seed", "split_seed"]))
+    print_runs(s.runs.sort_values(["embedding_seed", "mlp_seed", "split_seed"]), fmt)

@@ -12,11 +12,12 @@ figure; the report (``report.py``) reads those files back.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,17 @@ class Experiment(ABC):
                 raise ConfigError(f"{self.name}: the {scale} sizes are named "
                                   f"{sizes.scale!r}")
 
+    def with_base(self, **fields: Any) -> Experiment:
+        """A copy of this preset whose runs, at every scale, set config ``fields`` (e.g.
+        ``dtype="float32"``, ``device="cuda"``); a field of the paper's setup is listed among
+        the departures (through :attr:`Sizes.base`). No fields: the preset itself."""
+        if not fields:
+            return self
+        out = copy.copy(self)
+        out.sizes = {scale: replace(sizes, base={**sizes.base, **fields})
+                     for scale, sizes in self.sizes.items()}
+        return out
+
     def sized(self, scale: str) -> Sizes:
         """The sizes of ``scale`` ("smoke" or "paper"); ConfigError for another name."""
         self.check_scale(scale)
@@ -228,7 +240,8 @@ class Experiment(ABC):
         if missing:
             raise ConfigError(f"{self.name}: {len(missing)} of {len(ids)} runs of sweep "
                               f"{spec.name!r} are not in {store.path}; run "
-                              f"'circle-survival reproduce {self.name}' to train them")
+                              f"'circle-survival reproduce {self.name} {store.path}' to train "
+                              "them")
         return ids
 
 

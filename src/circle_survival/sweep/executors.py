@@ -33,19 +33,30 @@ RAY_INSTALL_HINT = "pip install 'circle-survival[ray]'"
 
 
 class ProgressBar:
-    """One bar for the whole sweep: runs done / total, runs per minute, ETA (on stderr)."""
+    """One bar for the whole sweep: runs done / total, runs per minute, ETA (on stderr).
+
+    The count is kept here and clamped to ``0 .. total``, so the bar never passes 100% and
+    the ETA never turns negative, whatever the credits of in-flight batches add up to.
+    """
 
     def __init__(self, total: int, done: int, enabled: bool = True):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, initial=done, unit="run", file=sys.stderr,
+        self.total, self.count = total, float(min(done, total))
+        self.bar = tqdm(total=total, initial=self.count, unit="run", file=sys.stderr,
                         disable=not enabled, dynamic_ncols=True, smoothing=0.1,
                         bar_format="{desc}{percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} runs "
                                    "[{elapsed}<{remaining}{postfix}]")
 
     def add(self, runs: float) -> None:
         """Count ``runs`` more runs (fractions while a batch is in flight)."""
-        self.bar.update(runs)
+        new = min(float(self.total), max(self.count, self.count + runs))
+        step = new - self.count
+        self.count = new
+        if new >= self.total:
+            step = self.total - self.bar.n  # land exactly on the total
+        if step > 0:
+            self.bar.update(step)
         rate = self.bar.format_dict.get("rate")
         if rate:
             self.bar.set_postfix_str(f"{60 * rate:,.1f} runs/min", refresh=False)

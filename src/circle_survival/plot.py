@@ -1,0 +1,192 @@
+"""Figures from a store, for a notebook: each takes a store (or its path) and a run id and
+returns a matplotlib Figure (drawn by :mod:`circle_survival.figures`).
+
+    import circle_survival as cs
+    store = cs.load("runs")
+    rid = store.runs.index[0]
+    cs.plot.signal_evolution(store, rid)      # S_k over training, survivors coloured
+    cs.plot.circles_fft(store, rid)           # final circles on the planes of F[k]
+    cs.plot.circles_pca(store, rid)           # final circles on PCA planes
+    cs.plot.planes(store, rid, ks=(2, 3))     # the embedding over time on two planes
+    cs.plot.n_circles(store)                  # histogram of circles per run
+    cs.plot.survival_rate(store, group_by=["d"])   # survival rate per frequency
+
+``rule`` is the survival rule: "2x-mean" (the paper's circles) or "absolute" (final
+S_k > ``threshold``). ``save_figure(fig, stem)`` of :mod:`circle_survival.figures.io` writes
+PNG and SVG. The ``plot`` command draws the same figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import ConfigError, StoreError
+from .store import Store, load
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["circles_fft", "circles_pca", "n_circles", "planes", "signal_evolution",
+           "survival_rate"]
+
+
+def _open(store: Store | str | Path) -> Store:
+    s = store if isinstance(store, Store) else load(store)
+    if s.runs.empty:
+        raise StoreError(f"{s.path}: no complete runs")
+    return s
+
+
+def _rule(rule: str, threshold: float) -> None:
+    from .analysis.survival import check_rule
+
+    check_rule(rule, threshold)
+
+
+def _run(s: Store, run_id: str | None) -> str:
+    if run_id is None:
+        if len(s.runs) == 1:
+            return str(s.runs.index[0])
+        raise ConfigError(f"{s.path} holds {len(s.runs)} runs; choose one (e.g. "
+                          f"{s.runs.index[0]})")
+    if run_id not in s.runs.index:
+        raise StoreError(f"no run {run_id!r} in {s.path}")
+    return run_id
+
+
+def _check_ks(ks: Sequence[int] | None, p: int) -> list[int] | None:
+    from .fourier import n_freq
+
+    if ks is None:
+        return None
+    bad = [q for q in ks if not 1 <= q <= n_freq(p)]
+    if bad:
+        raise ConfigError(f"--k: frequency {bad[0]} is outside 1 .. {n_freq(p)} for p={p}")
+    return [int(q) for q in ks]
+
+
+def _survivors(sig_final: np.ndarray, p: int, rule: str, threshold: float) -> list[int]:
+    from .analysis.survival import survived
+    from .fourier import n_freq
+
+    alive = survived(sig_final, p, rule, threshold)
+    return [q for q in range(1, n_freq(p) + 1) if alive[q]]
+
+
+def signal_evolution(store: Store | str | Path, run_id: str | None = None, *,
+                     rule: str = "2x-mean", threshold: float = 10.0) -> Figure:
+    """S_k of one run over training (log step axis), survivors coloured, the rest grey."""
+    from .figures import runs as rf
+
+    _rule(rule, threshold)
+    s = _open(store)
+    rid = _run(s, run_id)
+    p = s.config(rid).p
+    steps, sig = s.signals(rid)
+    return rf.signal_evolution(steps, sig, p, _survivors(sig[-1], p, rule, threshold),
+                               title=f"Signal evolution of {rid}")
+
+
+def circles_fft(store: Store | str | Path, run_id: str | None = None,
+                ks: Sequence[int] | None = None) -> Figure:
+    """The final embedding on the planes of Re F[k], Im F[k] (default: its circles)."""
+    from .figures import runs as rf
+
+    s = _open(store)
+    rid = _run(s, run_id)
+    cfg = s.config(rid)
+    ks = _check_ks(ks, cfg.p)
+    final = s.embeddings(rid)[cfg.steps]
+    return rf.circles_fft(final, ks, title=f"Final circles of {rid} on FFT planes")
+
+
+def circles_pca(store: Store | str | Path, run_id: str | None = None) -> Figure:
+    """The final embedding on its top principal components, taken in pairs."""
+    from .figures import runs as rf
+
+    s = _open(store)
+    rid = _run(s, run_id)
+    final = s.embeddings(rid)[s.config(rid).steps]
+    return rf.circles_pca(final, title=f"Final circles of {rid} on PCA planes")
+
+
+def planes(store: Store | str | Path, run_id: str | None = None,
+           ks: Sequence[int] | None = None, steps: Sequence[int] | None = None, *,
+           rule: str = "2x-mean", threshold: float = 10.0) -> Figure:
+    """The embedding at ``steps`` (default: 0, the middle and the last stored) projected on
+    the planes of the final embedding's F[k] for two ``ks`` (default: the strongest
+    survivor and the strongest dead frequency, by initial signal)."""
+    from .figures import runs as rf
+    from .fourier import signal
+
+    _rule(rule, threshold)
+    s = _open(store)
+    rid = _run(s, run_id)
+    cfg = s.config(rid)
+    ks = _check_ks(ks, cfg.p)
+    embeddings = s.embeddings(rid)
+    stored = sorted(embeddings)
+    if steps is None:
+        steps = stored if len(stored) <= 3 else [0, min(stored, key=lambda t: abs(
+            t - cfg.steps / 2)), cfg.steps]
+    missing = [t for t in steps if t not in embeddings]
+    if missing:
+        raise ConfigError(f"run {rid} has no stored embedding at step(s) "
+                          f"{', '.join(map(str, missing))} (stored: "
+                          f"{', '.join(map(str, stored))})")
+    alive = _survivors(signal(embeddings[cfg.steps], half=True), cfg.p, rule, threshold)
+    if ks is None:
+        ks = _default_plane_ks(signal(embeddings[0], half=True), alive, cfg.p)
+    return rf.planes_over_time(embeddings, ks, list(steps), survivors=alive,
+                               title=f"Embedding of {rid} on the planes of k = "
+                                     f"{', '.join(map(str, ks))}")
+
+
+def _default_plane_ks(sig0: np.ndarray, alive: list[int], p: int) -> list[int]:
+    """The strongest survivor (by initial signal) and the strongest dead frequency."""
+    from .fourier import n_freq
+
+    order = sorted(range(1, n_freq(p) + 1), key=lambda q: -sig0[q])
+    live = [q for q in order if q in alive]
+    dead = [q for q in order if q not in alive]
+    return (live[:1] + dead[:1]) if live and dead else order[:2]
+
+
+def _rule_text(rule: str, threshold: float) -> str:
+    return rule if rule == "2x-mean" else f"S_k > {threshold:g}"
+
+
+def n_circles(store: Store | str | Path, run_ids: Sequence[str] | None = None, *,
+              rule: str = "2x-mean", threshold: float = 10.0) -> Figure:
+    """Histogram of the number of circles per run (all runs, or ``run_ids``)."""
+    from .analysis.survival import circles_table
+    from .figures import runs as rf
+
+    _rule(rule, threshold)
+    s = _open(store)
+    circ = circles_table(s, run_ids, rule=rule, threshold=threshold)
+    n = circ["n_circles"].to_numpy()
+    return rf.n_circles_histogram(
+        n, title=f"Circles per run ({len(n)} runs, mean {n.mean():.2f}; rule "
+                 f"{_rule_text(rule, threshold)})")
+
+
+def survival_rate(store: Store | str | Path, run_ids: Sequence[str] | None = None, *,
+                  group_by: Sequence[str] = (), rule: str = "2x-mean",
+                  threshold: float = 10.0) -> Figure:
+    """Survival rate of every frequency over the runs (one bar series per group)."""
+    from .analysis.survival import check_group_by, frequency_table, survival_rates
+    from .figures import runs as rf
+
+    _rule(rule, threshold)
+    s = _open(store)
+    group_by = check_group_by(s, list(group_by))
+    freq = frequency_table(s, run_ids, group_by=group_by, rule=rule, threshold=threshold)
+    rates = survival_rates(freq, group_by)
+    return rf.survival_rate_bars(
+        rates, group_by, title=f"Survival rate per frequency ({freq['run_id'].nunique()} "
+                               f"runs; rule {_rule_text(rule, threshold)})")
