@@ -28,7 +28,7 @@ def test_list_and_dry_run_read_the_cache(cached_cost, tmp_path, capsys, monkeypa
     assert "signal-evolution" in out and "two-circles" in out
     code, out, err = run_cli(["reproduce", "ablation", tmp_path / "st", "--dry-run"], capsys)
     assert code == 0, err
-    assert "would train 5 runs" in out and "30,000 model-steps" in out
+    assert "would train 5 runs" in out and "150,000 model-steps" in out  # 30,000 steps each
     assert not (tmp_path / "st").exists()
 
 
