@@ -56,7 +56,7 @@ def test_report_is_self_contained(tmp_path, capsys):
     assert 'id="claims"' in page and "claim of ablation" in page
     assert not re.search(r'(src|href)="(https?:|//)', page)  # nothing fetched from a network
     assert (tmp_path / "r.md").is_file()
-    assert "<th>criterion here</th>" in page and "<td>r &gt; 0 with p &lt; 0.05</td>" in page
+    assert "<th>criterion (this tool)</th>" in page and '<td class="criterion">r &gt; 0 with p &lt; 0.05</td>' in page
     link = re.search(r'<a href="([^"]+differences-from-the-authors-code\.md)"', page).group(1)
     assert (tmp_path / link).resolve().is_file()  # relative to the report, in this checkout
 
