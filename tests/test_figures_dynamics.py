@@ -51,8 +51,10 @@ def test_initial_gradient_histograms(gradient_table):
         assert ax.get_xlabel() == f"initial gradient at step {s}"
         assert ax.get_ylabel() == "density"
         assert ax.get_title().startswith(f"step s = {s}") and "Welch p" in ax.get_title()
-        labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert labels[0].startswith("dead") and labels[1].startswith("survived")
+        assert ax.get_legend() is None
+    (legend,) = fig.legends  # one legend shared by the panels
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[0].startswith("dead") and labels[1].startswith("survived")
 
 
 def test_survival_rate_curves(gradient_table):

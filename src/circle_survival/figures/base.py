@@ -14,6 +14,7 @@ import textwrap
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
+from matplotlib.ticker import NullFormatter
 
 #: survivors drawn in one colour, dead frequencies in grey (the paper's convention)
 SURVIVED_COLOR = "tab:red"
@@ -48,6 +49,9 @@ def apply_style(fig: Figure) -> Figure:
         ax.xaxis.label.set_fontsize(LABEL_SIZE)
         ax.yaxis.label.set_fontsize(LABEL_SIZE)
         ax.tick_params(labelsize=TICK_SIZE)
+        for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            if axis.get_scale() == "log" and 0 < min(lo, hi) and max(lo, hi) / min(lo, hi) < 10:
+                axis.set_minor_formatter(NullFormatter())  # labels of minor ticks collide
         for child in ax.get_children():
             if isinstance(child, Legend):
                 _style_legend(child)
@@ -60,6 +64,21 @@ def _style_legend(legend: Legend) -> None:
     for text in legend.get_texts():
         text.set_fontsize(LEGEND_SIZE)
     legend.get_title().set_fontsize(LEGEND_SIZE)
+
+
+def shared_legend(fig: Figure, ax, **kwargs) -> Legend:
+    """One legend for every panel of ``fig``, from the handles of ``ax`` (panels that show the
+    same kinds of lines), right of the panels; a shared legend placed before is replaced and
+    the panels' own legends are removed. ``kwargs`` go to ``Figure.legend``."""
+    for old in list(fig.legends):
+        old.remove()
+    for other in fig.axes:
+        if other.get_legend() is not None:
+            other.get_legend().remove()
+    handles, labels = ax.get_legend_handles_labels()
+    kwargs = {"loc": "outside right upper", "frameon": False, "fontsize": LEGEND_SIZE,
+              **kwargs}
+    return fig.legend(handles, labels, **kwargs)
 
 
 def titled(fig: Figure, title: str, note: str | None = None) -> Figure:
@@ -77,7 +96,7 @@ def titled(fig: Figure, title: str, note: str | None = None) -> Figure:
         if width < MIN_NOTE_WIDTH:
             fig.set_size_inches(MIN_NOTE_WIDTH, height)
             width = MIN_NOTE_WIDTH
-        lines = textwrap.wrap(note, int(width * 14.5))
+        lines = textwrap.wrap(note, int(width * 15.5))
         fig.text(0.01, -0.01, "\n".join(lines), ha="left", va="top", fontsize=CAPTION_SIZE,
                  color=CAPTION_COLOR, gid=CAPTION_GID, wrap=False)
     return fig
