@@ -158,8 +158,9 @@ def _images(doc: Mapping[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def _provenance_rows(prov: Mapping[str, str]) -> list[tuple[str, str]]:
-    keys = list(PROVENANCE_KEYS) + [k for k in prov if k not in PROVENANCE_KEYS]
+def _provenance_rows(prov: Mapping[str, str], keys: Sequence[str] = PROVENANCE_KEYS
+                     ) -> list[tuple[str, str]]:
+    keys = list(keys) + [k for k in prov if k not in keys]
     return [(k.replace("_", " "), prov.get(k, NOT_RECORDED)) for k in keys]
 
 
@@ -192,11 +193,11 @@ def _environment(autoescape: bool) -> Environment:
 def _context(docs: Sequence[Mapping[str, Any]], title: str, link: str, images: bool = False
              ) -> dict[str, Any]:
     report_prov = provenance()
-    report_prov = {k: report_prov[k] for k in ("package", "git_commit", "date", "command")}
+    del report_prov["device"], report_prov["dtype"]  # the report itself trains nothing
     views = [{**_view(d), "images": _images(d) if images else []} for d in docs]
     return {"docs": views, "title": title, "link": link,
             "differences_page": DIFFERENCES_PAGE,
-            "report_provenance": _provenance_rows(report_prov),
+            "report_provenance": _provenance_rows(report_prov, list(report_prov)),
             "report_date": report_prov["date"], "report_command": report_prov["command"]}
 
 
