@@ -48,7 +48,8 @@ def trained(tmp_path_factory):
 
 
 def test_registered():
-    assert {"initial_gradient", "collaboration", "ode"} <= set(MODULES)
+    assert {"initial_gradient", "collaboration", "ode"} <= {m.__name__.rsplit(".", 1)[-1]
+                                                             for m in MODULES}
     for name, number in (("initial-gradient", 8), ("collaboration", 10), ("ode", 11)):
         assert get(name).number == number
 
