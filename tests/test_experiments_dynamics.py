@@ -22,6 +22,7 @@ from circle_survival.experiments.base import scale_note, train
 from circle_survival.experiments.collaboration import Collaboration
 from circle_survival.experiments.initial_gradient import InitialGradient
 from circle_survival.experiments.ode import PAPER_D_GRID, LinearODE
+from circle_survival.figures.base import figure_text
 from circle_survival.store import init_store
 
 EXPERIMENTS = [InitialGradient(), Collaboration(), LinearODE()]
@@ -103,7 +104,7 @@ def test_analyze_needs_runs(tmp_path):
 def _check_common(result, tmp_path):
     note = scale_note(result)
     for fig in result.figures.values():
-        assert note[:40] in fig.get_suptitle()
+        assert note[:40] in figure_text(fig)
     assert result.claims and all(c.paper and c.observed for c in result.claims)
     path = write_result(result, tmp_path / result.name)
     doc = json.loads(path.read_text())

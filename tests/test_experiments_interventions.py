@@ -24,6 +24,7 @@ from circle_survival.experiments.ablation import (
 from circle_survival.experiments.base import train
 from circle_survival.experiments.perturbation import AXIS_CORRECTION, Perturbation
 from circle_survival.experiments.two_circles import DRAW_NOTE, TwoCircles, ratio_rates
+from circle_survival.figures.base import figure_text
 from circle_survival.init import draw_embedding
 from circle_survival.store import init_store
 from circle_survival.sweep import model_step_flops
@@ -238,8 +239,8 @@ def test_ablation_result(trained):
     assert left.get_xscale() == "log" and left.get_yscale() == "log"
     steps = left.lines[0].get_xdata()
     assert steps[0] == 10 and steps[-1] == STEPS  # every 10 steps, step 0 left out
-    assert "smoke scale, 5 runs" in fig.get_suptitle()
-    assert "40 steps instead of 30,000" in fig.get_suptitle()
+    assert "smoke scale, 5 runs" in figure_text(fig)
+    assert "40 steps instead of 30,000" in figure_text(fig)
 
 
 def test_perturbation_result(trained):
@@ -270,7 +271,7 @@ def test_two_circles_result(trained):
     assert all(c.criterion for c in res.claims)
     ax = res.figures["two_circles_survival"].axes[0]
     assert len(ax.containers) == 2 and ax.get_xscale() == "log"
-    assert "smoke scale, 4 runs" in res.figures["two_circles_survival"].get_suptitle()
+    assert "smoke scale, 4 runs" in figure_text(res.figures["two_circles_survival"])
 
 
 def test_analyze_needs_the_runs(tmp_path):

@@ -40,6 +40,7 @@ from circle_survival.experiments.frozen_embedding import FrozenEmbedding
 from circle_survival.experiments.initial_signal import InitialSignal
 from circle_survival.experiments.shared import trend_holds
 from circle_survival.experiments.signal_evolution import SignalEvolution
+from circle_survival.figures.base import figure_text
 from circle_survival.store import init_store
 from circle_survival.sweep import run_sweep
 from circle_survival.text import VERDICTS
@@ -120,7 +121,7 @@ def result_doc(store, name):
 
 
 def suptitle(fig):
-    return fig._suptitle.get_text() if fig._suptitle is not None else ""
+    return figure_text(fig)
 
 
 def marked_lines(ax):

@@ -8,6 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from circle_survival.analysis.gradient import survival_rate_by_gradient
+from circle_survival.figures.base import DEAD_COLOR
 from circle_survival.figures.dynamics import (
     collaboration_figure,
     initial_gradient_histograms,
@@ -51,8 +52,10 @@ def test_initial_gradient_histograms(gradient_table):
         assert ax.get_xlabel() == f"initial gradient at step {s}"
         assert ax.get_ylabel() == "density"
         assert ax.get_title().startswith(f"step s = {s}") and "Welch p" in ax.get_title()
-        labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert labels[0].startswith("dead") and labels[1].startswith("survived")
+        assert ax.get_legend() is None
+    (legend,) = fig.legends  # one legend shared by the panels
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[0].startswith("dead") and labels[1].startswith("survived")
 
 
 def test_survival_rate_curves(gradient_table):
@@ -90,7 +93,7 @@ def test_collaboration_figure():
     for ax, n_k in zip(axes, (5, 4, 3), strict=True):
         assert len(ax.lines) == n_k + 1  # one per frequency, plus the full model
         assert ax.get_yscale() == "log" and ax.get_xlabel() == "step"
-        greys = [ln for ln in ax.lines if ln.get_color() == "0.7"]
+        greys = [ln for ln in ax.lines if ln.get_color() == DEAD_COLOR]
         coloured = [ln for ln in ax.lines if ln.get_label().startswith("k = ")]
         assert len(greys) + len(coloured) == n_k
     assert len([ln for ln in axes[0].lines if ln.get_label().startswith("k = ")]) == 2

@@ -5,6 +5,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from circle_survival.figures import interventions as figs
+from circle_survival.figures.base import figure_text
 from circle_survival.figures.io import save_figure
 
 
@@ -23,7 +24,7 @@ def test_ablation_test_loss(tmp_path):
         assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
         assert "step" in ax.get_xlabel()
     assert "test loss" in left.get_ylabel()
-    assert "smoke scale, 5 runs" in fig.get_suptitle()
+    assert "smoke scale, 5 runs" in figure_text(fig)
     paths = save_figure(fig, tmp_path / "ablation")
     assert all(p.stat().st_size > 1000 for p in paths)
 
@@ -48,7 +49,7 @@ def test_perturbation_survival():
         "embedding 0", "embedding 1", "embedding 2"]
     assert "50 runs per point" in ax.get_title() and "Wilson" in ax.get_title()
     assert "S_25" in ax.get_xlabel() and "k = 25" in ax.get_ylabel()
-    assert "paper scale, 450 runs" in fig.get_suptitle()
+    assert "paper scale, 450 runs" in figure_text(fig)
     assert any("Spearman" in t.get_text() for t in ax.texts)
 
 
@@ -65,4 +66,4 @@ def test_two_circles_survival():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[0].startswith("larger") and labels[1].startswith("smaller")
     assert "8–10 runs per point" in ax.get_title()
-    assert "smoke scale, 38 runs" in fig.get_suptitle()
+    assert "smoke scale, 38 runs" in figure_text(fig)

@@ -9,6 +9,7 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
+from circle_survival.figures.base import caption, figure_text
 from circle_survival.figures.landscape import (
     circles_vs,
     circularity_histogram,
@@ -53,8 +54,8 @@ def test_summarize_and_runs_label():
 def test_titled_wraps_note():
     fig = Figure(figsize=(4, 3))
     titled(fig, "Title", "word " * 60)
-    text = fig._suptitle.get_text()
-    assert text.startswith("Title\n") and text.count("\n") >= 3
+    assert fig.get_suptitle() == "Title"  # a short title; the note is the caption
+    assert caption(fig).startswith("word") and caption(fig).count("\n") >= 3
 
 
 # -- figures --------------------------------------------------------------------------------
@@ -79,7 +80,7 @@ def test_circles_vs_one_axes(counts):
     assert ax.get_ylabel() == "number of circles"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "a (4 runs per point)" in labels and "d = p" in labels
-    assert NOTE in fig._suptitle.get_text()
+    assert NOTE in figure_text(fig)
 
 
 def test_circles_vs_panels_log_axis(counts):

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from circle_survival import RunConfig, fourier, load, train_to_store
 from circle_survival.analysis.survival import circles_table, frequency_table, survival_rates
+from circle_survival.figures.base import figure_text
 from circle_survival.figures.io import save_figure
 from circle_survival.figures.runs import (
     circles_fft,
@@ -93,7 +94,7 @@ def test_circles_fft(constructed):
         np.testing.assert_allclose(points.get_offsets(), fourier.fft_plane(constructed, k))
         assert sorted(int(t.get_text()) for t in ax.texts) == list(range(13))
         assert ax.get_xlabel() and ax.get_ylabel()
-    assert fig.get_suptitle()
+    assert figure_text(fig)
     assert [ax.get_title() for ax in visible_axes(circles_fft(constructed, [3]))] == [
         "k = 3, Δ = 4"]
 

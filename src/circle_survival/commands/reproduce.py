@@ -136,10 +136,13 @@ def register(app: typer.Typer) -> None:
             return
         train(exp, scale, store, executor=executor, workers=workers, address=address,
               max_batch=max_batch, progress=not quiet)
+        analysed = load(store)
         with busy(f"analysing {exp.name} ({scale} scale)", quiet):
-            result = exp.analyze(load(store), scale)
+            result = exp.analyze(analysed, scale)
         target = out or StoreLayout(store).result_dir(exp.name, scale)
-        path = write_result(result, target)
+        ids = [r for spec in exp.specs_after(scale, analysed) for r in spec.run_ids()]
+        path = write_result(result, target,
+                            runs=analysed.runs.loc[analysed.runs.index.intersection(ids)])
         typer.echo(f"{exp.number}. {exp.title} ({scale} scale, {result.n_runs} runs)")
         for c in result.claims:
             typer.echo(f"  [{verdict_text(c.holds)}] paper: {c.paper}\n"

@@ -6,8 +6,9 @@ the ``smoke`` scale (minutes on a 2-core CPU, enough to see the trend) and the `
 :class:`ExperimentResult`: figures, the numbers behind them, and the paper's claims next to
 what the runs show.
 
-Results are written by :func:`write_result` as ``OUT/result.json`` plus one PNG and one SVG per
-figure; the report (``report.py``) reads those files back.
+Results are written by :func:`write_result` as ``OUT/result.json`` (with its provenance) plus
+one PNG and one SVG (and on request a PDF) per figure; the report (``report.py``) reads those
+files back.
 """
 
 from __future__ import annotations
@@ -288,15 +289,35 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def write_result(result: ExperimentResult, out: str | Path) -> Path:
-    """Write figures (PNG and SVG) and ``result.json`` into ``out``; return the JSON path."""
+def _not_finite(v: Any, path: str = "") -> dict[str, str]:
+    """Where ``v`` (nested numbers) holds NaN or an infinity: dotted key path -> "nan", "inf"
+    or "-inf" (list items as ``key.3``); ``result.json`` stores them as null."""
+    if isinstance(v, Mapping):
+        items = ((f"{path}.{k}" if path else str(k), x) for k, x in v.items())
+    elif isinstance(v, list | tuple | np.ndarray):
+        items = ((f"{path}.{i}", x) for i, x in enumerate(v))
+    else:
+        x = v.item() if isinstance(v, np.generic) else v
+        return {path: str(x)} if isinstance(x, float) and not math.isfinite(x) else {}
+    out: dict[str, str] = {}
+    for key, x in items:
+        out.update(_not_finite(x, key))
+    return out
+
+
+def write_result(result: ExperimentResult, out: str | Path, *, runs: Any = None,
+                 formats: tuple[str, ...] = ("png", "svg")) -> Path:
+    """Write figures (in ``formats``: png, svg, pdf) and ``result.json`` into ``out``; return
+    the JSON path. ``runs`` is the runs table the result was computed from; its device and
+    dtype go into the provenance record (:func:`circle_survival.provenance.provenance`)."""
     from ..figures.io import save_figure
+    from ..provenance import provenance
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figures = {}
     for name, fig in result.figures.items():
-        paths = save_figure(fig, out / name)
+        paths = save_figure(fig, out / name, formats)
         figures[name] = [p.name for p in paths]
     doc = {
         "name": result.name,
@@ -308,6 +329,8 @@ def write_result(result: ExperimentResult, out: str | Path) -> Path:
         "claims": [asdict(c) for c in result.claims],
         "deviations": list(result.deviations),
         "figures": figures,
+        "not_finite": _not_finite(result.numbers),
+        "provenance": provenance(runs),
     }
     path = out / RESULT_FILE
     tmp = path.with_suffix(".json.part")

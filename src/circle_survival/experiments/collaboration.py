@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from .. import fourier
 from ..config import RunConfig
 from ..errors import ConfigError
-from ..figures.base import titled
+from ..figures.base import shared_legend, titled
 from ..store import Store
 from ..sweep import SweepSpec
 from .base import (
@@ -171,9 +171,9 @@ class Collaboration(Experiment):
         for ax in fig.axes[:3]:
             ax.plot(together["step"].to_numpy(float), together["loss"].to_numpy(float),
                     color="k", ls=":", lw=1.4, label=label, zorder=4)
-            ax.legend(fontsize="x-small", ncol=2)
+        shared_legend(fig, fig.axes[0], ncol=1 + len(res.survivors) // 12)
         return titled(fig, "Circle collaboration: loss with the embedding restricted to a few "
-                      "circles (1 run; survivors coloured, the rest grey)", scale_note(result))
+                      "circles", scale_note(result))
 
 
 EXPERIMENTS: list[Experiment] = [Collaboration()]

@@ -1,8 +1,10 @@
-"""What every figure shares: a figure on an Agg canvas, a title with the scale note (the run
-count and every departure from the paper) under it, and the colours of survivors and the dead.
+"""What every figure shares: a figure on an Agg canvas, one style (font sizes, the colours of
+survivors and the dead), a short title, and the scale note (the run count and every departure
+from the paper) as a caption under the figure.
 
 Every figure module builds its figures with :func:`figure` (no pyplot state is touched) and
-titles them with :func:`titled`.
+finishes them with :func:`titled`, which applies the style and places the title and the
+caption. :func:`figure_text` reads both back.
 """
 
 from __future__ import annotations
@@ -11,12 +13,25 @@ import textwrap
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
+from matplotlib.ticker import NullFormatter
 
 #: survivors drawn in one colour, dead frequencies in grey (the paper's convention)
 SURVIVED_COLOR = "tab:red"
 DEAD_COLOR = "0.6"
-#: the narrowest figure that still carries a note of departures legibly (inches)
-MIN_NOTE_WIDTH = 8.0
+#: font sizes in points: the figure's title, panel titles, axis labels, tick labels and
+#: legends, and the caption under the figure
+TITLE_SIZE = 11
+PANEL_TITLE_SIZE = 9.5
+LABEL_SIZE = 9.5
+TICK_SIZE = 8.5
+LEGEND_SIZE = 8
+CAPTION_SIZE = 8
+CAPTION_COLOR = "0.25"
+#: the narrowest figure that still carries a caption of departures legibly (inches)
+MIN_NOTE_WIDTH = 6.0
+#: the gid of the caption's Text artist
+CAPTION_GID = "caption"
 
 
 def figure(width: float, height: float) -> Figure:
@@ -26,16 +41,72 @@ def figure(width: float, height: float) -> Figure:
     return fig
 
 
+def apply_style(fig: Figure) -> Figure:
+    """Give every axes of ``fig`` the shared font sizes (titles, labels, ticks, legends,
+    colour bars) so that all figures of a report read alike. Returns ``fig``."""
+    for ax in fig.axes:
+        ax.title.set_fontsize(PANEL_TITLE_SIZE)
+        ax.xaxis.label.set_fontsize(LABEL_SIZE)
+        ax.yaxis.label.set_fontsize(LABEL_SIZE)
+        ax.tick_params(labelsize=TICK_SIZE)
+        for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            if axis.get_scale() == "log" and 0 < min(lo, hi) and max(lo, hi) / min(lo, hi) < 10:
+                axis.set_minor_formatter(NullFormatter())  # labels of minor ticks collide
+        for child in ax.get_children():
+            if isinstance(child, Legend):
+                _style_legend(child)
+    for legend in fig.legends:
+        _style_legend(legend)
+    return fig
+
+
+def _style_legend(legend: Legend) -> None:
+    for text in legend.get_texts():
+        text.set_fontsize(LEGEND_SIZE)
+    legend.get_title().set_fontsize(LEGEND_SIZE)
+
+
+def shared_legend(fig: Figure, ax, **kwargs) -> Legend:
+    """One legend for every panel of ``fig``, from the handles of ``ax`` (panels that show the
+    same kinds of lines), right of the panels; a shared legend placed before is replaced and
+    the panels' own legends are removed. ``kwargs`` go to ``Figure.legend``."""
+    for old in list(fig.legends):
+        old.remove()
+    for other in fig.axes:
+        if other.get_legend() is not None:
+            other.get_legend().remove()
+    handles, labels = ax.get_legend_handles_labels()
+    kwargs = {"loc": "outside right upper", "frameon": False, "fontsize": LEGEND_SIZE,
+              **kwargs}
+    return fig.legend(handles, labels, **kwargs)
+
+
 def titled(fig: Figure, title: str, note: str | None = None) -> Figure:
-    """Set the suptitle to ``title`` with ``note`` wrapped below it; a figure with a note is
-    widened to at least :data:`MIN_NOTE_WIDTH` and grows by the note's height. Returns
+    """Apply the shared style, set the suptitle to ``title`` and put ``note`` (the scale and
+    the departures from the paper), wrapped, as a caption under the figure; a figure with a
+    note is widened to at least :data:`MIN_NOTE_WIDTH`. The caption lies below the axes and is
+    kept by :func:`circle_survival.figures.io.save_figure` (a tight bounding box). Returns
     ``fig``."""
-    text = title
+    apply_style(fig)
+    fig.suptitle(title, fontsize=TITLE_SIZE)
+    for old in [t for t in fig.texts if t.get_gid() == CAPTION_GID]:
+        old.remove()
     if note:
         width, height = fig.get_size_inches()
-        width = max(width, MIN_NOTE_WIDTH)
-        lines = textwrap.wrap(note, int(width * 12))
-        fig.set_size_inches(width, height + 0.2 * len(lines))
-        text += "\n" + "\n".join(lines)
-    fig.suptitle(text, fontsize="medium")
+        if width < MIN_NOTE_WIDTH:
+            fig.set_size_inches(MIN_NOTE_WIDTH, height)
+            width = MIN_NOTE_WIDTH
+        lines = textwrap.wrap(note, int(width * 15.5))
+        fig.text(0.01, -0.01, "\n".join(lines), ha="left", va="top", fontsize=CAPTION_SIZE,
+                 color=CAPTION_COLOR, gid=CAPTION_GID, wrap=False)
     return fig
+
+
+def caption(fig: Figure) -> str:
+    """The caption :func:`titled` put under ``fig`` ("" if none)."""
+    return "\n".join(t.get_text() for t in fig.texts if t.get_gid() == CAPTION_GID)
+
+
+def figure_text(fig: Figure) -> str:
+    """The figure's title and its caption, one text (for tests and searches)."""
+    return "\n".join(x for x in (fig.get_suptitle(), caption(fig)) if x)

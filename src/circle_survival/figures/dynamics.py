@@ -15,10 +15,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis.gradient import grad_column, gradient_ttest
-from .base import DEAD_COLOR, SURVIVED_COLOR
+from .base import DEAD_COLOR, SURVIVED_COLOR, shared_legend
 from .base import figure as _figure
-
-GREY = "0.7"
 
 #: Default labels and colours of the ODE trajectories (keys of ODEAnalysis.predictions).
 ODE_STYLES: dict[str, tuple[str, str]] = {
@@ -65,7 +63,7 @@ def initial_gradient_histograms(
         ax.set_title(f"step s = {s}  ({name} p = {test.p_value:.2g})")
         ax.set_xlabel(f"initial gradient at step {s}")
         ax.set_ylabel("density")
-        ax.legend(fontsize="small")
+    shared_legend(fig, axes[0])
     fig.suptitle("Initial gradient of survivors and dead frequencies")
     return fig
 
@@ -135,7 +133,7 @@ def collaboration_figure(
             if k in colors:
                 ax.plot(x, y, color=colors[k], lw=1.6, label=f"k = {k}", zorder=3)
             else:
-                ax.plot(x, y, color=GREY, lw=0.8, zorder=2,
+                ax.plot(x, y, color=DEAD_COLOR, lw=0.8, zorder=2,
                         label=None if grey_labelled else "dead frequencies")
                 grey_labelled = True
         if full is not None:
@@ -147,7 +145,7 @@ def collaboration_figure(
             ax.set_xscale("log")
         ax.set_title(names[mode])
         ax.set_xlabel("step")
-        ax.legend(fontsize="x-small", ncol=2)
+    shared_legend(fig, axes[0], ncol=1 + len(survivors) // 12)
     axes[0].set_ylabel("loss on all $p^2$ pairs")
     fig.suptitle("Circle collaboration: loss with the embedding restricted to a few circles")
     return fig

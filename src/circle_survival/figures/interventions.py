@@ -113,9 +113,8 @@ def perturbation_survival(
                         alpha=0.85, label=f"embedding {seed}")
     ax.axvline(0.0, color="0.6", lw=0.8, ls=":")
     ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel(f"α·S_{k} − mean_k S_k  (perturbed signal of k = {k} above the mean)\n"
-                  f"S_{k} and the mean from the unperturbed embedding; the authors' plot "
-                  "takes them from the α = 0.85 one, shifting their axis")
+    ax.set_xlabel(f"α·S_{k} − mean_k S_k  (perturbed signal of k = {k} above the mean, "
+                  "both from the unperturbed embedding)")
     ax.set_ylabel(f"survival rate of k = {k}")
     ax.set_title(f"{_runs_text(rates['n_runs'].to_numpy())}; Wilson 95% intervals",
                  fontsize="small")

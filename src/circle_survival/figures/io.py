@@ -27,6 +27,7 @@ def save_figure(fig: Figure, path_stem: str | Path, formats: Sequence[str] = ("p
     paths = []
     for fmt in formats:
         path = stem.parent / f"{stem.name}.{fmt}"
-        fig.savefig(path, format=fmt, dpi=dpi)
+        # a tight box keeps the caption under the axes (circle_survival.figures.base.titled)
+        fig.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.08)
         paths.append(path)
     return paths
