@@ -104,6 +104,24 @@ def test_collaboration_prints_and_writes(stores, tmp_path, capsys):
 
 
 # -- ode -----------------------------------------------------------------------------------
+def test_ode_model_lv_prints_the_library_comparison(stores, tmp_path, capsys):
+    from circle_survival.analysis.lotka_volterra import compare_linear_lv
+
+    out_dir = tmp_path / "lv"
+    code, out, err = run_cli(["ode", stores["one"], "--window", WINDOW, "--model", "lv",
+                              "--out", out_dir], capsys)
+    assert code == 0, err
+    s = load(stores["one"])
+    steps, sig = s.signals(s.runs.index[0])
+    cmp = compare_linear_lv(sig, steps, 11, fit_until=25, heldout_until=50)
+    scores = pd.read_csv(out_dir / "ode_lv_scores.csv")
+    assert list(scores["model"]) == list(cmp.scores["model"]) == ["linear", "lv"]
+    np.testing.assert_allclose(scores["r2_fit"], cmp.scores["r2_fit"], rtol=1e-9)
+    assert "fitted on steps 0 .. 25" in out and f"{cmp.scores['r2_fit'].iloc[1]:.4g}" in out
+    code, _, err = run_cli(["ode", stores["one"], "--model", "quadratic"], capsys)
+    assert code == 2 and "--model" in err
+
+
 def test_ode_prints_and_writes(stores, tmp_path, capsys):
     out_dir = tmp_path / "ode"
     code, out, err = run_cli(["ode", stores["one"], "--window", WINDOW, "--out", out_dir],

@@ -420,17 +420,27 @@ def ode_command(
     run: Annotated[str | None, Opt(help="Run id (default: the store's only run).")] = None,
     window: Annotated[int, Opt(help="Fit over steps 0 .. WINDOW.")] = 1000,
     alpha: Annotated[float, Opt(help="Lasso penalty (scikit-learn's alpha).")] = 0.01,
+    model: Annotated[str, Opt(help="linear (the paper's fits) or lv (the generalised "
+                                   "Lotka-Volterra form, fitted on the first half of the "
+                                   "window and judged on the second, next to the linear "
+                                   "form).")] = "linear",
     out: Annotated[Path | None, Opt(
         "--out", "-o", help="Write the figures (PNG, SVG), the errors (CSV) and "
                                          "the numbers (JSON) into this directory.")] = None,
 ) -> None:
     """Fit s_{t+1} - s_t = A s_t + b to one run (experiment 11's three fits: Lasso, the
-    authors' Lasso(alpha=0), exact least squares) and roll the fits out."""
+    authors' Lasso(alpha=0), exact least squares) and roll the fits out; with --model lv,
+    compare the Lotka-Volterra form ds = s (r + A s) with it."""
     from ..fourier import survival
 
     check_window(window, alpha)
+    if model not in ("linear", "lv"):
+        raise ConfigError(f"--model: expected linear or lv, got {model!r}")
     st = open_store(store)
     rid = pick_run(st, run)
+    if model == "lv":
+        lv_command(st, rid, window, alpha, out)
+        return
     cfg = st.config(rid)
     res, notes = analyse_run(st, rid, window, alpha)
     alive = survival(st.signals(rid)[1][-1], cfg.p)[res.ks]
@@ -470,6 +480,30 @@ def ode_command(
                "notes": notes}
     paths.append(write_json(numbers, out / "ode.json"))
     _report_written(paths, out)
+
+
+def lv_command(st, rid: str, window: int, alpha: float, out: Path | None) -> None:
+    """``ode --model lv``: both forms fitted by least squares on steps 0 .. window/2 of run
+    ``rid``, scored on the steps after (:func:`analysis.lotka_volterra.compare_linear_lv`)."""
+    from ..analysis.lotka_volterra import compare_linear_lv
+
+    cfg = st.config(rid)
+    steps, sig = st.signals(rid)
+    fit_until = max(1, window // 2)
+    try:
+        cmp = compare_linear_lv(sig, steps, cfg.p, fit_until=fit_until, heldout_until=window,
+                                method="ols", alpha=alpha)
+    except ValueError as exc:
+        raise ConfigError(f"run {rid}: {exc}") from None
+    typer.echo(f"run {rid}: linear and Lotka-Volterra forms fitted on steps 0 .. {fit_until}, "
+               f"held out {fit_until} .. {window} and after, p = {cfg.p}, d = {cfg.d}")
+    cols = ["model", "r2_fit", "r2_heldout", "rel_error_heldout", "rel_error_beyond",
+            "diverged", "survivors_match"]
+    typer.echo(cmp.scores[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        cmp.scores.to_csv(out / "ode_lv_scores.csv", index=False)
+        typer.echo(f"wrote {out / 'ode_lv_scores.csv'}")
 
 
 # -- ode-r2 ----------------------------------------------------------------------------------
