@@ -96,7 +96,8 @@ def reproduced(tmp_path_factory):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(registry, "get", get)
             for name in THROUGH_CLI:
-                main(["reproduce", name, "--scale", "smoke", str(store), "--quiet"])
+                pdf = ["--pdf"] if name == THROUGH_CLI[0] else []
+                main(["reproduce", name, "--scale", "smoke", str(store), "--quiet", *pdf])
         for name, exp in presets.items():
             if name not in THROUGH_CLI:
                 for spec in exp.specs("smoke"):
@@ -176,8 +177,9 @@ def test_cli_writes_results_and_report(reproduced):
         doc = result_doc(store, name)
         assert doc["claims"] and doc["figures"] and doc["scale"] == "smoke"
         out = store / "results" / f"{name}-smoke"
+        formats = {"png", "svg", "pdf"} if name == THROUGH_CLI[0] else {"png", "svg"}
         for files in doc["figures"].values():
-            assert {f.rsplit(".", 1)[1] for f in files} == {"png", "svg"}
+            assert {f.rsplit(".", 1)[1] for f in files} == formats
             assert all((out / f).is_file() for f in files)
     html = report.read_text()
     assert "<table" in html and "Initial signal against survival rate" in html

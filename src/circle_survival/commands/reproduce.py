@@ -100,6 +100,7 @@ def register(app: typer.Typer) -> None:
                                                   "and training times at each scale.")] = False,
         recalibrate: Annotated[bool, Opt("--recalibrate", help="Measure this machine's "
                                          "training cost again (--list, --dry-run).")] = False,
+        pdf: Annotated[bool, Opt("--pdf", help="Also write each figure as PDF.")] = False,
         quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
     ) -> None:
         """Reproduce one of the paper's experiments: train what is missing, analyse, write
@@ -142,7 +143,8 @@ def register(app: typer.Typer) -> None:
         target = out or StoreLayout(store).result_dir(exp.name, scale)
         ids = [r for spec in exp.specs_after(scale, analysed) for r in spec.run_ids()]
         path = write_result(result, target,
-                            runs=analysed.runs.loc[analysed.runs.index.intersection(ids)])
+                            runs=analysed.runs.loc[analysed.runs.index.intersection(ids)],
+                            formats=("png", "svg", "pdf") if pdf else ("png", "svg"))
         typer.echo(f"{exp.number}. {exp.title} ({scale} scale, {result.n_runs} runs)")
         for c in result.claims:
             typer.echo(f"  [{verdict_text(c.holds)}] paper: {c.paper}\n"
