@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
+from ..text import runs_text
 
 Opt = typer.Option
 
@@ -52,7 +53,7 @@ def ode_compare_command(
 
 
 def _echo(result, path: Path) -> None:
-    typer.echo(f"{result.title} ({result.n_runs} runs)")
+    typer.echo(f"{result.title} ({runs_text(result.n_runs)})")
     for c in result.claims:
         verdict = {True: "holds", False: "does not hold", None: "undecided"}[c.holds]
         typer.echo(f"  [{verdict}] paper: {c.paper}\n      here: {c.observed}")

@@ -110,7 +110,7 @@ def register(app: typer.Typer) -> None:
         from ..experiments.base import train
         from ..layout import StoreLayout
         from ..store import load
-        from ..text import verdict_text
+        from ..text import runs_text, verdict_text
 
         resolve_device(device)
         if dtype is not None:
@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
         path = write_result(result, target,
                             runs=analysed.runs.loc[analysed.runs.index.intersection(ids)],
                             formats=("png", "svg", "pdf") if pdf else ("png", "svg"))
-        typer.echo(f"{exp.number}. {exp.title} ({scale} scale, {result.n_runs} runs)")
+        typer.echo(f"{exp.number}. {exp.title} ({scale} scale, {runs_text(result.n_runs)})")
         for c in result.claims:
             typer.echo(f"  [{verdict_text(c.holds)}] paper: {c.paper}\n"
                        f"      criterion: {c.criterion}\n      here: {c.observed}")
