@@ -37,7 +37,7 @@ import pandas as pd
 
 from .. import fourier
 from ..store import Store
-from .ode import METHODS, NonIdentifiableWarning, fit_trajectory, rollout
+from .ode import METHODS, NonIdentifiableWarning, fit_trajectory, r2_per_column, rollout
 
 MODELS = ("linear", "lv")
 
@@ -59,17 +59,6 @@ class LVFit:
     method: str
     alpha: float | None
     n_samples: int
-
-
-def r2_per_column(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
-    """R^2 of each column (N, K) -> (K,); NaN for a constant column or a non-finite
-    prediction."""
-    y, y_hat = np.asarray(y, dtype=float), np.asarray(y_hat, dtype=float)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        ss_res = ((y - y_hat) ** 2).sum(0)
-        ss_tot = ((y - y.mean(0)) ** 2).sum(0)
-        out = 1 - ss_res / ss_tot
-    return np.where((ss_tot > 0) & np.isfinite(ss_res), out, np.nan)
 
 
 def pooled_r2(y: np.ndarray, y_hat: np.ndarray) -> float:

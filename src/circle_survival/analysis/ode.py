@@ -104,12 +104,15 @@ def ode_window(
     return st, sig[sel][:, ks], ks
 
 
-def _r2(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
-    """R^2 per column; NaN for a constant column."""
-    ss_res = ((y - y_hat) ** 2).sum(0)
-    ss_tot = ((y - y.mean(0)) ** 2).sum(0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.nan)
+def r2_per_column(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
+    """R^2 of each column (N, K) -> (K,); NaN for a constant column or a non-finite
+    prediction."""
+    y, y_hat = np.asarray(y, dtype=float), np.asarray(y_hat, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ss_res = ((y - y_hat) ** 2).sum(0)
+        ss_tot = ((y - y.mean(0)) ** 2).sum(0)
+        out = 1 - ss_res / ss_tot
+    return np.where((ss_tot > 0) & np.isfinite(ss_res), out, np.nan)
 
 
 def fit_trajectory(
@@ -171,7 +174,7 @@ def fit_trajectory(
         a = np.atleast_2d(model.coef_).reshape(k, k)
         b = np.atleast_1d(model.intercept_).reshape(k)
         used_alpha = float(used)
-    r2 = _r2(y, x @ a.T + b)
+    r2 = r2_per_column(y, x @ a.T + b)
     return ODEFit(
         A=a, b=b,
         ks=np.arange(1, k + 1) if ks is None else np.asarray(ks),
