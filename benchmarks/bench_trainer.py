@@ -18,6 +18,7 @@ process of two threads on the same models (aggregate model-steps per second).
     python benchmarks/bench_trainer.py                 # CPU, M = 1, 8, 64, both dtypes
     python benchmarks/bench_trainer.py --step-only --models 1,8   # the step against the earlier
     python benchmarks/bench_trainer.py --step-only --workers --models 8
+    python benchmarks/bench_trainer.py --step-only --kinds serial,compiled --models 8
     python benchmarks/bench_trainer.py --device cuda   # on a GPU
     python benchmarks/bench_trainer.py --models 1,8 --dtypes float64 --steps 20
 """
@@ -136,23 +137,30 @@ def trainer_ms(cfg: RunConfig, m: int, steps: int) -> float:
     return (time.perf_counter() - t) * 1e3 / (steps * m)
 
 
+#: the trainer's options for each kind of step timed by :func:`step_ms`
+STEP_KINDS = {"fused": {}, "serial": {"chunk_threads": 1},
+              "compiled": {"compile_step": True}}
+
+
 def step_ms(kind: str, cfg: RunConfig, m: int, steps: int) -> float:
-    """ms per model-step of ``steps`` bare steps of the fused ("fused") or the earlier
-    ("earlier") step; the fused step takes train metrics every 10th step, as a run does."""
+    """ms per model-step of ``steps`` bare steps of the trainer's step ("fused": the default,
+    chunks on one thread per core; "serial": chunks in order, intra-op threads; "compiled":
+    ``compile_step``, compiled outside the timing) or the earlier ("earlier") step; the
+    trainer's steps take train metrics every 10th step, as a run does."""
     configs = [cfg.replace(embedding_seed=i, mlp_seed=i, split_seed=i) for i in range(m)]
     if kind == "earlier":
         ref = ReferenceStep(configs)
         one = ref.step
     else:
-        trainer = Trainer(configs)
+        trainer = Trainer(configs, **STEP_KINDS[kind])
         met = torch.empty(m, 2, dtype=trainer.dtype, device=trainer.device)
         count = [0]
 
         def one():
             trainer.step(None, met if count[0] % 10 == 0 else None)
             count[0] += 1
-    one()
-    one()
+    for _ in range(11 if kind == "compiled" else 2):  # both variants compiled, then warm
+        one()
     sync(cfg.device)
     t = time.perf_counter()
     for _ in range(steps):
@@ -162,19 +170,27 @@ def step_ms(kind: str, cfg: RunConfig, m: int, steps: int) -> float:
 
 
 def compare_steps(args) -> None:
-    """The fused step against the earlier one, alternating rounds, medians."""
-    print(f"{'dtype':8} {'M':>4} {'fused ms':>9} {'earlier ms':>11} {'speed-up':>9}   "
-          "(ms per model-step; medians; speed-up = median of per-round ratios)")
+    """The trainer's step (and its variants in ``args.kinds``) against the earlier one,
+    alternating rounds, medians; speed-up = median of the per-round ratios."""
+    kinds = ["fused"] + [k for k in args.kinds.split(",") if k and k != "fused"]
+    head = "".join(f"{k + ' ms':>13}" for k in kinds)
+    ups = "".join(f"{k + ' x':>11}" for k in kinds)
+    print(f"{'dtype':8} {'M':>4}{head} {'earlier ms':>11}{ups}   (ms per model-step; medians; "
+          "x = median of per-round ratios earlier / kind)")
     for dt in args.dtypes.split(","):
         cfg = RunConfig(dtype=dt, device=args.device)
         for m in (int(x) for x in args.models.split(",")):
-            new, old = [], []
+            times = {k: [] for k in kinds + ["earlier"]}
             for _ in range(args.rounds):
-                new.append(step_ms("fused", cfg, m, args.steps))
-                old.append(step_ms("earlier", cfg, m, args.steps))
-            ratio = statistics.median(o / n for o, n in zip(old, new, strict=True))
-            print(f"{dt:8} {m:>4} {statistics.median(new):>9.2f} {statistics.median(old):>11.2f} "
-                  f"{ratio:>8.2f}x", flush=True)
+                for k in times:
+                    times[k].append(step_ms(k, cfg, m, args.steps))
+            med = "".join(f"{statistics.median(times[k]):>13.2f}" for k in kinds)
+            old = times["earlier"]
+            ratio = "".join(
+                f"{statistics.median(o / n for o, n in zip(old, times[k], strict=True)):>10.2f}x"
+                for k in kinds)
+            print(f"{dt:8} {m:>4}{med} {statistics.median(times['earlier']):>11.2f}{ratio}",
+                  flush=True)
 
 
 def _worker(args: tuple[str, int, int, int, multiprocessing.Barrier]) -> float:
@@ -226,6 +242,9 @@ def main() -> None:
                          "depend on M)")
     ap.add_argument("--step-only", action="store_true",
                     help="only the step against the earlier step (and --workers)")
+    ap.add_argument("--kinds", default="",
+                    help="more variants of the step to time: serial (chunks in order on the "
+                         "intra-op threads), compiled (compile_step)")
     ap.add_argument("--workers", action="store_true",
                     help="also 2 processes x 1 thread against 1 process x 2 threads")
     args = ap.parse_args()

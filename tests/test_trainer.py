@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+import torch
 from oracle import train_one
 
 from circle_survival import RunConfig, train
+from circle_survival.errors import ConfigError
 from circle_survival.fourier import signal
 from circle_survival.trainer import MemorySink, Trainer
 
@@ -122,7 +124,6 @@ def test_padded_output_layer_changes_nothing(p, monkeypatch):
     """The step pads the output layer to a multiple of 4 columns: the same loss, accuracy and
     gradients as the unpadded layer (to rounding), each gradient of its parameter's unpadded
     shape (that the padded columns carry no probability is checked in test_ensemble.py)."""
-    import torch
 
     from circle_survival import ensemble
 
@@ -214,7 +215,6 @@ def test_checkpoint_keeps_the_flat_layout():
 
 def largest_in_gaps(trainer):
     """Largest |value| in the gaps between the aligned parameter blocks."""
-    import torch
     mask = torch.ones(trainer.storage.shape[0], dtype=torch.bool)
     for o, t in zip(trainer.offsets, trainer.params, strict=True):
         mask[o:o + t.numel()] = False
@@ -224,15 +224,59 @@ def largest_in_gaps(trainer):
 @pytest.mark.slow
 def test_compiled_step_equals_eager_step(one_thread):
     """torch.compile of the forward and backward pass: equal to the eager step to 1e-12
-    relative over 100 steps (compilation takes tens of seconds)."""
+    relative over 100 steps (compilation takes tens of seconds), also with the chunks on two
+    threads (their first steps, with and without metrics, compile serially)."""
     configs = [RunConfig(p=13, d=8, hidden=(12, 12), steps=100, embedding_seed=e)
                for e in range(2)]
-    eager, compiled = Trainer(configs), Trainer(configs, compile_step=True)
-    for _ in range(100):
-        eager.step()
-        compiled.step()
+    eager = Trainer(configs)
+    compiled = Trainer(configs, compile_step=True)
+    threaded = Trainer(configs, compile_step=True, chunk_size=1, chunk_threads=2)
+    met = torch.empty(2, 2, dtype=torch.float64)
+    for s in range(100):
+        out = met if s % 10 == 0 else None
+        for t in (eager, compiled, threaded):
+            t.step(None, out)
     for name, value in eager.state_dict().items():
         assert rel_err(compiled.state_dict()[name], value) < 1e-12, name
+        assert rel_err(threaded.state_dict()[name], value) < 1e-12, name
+
+
+def test_chunks_on_threads_equal_chunks_in_order():
+    """A step whose chunks run on two threads (one intra-op thread each) equals the serial
+    step to rounding over a whole recorded run, and leaves the thread count as it was."""
+    configs = [RunConfig(steps=30, embedding_seed=e, mlp_seed=e, split_seed=e)
+               for e in range(3)]
+    before = torch.get_num_threads()
+    serial = Trainer(configs, chunk_size=1, chunk_threads=1)
+    threaded = Trainer(configs, chunk_size=1, chunk_threads=2)
+    assert threaded._threads.n == 2 and serial._threads.n == 1
+    a, b = MemorySink(configs), MemorySink(configs)
+    serial.run(a)
+    threaded.run(b)
+    assert torch.get_num_threads() == before
+    for name in ("signals", "metrics", "embedding_final"):
+        assert rel_err(b[name], a[name]) < 1e-12, name
+    for name, value in serial.state_dict().items():
+        assert rel_err(threaded.state_dict()[name], value) < 1e-12, name
+    assert Trainer(configs[:1], chunk_size=1)._threads.n == 1  # one chunk: intra-op threads
+    with pytest.raises(ConfigError, match="chunk_threads"):
+        Trainer(configs, chunk_threads=0)
+
+
+def test_chunk_threads_raise_the_first_error_after_every_chunk():
+    from circle_survival.trainer import ChunkThreads
+
+    before = torch.get_num_threads()
+    done = []
+
+    def fn(i):
+        if i == 1:
+            raise RuntimeError("chunk 1 failed")
+        done.append(i)
+
+    with pytest.raises(RuntimeError, match="chunk 1 failed"):
+        ChunkThreads(2).map(fn, 4)
+    assert sorted(done) == [0, 2, 3] and torch.get_num_threads() == before
 
 
 def test_a_failing_sink_write_is_raised_by_run():

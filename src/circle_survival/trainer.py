@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, MutableMapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -209,6 +209,46 @@ class RecordWriter:
             raise self._error
 
 
+class ChunkThreads:
+    """Runs the chunks of a CPU step on ``n`` threads, each with one intra-op thread.
+
+    A step's chunks are independent until the next step (each updates its own models), so
+    they can run at once. Small ops (gathers, scatters, elementwise passes under ATen's grain
+    size) and the small matmuls do not split well over the intra-op threads; whole chunks on
+    threads of their own do (the GIL is released inside every op). During :meth:`map` the
+    process runs one intra-op thread (``torch.set_num_threads(1)``, restored afterwards), so
+    the worker threads and MKL do not each start a team of their own. Each chunk is computed
+    by one thread whichever thread that is: the results do not depend on the scheduling.
+    With ``n == 1`` :meth:`map` runs the chunks in order on the calling thread.
+    """
+
+    def __init__(self, n: int):
+        self.n = n
+        self._pool: ThreadPoolExecutor | None = None
+
+    def map(self, fn: Callable[[int], None], n_items: int) -> None:
+        """fn(0), ..., fn(n_items - 1), on the threads when there are two or more items."""
+        if self.n == 1 or n_items < 2:
+            for i in range(n_items):
+                fn(i)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.n, thread_name_prefix="circle-survival-chunk")
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            futures = [self._pool.submit(fn, i) for i in range(n_items)]
+            wait(futures)
+            for future in futures:
+                future.result()
+        finally:
+            torch.set_num_threads(before)
+
+    def __del__(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+
 class Trainer:
     """Holds the state of M models and advances them one optimiser step at a time.
 
@@ -221,6 +261,10 @@ class Trainer:
         compile_step: run the forward and backward pass through ``torch.compile`` (an
             option: equal to the eager step to rounding, see the tests; the first steps
             pay for the compilation, tens of seconds).
+        chunk_threads: on the CPU, run the chunks of a step on this many threads of one
+            intra-op thread each (:class:`ChunkThreads`; the results equal a serial step's
+            to rounding). Default: ``torch.get_num_threads()`` when the batch has two or more
+            chunks, else 1 (the chunk's own ops then use the intra-op threads).
 
     The parameters live in one flat storage, parameter by parameter (each an (M, ...) block
     starting at a multiple of :data:`SEGMENT_ALIGN` elements; the gaps are zeros that AdamW
@@ -230,7 +274,8 @@ class Trainer:
     """
 
     def __init__(self, configs: Sequence[RunConfig], chunk_size: int | None = None,
-                 onehot_sums: bool | None = None, compile_step: bool = False):
+                 onehot_sums: bool | None = None, compile_step: bool = False,
+                 chunk_threads: int | None = None):
         check_batch(configs)
         self.configs = list(configs)
         cfg = self.cfg = configs[0]
@@ -269,6 +314,14 @@ class Trainer:
         self.step_count = 0
         self._loss_and_grads = (torch.compile(ensemble.loss_and_grads, dynamic=False)
                                 if compile_step else ensemble.loss_and_grads)
+        # compiled variants (metrics or not) not yet run: their first step runs serially,
+        # so that no two threads compile at once
+        self._to_compile = {False, True} if compile_step else set()
+        if chunk_threads is None:
+            chunk_threads = torch.get_num_threads() if len(self.chunks) > 1 else 1
+        if chunk_threads < 1:
+            raise ConfigError(f"chunk_threads must be at least 1, got {chunk_threads}")
+        self._threads = ChunkThreads(chunk_threads if self.device == "cpu" else 1)
 
     def _stack_params(self, states: list[InitialState]) -> list[torch.Tensor]:
         """Lay every parameter into one flat storage; return its (M, ...) views.
@@ -310,20 +363,29 @@ class Trainer:
         want_mlp = not cfg.freeze_mlp
         want_metrics = train_metrics_out is not None
         self.opt.advance()
-        for (lo, hi), pairs in zip(self.chunks, self._chunk_pairs, strict=True):
+
+        def chunk_step(i: int) -> None:
+            lo, hi = self.chunks[i]
             chunk_params = [t[lo:hi] for t in self.params]
             if signals_out is not None:
                 signals_out[lo:hi] = fourier.signal_torch(chunk_params[0])
             chunk_grads = [g[lo:hi] for g in self.grads]
             loss, acc, _ = self._loss_and_grads(
-                chunk_params, pairs, cfg.activation, need_embedding_grad=want_e,
+                chunk_params, self._chunk_pairs[i], cfg.activation, need_embedding_grad=want_e,
                 need_mlp_grad=want_mlp, need_accuracy=want_metrics, need_loss=want_metrics,
                 grads_out=chunk_grads,
             )
             if want_metrics:
                 train_metrics_out[lo:hi, 0] = loss
                 train_metrics_out[lo:hi, 1] = acc
-            self.opt.update([chunk_grads[i] for i in self.trainable], lo, hi)
+            self.opt.update([chunk_grads[j] for j in self.trainable], lo, hi)
+
+        if want_metrics in self._to_compile:
+            self._to_compile.discard(want_metrics)
+            for i in range(len(self.chunks)):
+                chunk_step(i)
+        else:
+            self._threads.map(chunk_step, len(self.chunks))
         self.step_count += 1
 
     def signals(self) -> torch.Tensor:
@@ -334,12 +396,15 @@ class Trainer:
         """Current (train loss, train acc, test loss, test acc): (M, 4); train is NaN if skipped."""
         out = torch.full((self.m, 4), float("nan"), dtype=self.dtype, device=self.device)
         act = self.cfg.activation
-        for (lo, hi), train, test in zip(self.chunks, self._chunk_pairs, self._chunk_test_pairs,
-                                         strict=True):
+
+        def chunk_metrics(i: int) -> None:
+            (lo, hi), train, test = self.chunks[i], self._chunk_pairs[i], self._chunk_test_pairs[i]
             chunk_params = [t[lo:hi] for t in self.params]
             if include_train:
                 out[lo:hi, 0], out[lo:hi, 1] = ensemble.evaluate(chunk_params, train, act)
             out[lo:hi, 2], out[lo:hi, 3] = ensemble.evaluate(chunk_params, test, act)
+
+        self._threads.map(chunk_metrics, len(self.chunks))
         return out
 
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..layout import RESULT_FILE
+from ..plain import json_ready
 from ..store import Store
 from ..sweep import SweepSpec
 from ..text import DIFFERENCES_PAGE, runs_text, verdict_text  # noqa: F401 (re-exported)
@@ -275,20 +276,6 @@ def scale_note(result: ExperimentResult) -> str:
     return note
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, Mapping):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return _jsonable(v.tolist())
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
 def _not_finite(v: Any, path: str = "") -> dict[str, str]:
     """Where ``v`` (nested numbers) holds NaN or an infinity: dotted key path -> "nan", "inf"
     or "-inf" (list items as ``key.3``); ``result.json`` stores them as null."""
@@ -325,7 +312,7 @@ def write_result(result: ExperimentResult, out: str | Path, *, runs: Any = None,
         "title": result.title,
         "scale": result.scale,
         "n_runs": result.n_runs,
-        "numbers": _jsonable(result.numbers),
+        "numbers": json_ready(result.numbers),
         "claims": [asdict(c) for c in result.claims],
         "deviations": list(result.deviations),
         "figures": figures,
