@@ -12,6 +12,7 @@ Every invalid value raises :class:`ConfigError` with one line naming the field.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import tomllib
@@ -170,9 +171,9 @@ class RunConfig:
         d = {k: v for k, v in self.identity().items() if k not in SEED_FIELDS}
         return _digest(d)
 
-    @property
+    @functools.cached_property
     def run_id(self) -> str:
-        """A stable, readable id derived from the whole config."""
+        """A stable, readable id derived from the whole config (computed once per config)."""
         return (
             f"p{self.p}-d{self.d}-e{self.embedding_seed}-m{self.mlp_seed}-s{self.split_seed}"
             f"-{_digest(self.identity())[:10]}"

@@ -39,7 +39,7 @@ def list_experiments(dtype: str, device: str, refresh: bool) -> None:
             here = estimate_seconds(configs, refresh=refresh)
             refresh = False
             cells += [f"{len(configs):,}", f"{sum(c.steps for c in configs):,}",
-                      f"{e.cpu_hours(scale):,.2f}", human_seconds(here).replace(" ", "")]
+                      f"{e.cpu_hours(scale, configs):,.2f}", human_seconds(here).replace(" ", "")]
         table.add_row(str(e.number), e.name, *cells, e.title)
     Console(width=200, highlight=False).print(table)
     typer.echo(f"CPU hours: serial training at {SECONDS_PER_MODEL_STEP * 1000:g} ms per float64 "

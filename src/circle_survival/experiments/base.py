@@ -213,23 +213,24 @@ class Experiment(ABC):
     def planned_configs_at(self, sizes: Sizes) -> list[RunConfig]:
         out: dict[str, RunConfig] = {}
         for spec in self.specs_at(sizes):
-            for c in spec.configs():
-                out.setdefault(c.run_id, c)
+            for c, rid in zip(spec.configs(), spec.run_ids(), strict=True):
+                out.setdefault(rid, c)
         return list(out.values())
 
     def model_steps(self, scale: str) -> int:
         """Total optimiser model-steps of the experiment at ``scale``."""
         return sum(c.steps for c in self.planned_configs(scale))
 
-    def cpu_hours(self, scale: str) -> float:
+    def cpu_hours(self, scale: str, configs: list[RunConfig] | None = None) -> float:
         """Training time on this project's CPU at the measured rate
         (:data:`SECONDS_PER_MODEL_STEP` per float64 model-step of the default shape, scaled
-        by each run's work per step)."""
+        by each run's work per step); ``configs``: the planned configs, when at hand."""
         from ..sweep import model_step_flops
 
         unit = model_step_flops(RunConfig())
+        configs = self.planned_configs(scale) if configs is None else configs
         return sum(SECONDS_PER_MODEL_STEP * c.steps * model_step_flops(c) / unit
-                   for c in self.planned_configs(scale)) / 3600
+                   for c in configs) / 3600
 
     def check_scale(self, scale: str) -> None:
         if scale not in SCALES:
