@@ -197,3 +197,24 @@ def test_ode_end_to_end(trained, tmp_path):
     assert len(r2.containers) == 3  # the three fits' error bars
     assert "2 runs per d" in r2.get_title()
     _check_common(result, tmp_path)
+
+
+def _gradient_rules(p_value, higher, svm_acc, svm_p):
+    t = {"p_value": p_value, "mean_survived": 2.0 if higher else -2.0, "mean_dead": 0.0,
+         "n_survived": 10, "n_dead": 40}
+    svm = {"accuracy": svm_acc, "baseline_accuracy": 0.8, "n_test": 50, "p_value": svm_p}
+    return {"S_k > 10": {"ttest": {"s=4": t}, "svm": svm, "svm_standardised": None,
+                         "survived": 10, "dead": 40}}
+
+
+@pytest.mark.parametrize("p_value, higher, svm_acc, svm_p, paper, smoke", [
+    (1e-6, True, 0.95, 1e-4, (True, True), (True, True)),
+    (0.3, True, 0.8, 0.6, (False, False), (None, None)),     # a miss: undecided at smoke
+    (1e-6, False, 0.7, 0.99, (False, False), (False, None)),  # significant the other way
+])
+def test_initial_gradient_verdicts_at_each_scale(p_value, higher, svm_acc, svm_p, paper, smoke):
+    exp = InitialGradient()
+    rules = _gradient_rules(p_value, higher, svm_acc, svm_p)
+    for refutes, want in ((True, paper), (False, smoke)):
+        claims = exp._claims("S_k > 10", rules, {}, refutes)
+        assert tuple(c.holds for c in claims) == want

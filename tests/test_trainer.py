@@ -258,9 +258,27 @@ def test_chunks_on_threads_equal_chunks_in_order():
         assert rel_err(b[name], a[name]) < 1e-12, name
     for name, value in serial.state_dict().items():
         assert rel_err(threaded.state_dict()[name], value) < 1e-12, name
-    assert Trainer(configs[:1], chunk_size=1)._threads.n == 1  # one chunk: intra-op threads
     with pytest.raises(ConfigError, match="chunk_threads"):
         Trainer(configs, chunk_threads=0)
+
+
+def test_one_chunk_with_its_pairs_in_parts_equals_the_serial_step():
+    """A batch of one chunk on two threads: its pairs split in two, each part's share on a
+    thread, the shares added; equal to the serial step to rounding, frozen parts too."""
+    for cfg, m in ((RunConfig(steps=20), 1),
+                   (RunConfig(p=13, d=8, hidden=(12,), steps=20, freeze_embedding=True), 3)):
+        configs = [cfg.replace(embedding_seed=e, mlp_seed=e) for e in range(m)]
+        serial = Trainer(configs, chunk_threads=1)
+        split = Trainer(configs, chunk_threads=2)
+        assert len(split.chunks) == 1 and len(split._part_pairs) == 2
+        assert len(serial._part_pairs) == 1
+        a, b = MemorySink(configs), MemorySink(configs)
+        serial.run(a)
+        split.run(b)
+        for name in ("signals", "metrics", "embedding_final"):
+            assert rel_err(b[name], a[name]) < 1e-12, name
+        for name, value in serial.state_dict().items():
+            assert rel_err(split.state_dict()[name], value) < 1e-12, name
 
 
 def test_chunk_threads_raise_the_first_error_after_every_chunk():
