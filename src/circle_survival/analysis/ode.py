@@ -17,7 +17,8 @@ solved exactly,
 
 through the augmented matrix M = [[A, b], [0, 0]]: d/dt [s; 1] = M [s; 1], so
 [s(t); 1] = expm(M t) [s_0; 1]. This needs no inverse and holds for singular A. The authors
-computed the closed form with A + 10^-8 I in place of A (:func:`analytic_solution_authors`);
+computed the closed form with A + 10^-8 I in place of A (:func:`analytic_solution_authors`,
+the ridge in the exponential and in the inverse, the reading that reproduces their figure);
 both are returned.
 
 Time unit: one record interval. The signals must be recorded at equally spaced steps; with
@@ -43,7 +44,7 @@ from scipy.linalg import expm
 METHODS = ("lasso", "lasso0", "ols")
 #: scikit-learn's Lasso defaults, which the authors' fits use (iteration limit, tolerance)
 AUTHORS_LASSO = {"max_iter": 1000, "tol": 1e-4}
-#: the ridge the authors add to A before inverting it in the closed-form solution
+#: the ridge the authors add to A in the closed-form solution
 AUTHORS_RIDGE = 1e-8
 
 
@@ -235,14 +236,24 @@ def analytic_solution(A: np.ndarray, b: np.ndarray, s0: np.ndarray, t: np.ndarra
 
 
 def analytic_solution_authors(A: np.ndarray, b: np.ndarray, s0: np.ndarray, t: np.ndarray,
-                              ridge: float = AUTHORS_RIDGE) -> np.ndarray:
-    """The closed form as the authors computed it: s(t) = e^{At} s0 + (e^{At} - I) A_r^{-1} b
-    with A_r = A + ridge I (their 10^-8 I), e^{At} by ``expm``: (len(t), K)."""
+                              ridge: float = AUTHORS_RIDGE,
+                              ridge_in_exponent: bool = True) -> np.ndarray:
+    """The closed form as the authors computed it: s(t) = e^{A_r t} s0 + (e^{A_r t} - I)
+    A_r^{-1} b with A_r = A + ridge I (their 10^-8 I) in place of A, e^{A_r t} by ``expm``:
+    (len(t), K).
+
+    ``ridge_in_exponent=False`` is the other reading of "A + 10^-8 I": the ridge only in the
+    inverse, e^{At} with A itself. That reading loses the drift t b along A's null space (a
+    Lasso fit with a zero column has one; e^{At} - I is zero there while A_r^{-1} b is 10^8 b)
+    and does not follow the signals where the authors' figure does: the default follows the
+    figure.
+    """
     a = np.asarray(A, dtype=float)
     t = np.atleast_1d(np.asarray(t, dtype=float))
-    e_at = expm(t[:, None, None] * a)
-    inv_b = np.linalg.solve(a + ridge * np.eye(a.shape[0]), np.asarray(b, dtype=float))
     eye = np.eye(a.shape[0])
+    a_r = a + ridge * eye
+    e_at = expm(t[:, None, None] * (a_r if ridge_in_exponent else a))
+    inv_b = np.linalg.solve(a_r, np.asarray(b, dtype=float))
     return e_at @ np.asarray(s0, dtype=float) + (e_at - eye) @ inv_b
 
 
