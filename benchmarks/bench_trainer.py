@@ -26,11 +26,14 @@ process of two threads on the same models (aggregate model-steps per second).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -137,36 +140,46 @@ def trainer_ms(cfg: RunConfig, m: int, steps: int) -> float:
     return (time.perf_counter() - t) * 1e3 / (steps * m)
 
 
-#: the trainer's options for each kind of step timed by :func:`step_ms`
+#: the trainer's options for each kind of step (:func:`stepper`)
 STEP_KINDS = {"fused": {}, "serial": {"chunk_threads": 1},
               "compiled": {"compile_step": True}}
 
 
-def step_ms(kind: str, cfg: RunConfig, m: int, steps: int) -> float:
-    """ms per model-step of ``steps`` bare steps of the trainer's step ("fused": the default,
-    chunks on one thread per core; "serial": chunks in order, intra-op threads; "compiled":
-    ``compile_step``, compiled outside the timing) or the earlier ("earlier") step; the
-    trainer's steps take train metrics every 10th step, as a run does."""
+def stepper(kind: str, cfg: RunConfig, m: int) -> tuple[Callable[[], None], Any]:
+    """One bare step of the trainer's step ("fused": the default, chunks on one thread per
+    core; "serial": chunks in order, intra-op threads; "compiled": ``compile_step``) or of
+    the earlier step ("earlier"), for m models, warmed up (compiled) already, and the context
+    its steps run in (the trainer's chunk threads, entered as :meth:`Trainer.run` enters
+    them); the trainer's steps take train metrics every 10th step, as a run does."""
     configs = [cfg.replace(embedding_seed=i, mlp_seed=i, split_seed=i) for i in range(m)]
     if kind == "earlier":
-        ref = ReferenceStep(configs)
-        one = ref.step
+        one, context = ReferenceStep(configs).step, contextlib.nullcontext()
     else:
         trainer = Trainer(configs, **STEP_KINDS[kind])
         met = torch.empty(m, 2, dtype=trainer.dtype, device=trainer.device)
         count = [0]
+        context = trainer.threads
 
         def one():
             trainer.step(None, met if count[0] % 10 == 0 else None)
             count[0] += 1
-    for _ in range(11 if kind == "compiled" else 2):  # both variants compiled, then warm
+    with context:
+        for _ in range(11 if kind == "compiled" else 3):  # both variants compiled, then warm
+            one()
+    return one, context
+
+
+def step_ms(one: Callable[[], None], context: Any, m: int, steps: int, device: str) -> float:
+    """ms per model-step of ``steps`` calls of ``one`` in ``context`` (a :func:`stepper`),
+    after one untimed step there."""
+    with context:
         one()
-    sync(cfg.device)
-    t = time.perf_counter()
-    for _ in range(steps):
-        one()
-    sync(cfg.device)
-    return (time.perf_counter() - t) * 1e3 / (steps * m)
+        sync(device)
+        t = time.perf_counter()
+        for _ in range(steps):
+            one()
+        sync(device)
+        return (time.perf_counter() - t) * 1e3 / (steps * m)
 
 
 def compare_steps(args) -> None:
@@ -180,10 +193,13 @@ def compare_steps(args) -> None:
     for dt in args.dtypes.split(","):
         cfg = RunConfig(dtype=dt, device=args.device)
         for m in (int(x) for x in args.models.split(",")):
-            times = {k: [] for k in kinds + ["earlier"]}
+            # each kind's stepper lives through every round (as a trainer lives through a
+            # run: its threads and their memory are warm), the rounds alternate the kinds
+            steppers = {k: stepper(k, cfg, m) for k in kinds + ["earlier"]}
+            times = {k: [] for k in steppers}
             for _ in range(args.rounds):
-                for k in times:
-                    times[k].append(step_ms(k, cfg, m, args.steps))
+                for k, (one, context) in steppers.items():
+                    times[k].append(step_ms(one, context, m, args.steps, args.device))
             med = "".join(f"{statistics.median(times[k]):>13.2f}" for k in kinds)
             old = times["earlier"]
             ratio = "".join(

@@ -218,38 +218,46 @@ class ChunkThreads:
     they can run at once; so are the parts of a chunk's pairs until their shares are added.
     Small ops (gathers, scatters, elementwise passes under ATen's grain size) and the small
     matmuls do not split well over the intra-op threads; whole chunks on threads of their
-    own do (the GIL is released inside every op). During :meth:`map` the
-    process runs one intra-op thread (``torch.set_num_threads(1)``, restored afterwards), so
-    the worker threads and MKL do not each start a team of their own. Each chunk is computed
-    by one thread whichever thread that is: the results do not depend on the scheduling.
-    With ``n == 1`` :meth:`map` runs the chunks in order on the calling thread.
+    own do (the GIL is released inside every op). Each chunk is computed by one thread
+    whichever thread that is: the results do not depend on the scheduling.
+
+    The threads live while the object is entered (``with threads:``, as
+    :meth:`Trainer.run` does): the process then runs one intra-op thread
+    (``torch.set_num_threads(1)``, restored on exit) so that the threads and MKL do not each
+    start a team of their own. Outside it (or with ``n == 1``) :meth:`map` runs the items in
+    order on the calling thread, their ops on the intra-op threads. (Threads that ran
+    OpenMP code and stay alive slow every multi-threaded op of the process, about 2x
+    measured, so they are not kept beyond the ``with`` block.)
     """
 
     def __init__(self, n: int):
         self.n = n
         self._pool: ThreadPoolExecutor | None = None
+        self.threads_before = 0
+
+    def __enter__(self) -> ChunkThreads:
+        if self.n > 1 and self._pool is None:
+            self.threads_before = torch.get_num_threads()
+            torch.set_num_threads(1)
+            self._pool = ThreadPoolExecutor(self.n, thread_name_prefix="circle-survival-chunk")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+            torch.set_num_threads(self.threads_before)
 
     def map(self, fn: Callable[[int], None], n_items: int) -> None:
-        """fn(0), ..., fn(n_items - 1), on the threads when there are two or more items."""
-        if self.n == 1 or n_items < 2:
+        """fn(0), ..., fn(n_items - 1): on the threads while entered, else in order."""
+        if self._pool is None or n_items < 2:
             for i in range(n_items):
                 fn(i)
             return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.n, thread_name_prefix="circle-survival-chunk")
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            futures = [self._pool.submit(fn, i) for i in range(n_items)]
-            wait(futures)
-            for future in futures:
-                future.result()
-        finally:
-            torch.set_num_threads(before)
-
-    def __del__(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
+        futures = [self._pool.submit(fn, i) for i in range(n_items)]
+        wait(futures)
+        for future in futures:
+            future.result()
 
 
 class Trainer:
@@ -328,7 +336,9 @@ class Trainer:
             raise ConfigError(f"chunk_threads must be at least 1, got {chunk_threads}")
         if self.device != "cpu":
             chunk_threads = 1
-        self._threads = ChunkThreads(chunk_threads)
+        #: the chunk threads: entered by :meth:`run`; ``with trainer.threads:`` around direct
+        #: :meth:`step` calls runs them on the threads too
+        self.threads = ChunkThreads(chunk_threads)
         # one chunk on several threads: its pairs in parts, part j > 0 with gradients of its own
         n_parts = min(chunk_threads, cfg.n_train) if len(self.chunks) == 1 else 1
         cuts = [cfg.n_train * j // n_parts for j in range(n_parts + 1)]
@@ -419,7 +429,7 @@ class Trainer:
             for i in range(n_items):
                 fn(i)
         else:
-            self._threads.map(fn, n_items)
+            self.threads.map(fn, n_items)
         if split:
             for st in self._part_grad_storage:
                 self.grad_storage.add_(st)
@@ -445,7 +455,7 @@ class Trainer:
                 out[lo:hi, 0], out[lo:hi, 1] = ensemble.evaluate(chunk_params, train, act)
             out[lo:hi, 2], out[lo:hi, 3] = ensemble.evaluate(chunk_params, test, act)
 
-        self._threads.map(chunk_metrics, len(self.chunks))
+        self.threads.map(chunk_metrics, len(self.chunks))
         return out
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -557,6 +567,7 @@ class Trainer:
                 met_rows, met_n = met_rows + met_n, 0
 
         try:
+            self.threads.__enter__()  # the chunk threads live through the loop
             done_since = 0
             for s in range(start, cfg.steps + 1):
                 if s in emb_index:
@@ -594,6 +605,7 @@ class Trainer:
                 progress(done_since)
             writer.write_array("embedding_final", (slice(None),), self.params[0])
         finally:
+            self.threads.__exit__(None, None, None)
             writer.close()
         seconds = time.perf_counter() - t0
         return BatchResult(self._summaries(sink), seconds, self.device,
