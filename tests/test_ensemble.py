@@ -63,27 +63,6 @@ def test_loss_and_gradients_match_autograd_chunk_by_chunk(act, chunks):
                 torch.testing.assert_close(got[j], leaf.grad, rtol=1e-10, atol=1e-13)
 
 
-@pytest.mark.parametrize("cuts", [[0, 20, 40], [0, 7, 8, 31, 40]])
-def test_shares_of_the_pairs_add_up_to_the_whole(cuts):
-    """Each part's share (n_total = all pairs) of loss, accuracy and every gradient, summed
-    over the parts, equals the call on all pairs; against autograd through the sum too."""
-    params = random_params(seed=5)
-    idx, pairs = random_pairs(seed=6)
-    loss, acc, grads = loss_and_grads(params, pairs, "silu")
-    parts = [loss_and_grads(params, pairs.part(lo, hi), "silu", n_total=N)
-             for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
-    torch.testing.assert_close(sum(pt[0] for pt in parts), loss, rtol=1e-13, atol=0)
-    torch.testing.assert_close(sum(pt[1] for pt in parts), acc, rtol=1e-13, atol=1e-15)
-    for i, whole in enumerate(grads):
-        torch.testing.assert_close(sum(pt[2][i] for pt in parts), whole, rtol=1e-12,
-                                   atol=1e-15)
-    logits, leaves = one_model(params, 0, idx, "silu")
-    F.cross_entropy(logits, (idx[0] % P + idx[0] // P) % P).backward()
-    for i, leaf in enumerate(leaves):
-        torch.testing.assert_close(sum(pt[2][i][0] for pt in parts), leaf.grad, rtol=1e-10,
-                                   atol=1e-13)
-
-
 def test_forward_and_evaluate_match_the_plain_model():
     params = random_params(seed=3)
     idx, pairs = random_pairs(seed=4)

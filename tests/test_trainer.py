@@ -232,10 +232,11 @@ def test_compiled_step_equals_eager_step(one_thread):
     compiled = Trainer(configs, compile_step=True)
     threaded = Trainer(configs, compile_step=True, chunk_size=1, chunk_threads=2)
     met = torch.empty(2, 2, dtype=torch.float64)
-    for s in range(100):
-        out = met if s % 10 == 0 else None
-        for t in (eager, compiled, threaded):
-            t.step(None, out)
+    with threaded.threads:
+        for s in range(100):
+            out = met if s % 10 == 0 else None
+            for t in (eager, compiled, threaded):
+                t.step(None, out)
     for name, value in eager.state_dict().items():
         assert rel_err(compiled.state_dict()[name], value) < 1e-12, name
         assert rel_err(threaded.state_dict()[name], value) < 1e-12, name
@@ -249,7 +250,8 @@ def test_chunks_on_threads_equal_chunks_in_order():
     before = torch.get_num_threads()
     serial = Trainer(configs, chunk_size=1, chunk_threads=1)
     threaded = Trainer(configs, chunk_size=1, chunk_threads=2)
-    assert threaded._threads.n == 2 and serial._threads.n == 1
+    assert threaded.threads.n == 2 and serial.threads.n == 1
+    assert Trainer(configs[:1], chunk_size=1).threads.n == 1  # one chunk: intra-op threads
     a, b = MemorySink(configs), MemorySink(configs)
     serial.run(a)
     threaded.run(b)
@@ -260,25 +262,6 @@ def test_chunks_on_threads_equal_chunks_in_order():
         assert rel_err(threaded.state_dict()[name], value) < 1e-12, name
     with pytest.raises(ConfigError, match="chunk_threads"):
         Trainer(configs, chunk_threads=0)
-
-
-def test_one_chunk_with_its_pairs_in_parts_equals_the_serial_step():
-    """A batch of one chunk on two threads: its pairs split in two, each part's share on a
-    thread, the shares added; equal to the serial step to rounding, frozen parts too."""
-    for cfg, m in ((RunConfig(steps=20), 1),
-                   (RunConfig(p=13, d=8, hidden=(12,), steps=20, freeze_embedding=True), 3)):
-        configs = [cfg.replace(embedding_seed=e, mlp_seed=e) for e in range(m)]
-        serial = Trainer(configs, chunk_threads=1)
-        split = Trainer(configs, chunk_threads=2)
-        assert len(split.chunks) == 1 and len(split._part_pairs) == 2
-        assert len(serial._part_pairs) == 1
-        a, b = MemorySink(configs), MemorySink(configs)
-        serial.run(a)
-        split.run(b)
-        for name in ("signals", "metrics", "embedding_final"):
-            assert rel_err(b[name], a[name]) < 1e-12, name
-        for name, value in serial.state_dict().items():
-            assert rel_err(split.state_dict()[name], value) < 1e-12, name
 
 
 def test_chunk_threads_raise_the_first_error_after_every_chunk():
@@ -292,9 +275,15 @@ def test_chunk_threads_raise_the_first_error_after_every_chunk():
             raise RuntimeError("chunk 1 failed")
         done.append(i)
 
-    with pytest.raises(RuntimeError, match="chunk 1 failed"):
-        ChunkThreads(2).map(fn, 4)
+    threads = ChunkThreads(2)
+    with threads:
+        assert torch.get_num_threads() == 1  # one intra-op thread while entered
+        with pytest.raises(RuntimeError, match="chunk 1 failed"):
+            threads.map(fn, 4)
     assert sorted(done) == [0, 2, 3] and torch.get_num_threads() == before
+    order = []
+    threads.map(order.append, 3)  # not entered: in order, on the calling thread
+    assert order == [0, 1, 2]
 
 
 def test_a_failing_sink_write_is_raised_by_run():

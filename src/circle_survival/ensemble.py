@@ -125,12 +125,6 @@ class Pairs:
         onehot.scatter_(1, (self.b_flat - model_offset + p)[:, None, :], 1.0)
         return replace(self, onehot=onehot)
 
-    def part(self, lo: int, hi: int) -> Pairs:
-        """Pairs lo..hi-1 of every model (a model's pairs split into parts: each part's
-        :func:`loss_and_grads` with ``n_total`` gives its share of the whole)."""
-        onehot = None if self.onehot is None else self.onehot[:, :, lo:hi]
-        return Pairs(self.a_flat[:, lo:hi], self.b_flat[:, lo:hi], self.y[:, lo:hi], onehot)
-
     def chunk(self, lo: int, hi: int, p: int) -> Pairs:
         """The pairs of models lo..hi-1, re-offset to a chunk starting at model lo."""
         off = lo * p
@@ -184,7 +178,6 @@ def loss_and_grads(
     need_accuracy: bool = True,
     need_loss: bool = True,
     grads_out: list[torch.Tensor | None] | None = None,
-    n_total: int | None = None,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, list[torch.Tensor | None]]:
     """Per-model mean cross-entropy (M,), accuracy (M,) and gradients (shapes of params).
 
@@ -192,26 +185,19 @@ def loss_and_grads(
     None when neither it nor the accuracy is asked for (the softmax is then taken directly,
     without the log-softmax the loss needs). ``grads_out``: optional buffers, one per
     parameter (contiguous, the parameter's shape), that the gradients asked for are written
-    into and returned as. ``n_total``: the number of pairs the means are over, when ``pairs``
-    is one part of each model's pairs (:meth:`Pairs.part`): the loss, accuracy and gradients
-    are then this part's share (sums over its pairs divided by ``n_total``), and the shares
-    of the parts add up to the whole's.
+    into and returned as.
     """
     emb = params[0]
     m, p, d = emb.shape
     logits, saved, w_out = _forward(params, pairs, act, keep=True, out_width=padded_width(p))
-    n = pairs.y.shape[1]  # this call's pairs per model
-
-    def mean(t: torch.Tensor) -> torch.Tensor:  # over the pairs, (M, n_part) -> (M,)
-        return t.mean(1) if n_total is None else t.sum(1).div_(n_total)
-
+    n = pairs.y.shape[1]
     y = pairs.y[:, :, None]
     loss = acc = None
     if need_loss or need_accuracy:
         lsm = torch.log_softmax(logits, dim=2)
-        loss = mean(lsm.gather(2, y).squeeze(2)).neg_()
+        loss = lsm.gather(2, y).squeeze(2).mean(1).neg_()
         if need_accuracy:
-            acc = mean((lsm.argmax(2) == pairs.y).to(emb.dtype))
+            acc = (lsm.argmax(2) == pairs.y).to(emb.dtype).mean(1)
         g = lsm.exp_()
     else:
         g = torch.softmax(logits, dim=2)
@@ -230,7 +216,7 @@ def loss_and_grads(
     # n * d(mean CE)/d logits = softmax - onehot; the 1/n is applied to the final gradients.
     # (one target per row: a plain scatter, no atomics on any device; x - 1 as scatter_add)
     g.scatter_(2, y, g.gather(2, y).sub_(1.0))
-    inv_n = 1.0 / (n if n_total is None else n_total)
+    inv_n = 1.0 / n
     n_layers = (len(params) - 1) // 2
     for layer in range(n_layers - 1, 0, -1):
         z, x = saved[layer - 1]

@@ -16,7 +16,6 @@ the device between blocks.
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Callable, MutableMapping, Sequence
@@ -211,11 +210,10 @@ class RecordWriter:
 
 
 class ChunkThreads:
-    """Runs the chunks of a CPU step (or the parts of one chunk's pairs) on ``n`` threads,
-    each with one intra-op thread.
+    """Runs the chunks of a CPU step on ``n`` threads, each with one intra-op thread.
 
     A step's chunks are independent until the next step (each updates its own models), so
-    they can run at once; so are the parts of a chunk's pairs until their shares are added.
+    they can run at once.
     Small ops (gathers, scatters, elementwise passes under ATen's grain size) and the small
     matmuls do not split well over the intra-op threads; whole chunks on threads of their
     own do (the GIL is released inside every op). Each chunk is computed by one thread
@@ -273,11 +271,10 @@ class Trainer:
             option: equal to the eager step to rounding, see the tests; the first steps
             pay for the compilation, tens of seconds).
         chunk_threads: on the CPU, run the chunks of a step on this many threads of one
-            intra-op thread each (:class:`ChunkThreads`); a batch of one chunk has its
-            training pairs split into that many parts instead, each part's share of the
-            loss and gradients computed on a thread and the shares added. The results equal
-            a serial step's to rounding. Default: ``torch.get_num_threads()``; 1 runs the
-            chunks in order, their ops on the intra-op threads.
+            intra-op thread each (:class:`ChunkThreads`; the results equal a serial step's
+            to rounding; on this project's CPU, bit for bit at the paper's shapes). Default:
+            ``torch.get_num_threads()`` when the batch has two or more chunks, else 1 (one
+            chunk's ops then run on the intra-op threads).
 
     The parameters live in one flat storage, parameter by parameter (each an (M, ...) block
     starting at a multiple of :data:`SEGMENT_ALIGN` elements; the gaps are zeros that AdamW
@@ -331,7 +328,7 @@ class Trainer:
         # so that no two threads compile at once
         self._to_compile = {False, True} if compile_step else set()
         if chunk_threads is None:
-            chunk_threads = torch.get_num_threads()
+            chunk_threads = torch.get_num_threads() if len(self.chunks) > 1 else 1
         if chunk_threads < 1:
             raise ConfigError(f"chunk_threads must be at least 1, got {chunk_threads}")
         if self.device != "cpu":
@@ -339,16 +336,6 @@ class Trainer:
         #: the chunk threads: entered by :meth:`run`; ``with trainer.threads:`` around direct
         #: :meth:`step` calls runs them on the threads too
         self.threads = ChunkThreads(chunk_threads)
-        # one chunk on several threads: its pairs in parts, part j > 0 with gradients of its own
-        n_parts = min(chunk_threads, cfg.n_train) if len(self.chunks) == 1 else 1
-        cuts = [cfg.n_train * j // n_parts for j in range(n_parts + 1)]
-        self._part_pairs = [self.train_pairs.part(lo, hi) for lo, hi in itertools.pairwise(cuts)]
-        self._part_grad_storage = [torch.zeros_like(self.grad_storage)
-                                   for _ in range(n_parts - 1)]
-        self._part_grads = [self.grads] + [
-            [st[o:o + t.numel()].view(t.shape) for o, t in zip(self.offsets, self.params,
-                                                                strict=True)]
-            for st in self._part_grad_storage]
 
     def _stack_params(self, states: list[InitialState]) -> list[torch.Tensor]:
         """Lay every parameter into one flat storage; return its (M, ...) views.
@@ -407,36 +394,12 @@ class Trainer:
                 train_metrics_out[lo:hi, 1] = acc
             self.opt.update([chunk_grads[j] for j in self.trainable], lo, hi)
 
-        shares: list[tuple[torch.Tensor | None, torch.Tensor | None]] = [
-            (None, None)] * len(self._part_pairs)
-
-        def part_step(j: int) -> None:
-            """Part j's share of the one chunk's loss, accuracy and gradients."""
-            loss, acc, _ = self._loss_and_grads(
-                self.params, self._part_pairs[j], cfg.activation, need_embedding_grad=want_e,
-                need_mlp_grad=want_mlp, need_accuracy=want_metrics, need_loss=want_metrics,
-                grads_out=self._part_grads[j], n_total=cfg.n_train,
-            )
-            shares[j] = (loss, acc)
-
-        split = len(self._part_pairs) > 1
-        fn, n_items = (part_step, len(self._part_pairs)) if split else (chunk_step,
-                                                                          len(self.chunks))
-        if split and signals_out is not None:
-            signals_out[:] = fourier.signal_torch(self.params[0])
         if want_metrics in self._to_compile:
             self._to_compile.discard(want_metrics)
-            for i in range(n_items):
-                fn(i)
+            for i in range(len(self.chunks)):
+                chunk_step(i)
         else:
-            self.threads.map(fn, n_items)
-        if split:
-            for st in self._part_grad_storage:
-                self.grad_storage.add_(st)
-            if want_metrics:
-                train_metrics_out[:, 0] = sum(loss for loss, _ in shares)
-                train_metrics_out[:, 1] = sum(acc for _, acc in shares)
-            self.opt.update([self.grads[j] for j in self.trainable])
+            self.threads.map(chunk_step, len(self.chunks))
         self.step_count += 1
 
     def signals(self) -> torch.Tensor:
