@@ -224,7 +224,7 @@ class ChunkThreads:
     (``torch.set_num_threads(1)``, restored on exit) so that the threads and MKL do not each
     start a team of their own. Outside it (or with ``n == 1``) :meth:`map` runs the items in
     order on the calling thread, their ops on the intra-op threads. (Threads that ran
-    OpenMP code and stay alive slow every multi-threaded op of the process, about 2x
+    OpenMP code and stay alive slow every multi-threaded op of the process, 1.5x
     measured, so they are not kept beyond the ``with`` block.)
     """
 
