@@ -231,11 +231,11 @@ class ChunkThreads:
     def __init__(self, n: int):
         self.n = n
         self._pool: ThreadPoolExecutor | None = None
-        self.threads_before = 0
+        self._saved_threads = 0
 
     def __enter__(self) -> ChunkThreads:
         if self.n > 1 and self._pool is None:
-            self.threads_before = torch.get_num_threads()
+            self._saved_threads = torch.get_num_threads()
             torch.set_num_threads(1)
             self._pool = ThreadPoolExecutor(self.n, thread_name_prefix="circle-survival-chunk")
         return self
@@ -244,11 +244,12 @@ class ChunkThreads:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-            torch.set_num_threads(self.threads_before)
+            torch.set_num_threads(self._saved_threads)
 
-    def map(self, fn: Callable[[int], None], n_items: int) -> None:
-        """fn(0), ..., fn(n_items - 1): on the threads while entered, else in order."""
-        if self._pool is None or n_items < 2:
+    def map(self, fn: Callable[[int], None], n_items: int, in_order: bool = False) -> None:
+        """fn(0), ..., fn(n_items - 1): on the threads while entered (unless ``in_order``),
+        else in order on the calling thread."""
+        if self._pool is None or n_items < 2 or in_order:
             for i in range(n_items):
                 fn(i)
             return
@@ -394,12 +395,9 @@ class Trainer:
                 train_metrics_out[lo:hi, 1] = acc
             self.opt.update([chunk_grads[j] for j in self.trainable], lo, hi)
 
-        if want_metrics in self._to_compile:
-            self._to_compile.discard(want_metrics)
-            for i in range(len(self.chunks)):
-                chunk_step(i)
-        else:
-            self.threads.map(chunk_step, len(self.chunks))
+        compiling = want_metrics in self._to_compile
+        self._to_compile.discard(want_metrics)
+        self.threads.map(chunk_step, len(self.chunks), in_order=compiling)
         self.step_count += 1
 
     def signals(self) -> torch.Tensor:

@@ -34,6 +34,7 @@ from .shared import (
     GridPreset,
     grid_deviation,
     run_columns,
+    scale_verdict,
     trend_holds,
 )
 
@@ -243,9 +244,8 @@ class CirclesVsWeightDecay(_CountSweep):
                                            alternative="greater").pvalue)
         else:
             p_fall = 0.0 if fall > 0 else 1.0
-        first = fall > 0 and p_fall < ALPHA
-        if not first and not sizes.refutes and not (fall < 0 and p_fall > 1 - ALPHA):
-            first = None
+        first = scale_verdict(bool(fall > 0 and p_fall < ALPHA), sizes.refutes,
+                              against=bool(fall < 0 and p_fall > 1 - ALPHA))
         a = at(lin, min(lin[self.field_name]))
         b = at(lin, max(lin[self.field_name]))
         diff = float(b.mean() - a.mean())
@@ -255,9 +255,9 @@ class CirclesVsWeightDecay(_CountSweep):
         bound = self.plateau_fraction * fall
         second: bool | None = None
         if math.isfinite(half) and fall > 0:
-            second = bool(abs(diff) + half < bound)
-            if not second and not sizes.refutes and abs(diff) - half < bound:
-                second = None  # too few runs to tell
+            # too few runs to tell unless the change lies outside the bound for sure
+            second = scale_verdict(bool(abs(diff) + half < bound), sizes.refutes,
+                                   against=bool(abs(diff) - half >= bound))
         return [
             Claim("Many circles live at tiny weight decay and the count falls sharply by "
                   "wd ≈ 0.01.",

@@ -29,6 +29,7 @@ from .base import (
 from .shared import (
     count_text,
     override_text,
+    scale_verdict,
     single_steps_deviation,
 )
 
@@ -198,9 +199,8 @@ class InitialGradient(Experiment):
                             f"(final {label})"), None
         else:
             higher = t["mean_survived"] > t["mean_dead"]
-            holds1 = bool(t["p_value"] < ALPHA and higher)
-            if not holds1 and not refutes and not (t["p_value"] < ALPHA and not higher):
-                holds1 = None
+            holds1 = scale_verdict(bool(t["p_value"] < ALPHA and higher), refutes,
+                                   against=bool(t["p_value"] < ALPHA and not higher))
             obs1 = (f"mean step-{MAIN_S} gradient {t['mean_survived']:.3g} (survivors, "
                     f"n={t['n_survived']}) vs {t['mean_dead']:.3g} (dead, n={t['n_dead']}); "
                     f"Student p = {t['p_value']:.2g} (final {label})")
@@ -216,9 +216,9 @@ class InitialGradient(Experiment):
         if svm is None:
             obs2, holds2 = f"SVM skipped: {a['svm_skipped']}", None
         else:
-            holds2 = bool(svm["accuracy"] > svm["baseline_accuracy"] and svm["p_value"] < ALPHA)
-            if not holds2 and not refutes:
-                holds2 = None  # held-out accuracy below the baseline refutes nothing here
+            # held-out accuracy at or below the baseline refutes nothing at the smoke scale
+            holds2 = scale_verdict(bool(svm["accuracy"] > svm["baseline_accuracy"]
+                                        and svm["p_value"] < ALPHA), refutes)
             obs2 = (f"the authors' SVM: held-out accuracy {svm['accuracy']:.3f} vs majority "
                     f"baseline {svm['baseline_accuracy']:.3f} ({svm['n_test']} held out), "
                     f"binomial p = {svm['p_value']:.2g}")

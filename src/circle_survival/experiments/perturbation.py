@@ -31,6 +31,7 @@ from .shared import (
     fmt_values,
     resolved_all,
     run_circles,
+    scale_verdict,
 )
 
 PAPER_K = 25
@@ -147,9 +148,8 @@ class Perturbation(InterventionPreset):
                              "ci_low", "ci_high"]].to_dict(orient="list"),
         }
         result = self._result(sizes, len(runs), numbers)
-        holds = None if not math.isfinite(rho) else bool(rho > 0 and rho_p < ALPHA)
-        if holds is False and not sizes.refutes:
-            holds = None  # too few runs to refute the claim
+        holds = None if not math.isfinite(rho) else scale_verdict(
+            bool(rho > 0 and rho_p < ALPHA), sizes.refutes)
         result.claims = [Claim(
             f"Scaling up a frequency's initial signal makes it survive more often: the survival "
             f"rate of k = {k} increases with α·S_k − mean_k S_k.",

@@ -36,6 +36,15 @@ def fmt_grid(values: Sequence[Any]) -> str:
     return "{" + ", ".join(vals) + "}"
 
 
+def scale_verdict(holds: bool | None, refutes: bool, against: bool = False) -> bool | None:
+    """A claim's verdict where the runs may be too few to refute it: a miss (``holds``
+    False) is undecided (None) when ``refutes`` is False (the smoke scale), unless the runs
+    go significantly the other way (``against``); anything else is returned as it is."""
+    if holds is not None and not holds and not refutes and not against:
+        return None
+    return holds
+
+
 def trend_holds(r: float, p_value: float, sign: int, refutes: bool = True) -> bool | None:
     """Whether r has the given sign with p < 0.05: True / False, or None (undecided) when r is
     undefined (no variation). Where the runs cannot refute (``refutes`` False: the smoke
@@ -43,11 +52,8 @@ def trend_holds(r: float, p_value: float, sign: int, refutes: bool = True) -> bo
     direction: a few runs can confirm a trend but not refute it."""
     if not math.isfinite(r):
         return None
-    if sign * r > 0 and p_value < ALPHA:
-        return True
-    if not refutes and not (sign * r < 0 and p_value < ALPHA):
-        return None
-    return False
+    return scale_verdict(bool(sign * r > 0 and p_value < ALPHA), refutes,
+                         against=bool(sign * r < 0 and p_value < ALPHA))
 
 
 @dataclass(frozen=True, kw_only=True)

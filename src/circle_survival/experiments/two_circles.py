@@ -33,6 +33,7 @@ from .shared import (
     fmt_values,
     resolved_all,
     run_circles,
+    scale_verdict,
 )
 
 PAPER_RATIOS = tuple(float(r) for r in np.exp(np.linspace(-4.0, 0.0, 16)))
@@ -177,15 +178,13 @@ class TwoCircles(InterventionPreset):
         lo, trend = numbers["small_r"], numbers["smaller_trend"]
         first = None
         if math.isfinite(lo["mcnemar_p"]):
-            first = bool(lo["larger_only"] > lo["smaller_only"] and lo["mcnemar_p"] < ALPHA)
-            if not first and not sizes.refutes:
-                first = None
+            first = scale_verdict(bool(lo["larger_only"] > lo["smaller_only"]
+                                       and lo["mcnemar_p"] < ALPHA), sizes.refutes)
         r, p_r = trend["spearman_r"], trend["spearman_p"]
         second = None
         if math.isfinite(r):
-            second = bool(r > 0 and p_r < ALPHA)
-            if not second and not sizes.refutes and not (r < 0 and p_r < ALPHA):
-                second = None
+            second = scale_verdict(bool(r > 0 and p_r < ALPHA), sizes.refutes,
+                                   against=bool(r < 0 and p_r < ALPHA))
         return [
             Claim("When the smaller circle is much weaker (small r), the larger circle survives "
                   "more often.",
