@@ -88,6 +88,19 @@ def test_gradients_not_asked_for_are_none():
     assert grads[0] is not None and all(g is None for g in grads[1:])
 
 
+@pytest.mark.parametrize("p", [P, 12])  # output layer padded (13 -> 16) and not (12)
+def test_gradients_written_into_buffers_equal_the_returned_ones(p):
+    """grads_out: every gradient lands in the caller's buffer, equal to a fresh one."""
+    params = random_params(p=p)
+    _, pairs = random_pairs(p=p)
+    _, _, fresh = loss_and_grads(params, pairs, "silu")
+    buffers = [torch.full_like(t, float("nan")) for t in params]
+    _, _, written = loss_and_grads(params, pairs, "silu", grads_out=buffers)
+    for got, buf, ref in zip(written, buffers, fresh, strict=True):
+        assert got.data_ptr() == buf.data_ptr()
+        torch.testing.assert_close(buf, ref, rtol=0, atol=0)
+
+
 def test_padded_columns_have_no_probability():
     params = random_params()
     _, pairs = random_pairs()
