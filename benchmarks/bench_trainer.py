@@ -215,17 +215,19 @@ def _worker(args: tuple[str, int, int, int, multiprocessing.Barrier]) -> float:
     cfg = RunConfig(dtype=dtype)
     configs = [cfg.replace(embedding_seed=i, mlp_seed=i, split_seed=i) for i in range(m)]
     trainer = Trainer(configs)
-    trainer.step()
-    barrier.wait()
-    t = time.perf_counter()
-    for _ in range(steps):
+    with trainer.threads:  # as a run steps: the chunk threads where there are two threads
         trainer.step()
-    return time.perf_counter() - t
+        barrier.wait()
+        t = time.perf_counter()
+        for _ in range(steps):
+            trainer.step()
+        return time.perf_counter() - t
 
 
 def compare_workers(args) -> None:
     """Two processes of one thread each (m/2 models each) against one process of two
-    threads (m models): model-steps per second of the pair, alternating rounds."""
+    threads (m models, its chunks on the chunk threads as in a run): model-steps per second
+    of the pair, alternating rounds."""
     ctx = multiprocessing.get_context("spawn")
     print("workers: model-steps per second, 2 processes x 1 thread vs 1 process x 2 threads")
     for dt in args.dtypes.split(","):
