@@ -19,6 +19,7 @@ process of two threads on the same models (aggregate model-steps per second).
     python benchmarks/bench_trainer.py --step-only --models 1,8   # the step against the earlier
     python benchmarks/bench_trainer.py --step-only --workers --models 8
     python benchmarks/bench_trainer.py --step-only --kinds serial,compiled --models 8
+    python benchmarks/bench_trainer.py --step-only --kinds matmuls   # the matmuls' floor
     python benchmarks/bench_trainer.py --device cuda   # on a GPU
     python benchmarks/bench_trainer.py --models 1,8 --dtypes float64 --steps 20
 """
@@ -39,6 +40,7 @@ import torch
 from torch import nn
 
 from circle_survival import RunConfig
+from circle_survival.ensemble import padded_width
 from circle_survival.trainer import MemorySink, Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -145,15 +147,53 @@ STEP_KINDS = {"fused": {}, "serial": {"chunk_threads": 1},
               "compiled": {"compile_step": True}}
 
 
+def matmuls_only(trainer: Trainer) -> Callable[[], None]:
+    """A step of ``trainer`` that runs only its batched matmuls: the same products, shapes
+    and chunks, on the same threads, over random operands. Its time is a floor for every
+    step that keeps these products (elementwise passes, gathers, sums and AdamW removed)."""
+    cfg, dtype, dev = trainer.cfg, trainer.dtype, trainer.device
+    p, d, n = cfg.p, cfg.d, cfg.n_train
+    widths = [*cfg.hidden, padded_width(cfg.p)]
+
+    def operands(k: int) -> dict[str, Any]:
+        r = lambda *shape: torch.randn(k, *shape, dtype=dtype, device=dev)  # noqa: E731
+        return {"e": r(p, d), "w0": r(2 * d, widths[0]), "table": r(p, widths[0]),
+                "layers": [(r(n, i), r(i, o), r(1, o), r(n, o))
+                           for i, o in zip(widths[:-1], widths[1:], strict=True)]}
+
+    chunks = [operands(hi - lo) for lo, hi in trainer.chunks]
+
+    def chunk_matmuls(i: int) -> None:
+        t = chunks[i]
+        e, w0, table = t["e"], t["w0"], t["table"]
+        torch.baddbmm(table[:, :1], e, w0[:, :d])  # the first layer's two tables
+        torch.bmm(e, w0[:, d:])
+        for x, w, b, _ in t["layers"]:  # forward
+            torch.baddbmm(b, x, w)
+        for x, w, _, g in reversed(t["layers"]):  # backward: weight gradient, input gradient
+            torch.bmm(x.transpose(1, 2), g)
+            torch.bmm(g, w.transpose(1, 2))
+        et = e.transpose(1, 2)  # the first layer's weight and embedding gradients
+        torch.bmm(et, table)
+        torch.bmm(et, table)
+        torch.bmm(table, w0[:, :d].transpose(1, 2)).baddbmm_(table, w0[:, d:].transpose(1, 2))
+
+    return lambda: trainer.threads.map(chunk_matmuls, len(chunks))
+
+
 def stepper(kind: str, cfg: RunConfig, m: int) -> tuple[Callable[[], None], Any]:
     """One bare step of the trainer's step ("fused": the default, chunks on one thread per
-    core; "serial": chunks in order, intra-op threads; "compiled": ``compile_step``) or of
-    the earlier step ("earlier"), for m models, warmed up (compiled) already, and the context
-    its steps run in (the trainer's chunk threads, entered as :meth:`Trainer.run` enters
-    them); the trainer's steps take train metrics every 10th step, as a run does."""
+    core; "serial": chunks in order, intra-op threads; "compiled": ``compile_step``;
+    "matmuls": its matmuls alone, :func:`matmuls_only`) or of the earlier step ("earlier"),
+    for m models, warmed up (compiled) already, and the context its steps run in (the
+    trainer's chunk threads, entered as :meth:`Trainer.run` enters them); the trainer's
+    steps take train metrics every 10th step, as a run does."""
     configs = [cfg.replace(embedding_seed=i, mlp_seed=i, split_seed=i) for i in range(m)]
     if kind == "earlier":
         one, context = ReferenceStep(configs).step, contextlib.nullcontext()
+    elif kind == "matmuls":
+        trainer = Trainer(configs)
+        one, context = matmuls_only(trainer), trainer.threads
     else:
         trainer = Trainer(configs, **STEP_KINDS[kind])
         met = torch.empty(m, 2, dtype=trainer.dtype, device=trainer.device)
@@ -262,7 +302,9 @@ def main() -> None:
                     help="only the step against the earlier step (and --workers)")
     ap.add_argument("--kinds", default="",
                     help="more variants of the step to time: serial (chunks in order on the "
-                         "intra-op threads), compiled (compile_step)")
+                         "intra-op threads), compiled (compile_step), matmuls (the step's "
+                         "matmuls alone: earlier / matmuls is the most any step keeping "
+                         "them could gain)")
     ap.add_argument("--workers", action="store_true",
                     help="also 2 processes x 1 thread against 1 process x 2 threads")
     args = ap.parse_args()
