@@ -361,3 +361,20 @@ def test_progress_bar_never_passes_the_total():
     bar.add(1e-12)
     assert bar.count == 4 and bar.bar.n == 4
     bar.close()
+
+
+def test_progress_bar_shows_a_rate_even_when_every_update_is_within_tqdms_interval(capsys):
+    """tqdm has no rate of its own until an update falls outside its refresh interval; the
+    bar then shows the mean rate since it started."""
+    from circle_survival.sweep.executors import ProgressBar
+
+    bar = ProgressBar(total=6, done=0, enabled=True)
+    bar.bar.mininterval = 3600.0  # no update ever outside tqdm's interval
+    bar.start_time -= 60.0  # started a minute ago: 3 runs in a minute
+    bar.add(3)
+    assert bar.bar.format_dict.get("rate") is None
+    bar.add(3)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "6.0/6 runs" in err
+    assert "6.0 runs/min" in err or "5.9 runs/min" in err, err

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class ProgressBar:
         from tqdm import tqdm
 
         self.total, self.count = total, float(min(done, total))
+        self.start_count, self.start_time = self.count, time.monotonic()
         self.bar = tqdm(total=total, initial=self.count, unit="run", file=sys.stderr,
                         disable=not enabled, dynamic_ncols=True, smoothing=0.1,
                         bar_format="{desc}{percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} runs "
@@ -57,7 +59,11 @@ class ProgressBar:
             step = self.total - self.bar.n  # land exactly on the total
         if step > 0:
             self.bar.update(step)
-        rate = self.bar.format_dict.get("rate")
+        # tqdm's smoothed rate, or the mean rate until tqdm has one (it has none while every
+        # update so far fell within its refresh interval)
+        elapsed = time.monotonic() - self.start_time
+        rate = self.bar.format_dict.get("rate") or (
+            (self.count - self.start_count) / elapsed if elapsed > 0 else 0.0)
         if rate:
             self.bar.set_postfix_str(f"{60 * rate:,.1f} runs/min", refresh=False)
 
