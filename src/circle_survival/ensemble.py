@@ -17,7 +17,8 @@ model's own gradient, so every model trains exactly as it would alone.
 In the training step the output layer is computed at a width padded to a multiple of
 :data:`OUTPUT_ALIGN` (zero weights and -inf biases in the extra columns, whose logits are then
 -inf and add exactly zero to every softmax and gradient): MKL's float64 GEMM runs
-(2784 x 100) @ (100 x 59) at about half the speed of (100 x 60) on AVX2 CPUs.
+(2784 x 100) @ (100 x 59) at about half the speed of (100 x 60) on AVX2 CPUs. The output
+layer's weight gradient is likewise taken over the padded width and its real columns kept.
 
 The backward pass writes each gradient straight into the caller's buffers (``grads_out``);
 the embedding-side sums over pairs, the one place where many pairs add into one row, are
@@ -214,7 +215,7 @@ def loss_and_grads(
         return grads[i]
 
     def narrowed_into(i: int, full: torch.Tensor) -> None:
-        """full[..., :width] / n written into out[i] (or a new tensor): width = out[i]'s."""
+        """full[..., :width] / n into out[i] (or a new tensor), width = params[i]'s last."""
         width = params[i].shape[-1]
         target = out[i] if out[i] is not None else full.new_empty(params[i].shape)
         grads[i] = torch.mul(full[..., :width], inv_n, out=target)
