@@ -264,28 +264,6 @@ def test_chunks_on_threads_equal_chunks_in_order():
         Trainer(configs, chunk_threads=0)
 
 
-def test_chunk_threads_raise_the_first_error_after_every_chunk():
-    from circle_survival.trainer import ChunkThreads
-
-    before = torch.get_num_threads()
-    done = []
-
-    def fn(i):
-        if i == 1:
-            raise RuntimeError("chunk 1 failed")
-        done.append(i)
-
-    threads = ChunkThreads(2)
-    with threads:
-        assert torch.get_num_threads() == 1  # one intra-op thread while entered
-        with pytest.raises(RuntimeError, match="chunk 1 failed"):
-            threads.map(fn, 4)
-    assert sorted(done) == [0, 2, 3] and torch.get_num_threads() == before
-    order = []
-    threads.map(order.append, 3)  # not entered: in order, on the calling thread
-    assert order == [0, 1, 2]
-
-
 def test_a_failing_sink_write_is_raised_by_run():
     """Records are written on the writer thread; its error reaches the caller of run()."""
     cfg = RunConfig(p=7, d=4, hidden=(6,), steps=12)

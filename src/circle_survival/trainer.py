@@ -19,17 +19,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, MutableMapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
 import torch
 
 from . import ensemble, fourier
+from .chunk_threads import ChunkThreads
 from .config import RunConfig, resolve_device
 from .cpu_memory import keep_freed_memory
 from .errors import ConfigError
 from .init import InitialState, initial_state
+from .record_writer import RecordWriter
 from .records import METRIC_NAMES, BatchResult, RecordPlan, array_shapes
 
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -75,188 +76,6 @@ def default_chunk_size(cfg: RunConfig, m: int, device: str) -> int:
     itemsize = 8 if cfg.dtype == "float64" else 4
     per_model = cfg.n_train * (2 * sum(cfg.hidden) + 2 * cfg.p) * itemsize
     return int(max(1, min(m, (12 * 2**20) // max(per_model, 1))))
-
-
-class RecordWriter:
-    """Writes a training loop's records into a sink on one background thread, in order.
-
-    The loop hands over device tensors; each is copied to host memory (into pinned memory,
-    asynchronously, on a GPU) and the thread waits for that copy (a CUDA event) before
-    writing, so the loop itself never waits for the device. Blocks of step records go
-    through two host buffers per array (:meth:`double_buffer`): a buffer is refilled only
-    once its previous write is done. :meth:`close` waits for every write and re-raises the
-    first error of the thread; an error also stops every later write.
-    """
-
-    def __init__(self, sink: MutableMapping[str, Any], device: str):
-        self.sink = sink
-        self.cuda = str(device).startswith("cuda")
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="record-writer")
-        self._pending: list[Future] = []
-        self._busy: dict[int, Future] = {}  # host buffer id -> its last write
-        self._last: dict[int, int] = {}  # first buffer's id -> the pair's buffer written last
-        self._error: BaseException | None = None
-
-    def _host_like(self, t: torch.Tensor) -> torch.Tensor:
-        return torch.empty(t.shape, dtype=t.dtype, pin_memory=self.cuda)
-
-    def _to_host(self, t: torch.Tensor) -> tuple[torch.Tensor, Any]:
-        """A host copy of t and an event to wait for (None off the GPU)."""
-        if not self.cuda:
-            return t.detach().clone(), None
-        host = self._host_like(t).copy_(t, non_blocking=True)
-        event = torch.cuda.Event()
-        event.record()
-        return host, event
-
-    def _submit(self, fn: Callable[[], None]) -> Future:
-        """Run fn on the thread after everything handed over before; raise an earlier error."""
-        if self._error is not None:
-            raise self._error
-        self._pending = [f for f in self._pending if not f.done()]
-
-        def guarded():
-            if self._error is not None:
-                return
-            try:
-                fn()
-            except BaseException as exc:
-                self._error = exc
-                raise
-        future = self._pool.submit(guarded)
-        self._pending.append(future)
-        return future
-
-    @staticmethod
-    def _wait(event) -> None:
-        if event is not None:
-            event.synchronize()
-
-    def double_buffer(self, device_buf: torch.Tensor) -> list[torch.Tensor]:
-        """Two host buffers shaped like ``device_buf`` (block, M, ...)."""
-        return [self._host_like(device_buf) for _ in range(2)]
-
-    def write_block(self, name: str, host: list[torch.Tensor], device_buf: torch.Tensor,
-                    n: int, row: int) -> None:
-        """sink[name][:, row:row + n] = device_buf[:n] with the model axis first."""
-        k = self._next_buffer(host)
-        previous = self._busy.get(id(host[k]))
-        if previous is not None:
-            previous.result()  # the buffer's last write is done before it is refilled
-        host[k][:n].copy_(device_buf[:n], non_blocking=self.cuda)
-        event = None
-        if self.cuda:
-            event = torch.cuda.Event()
-            event.record()
-        buf = host[k]
-
-        def write():
-            self._wait(event)
-            self.sink[name][:, row:row + n] = buf[:n].transpose(0, 1).numpy()
-        self._busy[id(buf)] = self._submit(write)
-
-    def _next_buffer(self, host: list[torch.Tensor]) -> int:
-        """The buffer of the pair not written last (the first one at the start)."""
-        last = self._last.get(id(host[0]))
-        k = 0 if last is None else 1 - last
-        self._last[id(host[0])] = k
-        return k
-
-    def write_array(self, name: str, index: tuple, t: torch.Tensor) -> None:
-        """sink[name][index] = t (a copy of its value now)."""
-        host, event = self._to_host(t)
-
-        def write():
-            self._wait(event)
-            self.sink[name][index] = host.numpy()
-        self._submit(write)
-
-    def write_snapshot(self, step: int, names: list[str], params: list[torch.Tensor]) -> None:
-        """sink.write_snapshot(step, every parameter in nn.Module layout, numpy)."""
-        copies = [self._to_host(t) for t in params]
-
-        def write():
-            tensors = {}
-            for name, (host, event) in zip(names, copies, strict=True):
-                self._wait(event)
-                a = host.transpose(1, 2) if name.endswith(".weight") else host
-                tensors[name] = np.ascontiguousarray(a.numpy())
-            self.sink.write_snapshot(step, tensors)
-        self._submit(write)
-
-    def checkpoint(self, save: Callable[[dict[str, np.ndarray]], None],
-                   state: dict[str, torch.Tensor]) -> None:
-        """save(state as numpy) after every write handed over before it."""
-        event = None
-        if self.cuda:
-            event = torch.cuda.Event()
-            event.record()
-
-        def write():
-            self._wait(event)
-            save({k: v.numpy() for k, v in state.items()})
-        self._submit(write)
-
-    def close(self) -> None:
-        """Wait for every write; raise the first error of the writer thread."""
-        try:
-            for f in self._pending:
-                f.result()
-        finally:
-            self._pool.shutdown(wait=True)
-            self._pending = []
-        if self._error is not None:
-            raise self._error
-
-
-class ChunkThreads:
-    """Runs the chunks of a CPU step on ``n`` threads, each with one intra-op thread.
-
-    A step's chunks are independent until the next step (each updates its own models), so
-    they can run at once.
-    Small ops (gathers, scatters, elementwise passes under ATen's grain size) and the small
-    matmuls do not split well over the intra-op threads; whole chunks on threads of their
-    own do (the GIL is released inside every op). Each chunk is computed by one thread
-    whichever thread that is: the results do not depend on the scheduling.
-
-    The threads live while the object is entered (``with threads:``, as
-    :meth:`Trainer.run` does): the process then runs one intra-op thread
-    (``torch.set_num_threads(1)``, restored on exit) so that the threads and MKL do not each
-    start a team of their own. Outside it (or with ``n == 1``) :meth:`map` runs the items in
-    order on the calling thread, their ops on the intra-op threads. (Threads that ran
-    OpenMP code and stay alive slow every multi-threaded op of the process, 1.5x
-    measured, so they are not kept beyond the ``with`` block.)
-    """
-
-    def __init__(self, n: int):
-        self.n = n
-        self._pool: ThreadPoolExecutor | None = None
-        self._saved_threads = 0
-
-    def __enter__(self) -> ChunkThreads:
-        if self.n > 1 and self._pool is None:
-            self._saved_threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            self._pool = ThreadPoolExecutor(self.n, thread_name_prefix="circle-survival-chunk")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-            torch.set_num_threads(self._saved_threads)
-
-    def map(self, fn: Callable[[int], None], n_items: int, in_order: bool = False) -> None:
-        """fn(0), ..., fn(n_items - 1): on the threads while entered (unless ``in_order``),
-        else in order on the calling thread."""
-        if self._pool is None or n_items < 2 or in_order:
-            for i in range(n_items):
-                fn(i)
-            return
-        futures = [self._pool.submit(fn, i) for i in range(n_items)]
-        wait(futures)
-        for future in futures:
-            future.result()
 
 
 class Trainer:
