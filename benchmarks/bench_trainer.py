@@ -120,13 +120,7 @@ def baseline_ms(cfg: RunConfig, m: int, steps: int, device: str) -> float:
                 test_loss = nn.functional.cross_entropy(mod(a[te], b[te]), y[te])
             log.append((loss.item(), test_loss.item()))
 
-    one_step()
-    sync(device)
-    t = time.perf_counter()
-    for _ in range(steps):
-        one_step()
-    sync(device)
-    return (time.perf_counter() - t) * 1e3 / (steps * m)
+    return step_ms(one_step, contextlib.nullcontext(), m, steps, device)
 
 
 def trainer_ms(cfg: RunConfig, m: int, steps: int) -> float:
