@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from circle_survival import RunConfig, costs, train_to_store
+from circle_survival import RunConfig, train_to_store
+from circle_survival.sweep import costs
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from circle_survival import RunConfig, train_to_store
-from circle_survival.trainer import RecordPlan
+from circle_survival.training.trainer import RecordPlan
 
 SCHEDULES = {
     "every step": {"signal_every": 1},

@@ -40,8 +40,8 @@ import torch
 from torch import nn
 
 from circle_survival import RunConfig
-from circle_survival.ensemble import padded_width
-from circle_survival.trainer import MemorySink, Trainer
+from circle_survival.training.ensemble import padded_width
+from circle_survival.training.trainer import MemorySink, Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from reference_step import ReferenceStep  # noqa: E402

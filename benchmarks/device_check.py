@@ -42,8 +42,8 @@ import torch
 
 try:  # recorded by the env section where the package cannot be imported
     from circle_survival import RunConfig
-    from circle_survival.capacity import bytes_per_model, free_memory
-    from circle_survival.trainer import Trainer
+    from circle_survival.training.capacity import bytes_per_model, free_memory
+    from circle_survival.training.trainer import Trainer
 except Exception as _exc:  # noqa: BLE001
     IMPORT_ERROR: str | None = f"{type(_exc).__name__}: {_exc}"
 else:

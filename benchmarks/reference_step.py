@@ -20,15 +20,15 @@ import numpy as np
 import torch
 
 from circle_survival.config import RunConfig, resolve_device
-from circle_survival.ensemble import (
+from circle_survival.training.ensemble import (
     Pairs,
     activation,
     activation_backward,
     pad_output_layer,
     padded_width,
 )
-from circle_survival.init import initial_state
-from circle_survival.trainer import TORCH_DTYPES, default_chunk_size
+from circle_survival.training.initial_state import initial_state
+from circle_survival.training.trainer import TORCH_DTYPES, default_chunk_size
 
 
 def forward(params: list[torch.Tensor], pairs: Pairs, act: str) -> torch.Tensor:

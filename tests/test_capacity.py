@@ -3,8 +3,13 @@
 import pytest
 
 from circle_survival import RunConfig
-from circle_survival.capacity import bytes_per_model, free_memory, max_models, parameter_count
-from circle_survival.trainer import Trainer
+from circle_survival.training.capacity import (
+    bytes_per_model,
+    free_memory,
+    max_models,
+    parameter_count,
+)
+from circle_survival.training.trainer import Trainer
 
 
 @pytest.mark.parametrize("cfg", [RunConfig(), RunConfig(p=13, d=8, hidden=(12, 10),

@@ -5,7 +5,7 @@ import threading
 import pytest
 import torch
 
-from circle_survival.chunk_threads import ChunkThreads
+from circle_survival.training.chunk_threads import ChunkThreads
 
 
 def test_chunk_threads_raise_the_first_error_after_every_chunk():

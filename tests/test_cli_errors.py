@@ -79,7 +79,7 @@ def test_files_that_are_not_utf8(tmp_path, capsys, store, content):
     result.parent.mkdir(parents=True)
     result.write_bytes(content)
     from circle_survival.errors import StoreError
-    from circle_survival.report import load_results
+    from circle_survival.report.page import load_results
 
     with pytest.raises(StoreError, match="damaged result file"):
         load_results([store])
@@ -96,9 +96,9 @@ def test_store_paths_the_system_refuses(tmp_path, capsys, monkeypatch):
         code, _, err = run_cli(["train", path, *TINY], capsys)
         assert code == 2 and message in err and one_line(err), err
     # a read-only file system or tmp/ (os.access answers for it: root ignores permissions)
-    import circle_survival.store as store_mod
+    import circle_survival.store.create as store_create
 
-    monkeypatch.setattr(store_mod.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(store_create.os, "access", lambda path, mode: False)
     code, _, err = run_cli(["train", tmp_path / "ro", *TINY], capsys)
     assert code == 2 and "is not writable" in err and one_line(err)
     assert not (tmp_path / "ro").exists()
@@ -108,13 +108,13 @@ def test_store_paths_the_system_refuses(tmp_path, capsys, monkeypatch):
                                                ("mid-run", errno.EROFS)])
 def test_a_full_or_read_only_disk_mid_run_is_one_line(tmp_path, capsys, monkeypatch, where,
                                                       err_no):
-    import circle_survival.store as store_mod
+    import circle_survival.store.writer as store_writer
 
     def refuse(*args, **kwargs):
         raise OSError(err_no, os_strerror(err_no), str(tmp_path / "s" / "tmp" / "x"))
 
     if where == "commit":
-        monkeypatch.setattr(store_mod, "save_file", refuse)
+        monkeypatch.setattr(store_writer, "save_file", refuse)
     else:
         import zarr
 

@@ -129,7 +129,7 @@ def test_collaboration_table(snapshots):
 
 def test_full_loss_of_a_trained_run_matches_its_metrics():
     from circle_survival.config import RunConfig
-    from circle_survival.trainer import train
+    from circle_survival.training.trainer import train
 
     cfgs = [RunConfig(p=P, d=D, hidden=HIDDEN, steps=20, snapshot_every=10, metrics_every=10,
                       device="cpu", mlp_seed=s) for s in range(2)]

@@ -8,8 +8,8 @@ import pytest
 from cli_runner import run_cli
 
 from circle_survival import load
-from circle_survival.recording import log_steps
-from circle_survival.report import load_results
+from circle_survival.report.page import load_results
+from circle_survival.training.record_plan import log_steps
 
 TRAIN = ["train", "--p", "17", "--d", "16", "--hidden", "32", "--steps", "1200", "--device",
          "cpu", "--quiet", "--seeds", "0:6"]

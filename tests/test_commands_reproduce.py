@@ -3,9 +3,9 @@
 import pytest
 from cli_runner import run_cli
 
-from circle_survival import costs
 from circle_survival.commands.reproduce import with_fields
 from circle_survival.experiments import get
+from circle_survival.sweep import costs
 
 
 @pytest.fixture

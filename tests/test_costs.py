@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from circle_survival import costs
 from circle_survival.config import RunConfig
-from circle_survival.sweep import model_step_flops
+from circle_survival.sweep import costs, model_step_flops
 
 
 @pytest.fixture

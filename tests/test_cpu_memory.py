@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
-from circle_survival import RunConfig, cpu_memory
-from circle_survival.trainer import Trainer
+from circle_survival import RunConfig
+from circle_survival.training import cpu_memory
+from circle_survival.training.trainer import Trainer
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")

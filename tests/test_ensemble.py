@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from circle_survival import ensemble
-from circle_survival.ensemble import AdamW, Pairs, evaluate, forward, loss_and_grads
+from circle_survival.training import ensemble
+from circle_survival.training.ensemble import AdamW, Pairs, evaluate, forward, loss_and_grads
 
 P, D, HIDDEN, M, N = 13, 6, (9, 7), 5, 40
 

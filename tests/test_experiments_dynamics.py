@@ -10,13 +10,7 @@ import torch
 
 from circle_survival import load
 from circle_survival.errors import ConfigError
-from circle_survival.experiments import (
-    MODULES,
-    collaboration,
-    get,
-    initial_gradient,
-    write_result,
-)
+from circle_survival.experiments import MODULES, collaboration, get, initial_gradient, write_result
 from circle_survival.experiments import ode as linear_ode
 from circle_survival.experiments.base import scale_note, train
 from circle_survival.experiments.collaboration import Collaboration

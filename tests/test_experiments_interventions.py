@@ -25,9 +25,9 @@ from circle_survival.experiments.base import train
 from circle_survival.experiments.perturbation import AXIS_CORRECTION, Perturbation
 from circle_survival.experiments.two_circles import DRAW_NOTE, TwoCircles, ratio_rates
 from circle_survival.figures.base import figure_text
-from circle_survival.init import draw_embedding
 from circle_survival.store import init_store
 from circle_survival.sweep import model_step_flops
+from circle_survival.training.initial_state import draw_embedding
 
 EXPERIMENTS = perturbation.EXPERIMENTS + two_circles.EXPERIMENTS + ablation.EXPERIMENTS
 TINY = dict(p=11, d=8, hidden=(16, 16), lr=0.05, device="cpu")

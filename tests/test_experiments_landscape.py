@@ -41,9 +41,9 @@ from circle_survival.experiments.initial_signal import InitialSignal
 from circle_survival.experiments.shared import trend_holds
 from circle_survival.experiments.signal_evolution import SignalEvolution
 from circle_survival.figures.base import figure_text
+from circle_survival.report.wording import VERDICTS
 from circle_survival.store import init_store
 from circle_survival.sweep import run_sweep
-from circle_survival.text import VERDICTS
 
 EXPERIMENTS = [SignalEvolution(), Dimension(), FrozenEmbedding(), CirclesVsP(),
                CirclesVsWeightDecay(), InitialSignal()]

@@ -12,14 +12,14 @@ import pytest
 
 from circle_survival import RunConfig, fourier, load, train_to_store
 from circle_survival.analysis import collaboration
-from circle_survival.explore import (
+from circle_survival.report.explorer import (
     explorer_data,
     final_planes,
     render_page,
     thin_indices,
     write_explorer,
 )
-from circle_survival.recording import log_steps, recording_preset
+from circle_survival.training.record_plan import log_steps, recording_preset
 
 CHROMIUM = "/usr/bin/chromium"
 

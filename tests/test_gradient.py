@@ -53,7 +53,7 @@ def test_initial_gradients_need_early_steps():
 
 def test_gradients_of_a_trained_batch():
     from circle_survival.config import RunConfig
-    from circle_survival.trainer import train
+    from circle_survival.training.trainer import train
 
     cfgs = [RunConfig(p=P, d=D, hidden=(16, 16), steps=5, embedding_every=1, device="cpu",
                       mlp_seed=s, metrics_every=5) for s in range(2)]

@@ -5,7 +5,7 @@ import torch
 from oracle import authors_init
 
 from circle_survival.config import RunConfig
-from circle_survival.init import draw_embedding, draw_mlp, initial_state
+from circle_survival.training.initial_state import draw_embedding, draw_mlp, initial_state
 
 
 def test_reference_streams_match_the_authors_procedure():

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from circle_survival import RunConfig, StoreError, load, train_to_store
-from circle_survival.integrity import (
+from circle_survival.store.integrity import (
     CHECKSUMS,
     DamagedBatch,
     DamagedBatchWarning,

@@ -12,8 +12,8 @@ import torch
 from circle_survival import fourier
 from circle_survival.config import RunConfig
 from circle_survival.errors import ConfigError
-from circle_survival.init import draw_embedding, initial_state
 from circle_survival.interventions import apply_intervention, validate_intervention
+from circle_survival.training.initial_state import draw_embedding, initial_state
 
 
 def run(p: int = 23, d: int = 16, seed: int = 3, **iv):

@@ -4,12 +4,7 @@ against a plain loop, and the linear-versus-LV comparison on data of either kind
 import numpy as np
 import pytest
 
-from circle_survival.analysis.lotka_volterra import (
-    compare_linear_lv,
-    fit_lv,
-    lv_rollout,
-    summarize,
-)
+from circle_survival.analysis.lotka_volterra import compare_linear_lv, fit_lv, lv_rollout, summarize
 from circle_survival.analysis.ode import rollout
 
 # Competition: every frequency grows on its own and suppresses the others; the two with the

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from circle_survival import ModularAdditionMLP, RunConfig, load, train_to_store
-from circle_survival.ensemble import Pairs, forward
 from circle_survival.errors import StoreError
-from circle_survival.trainer import Trainer
+from circle_survival.training.ensemble import Pairs, forward
+from circle_survival.training.trainer import Trainer
 
 
 def trainer_logits(configs, steps):

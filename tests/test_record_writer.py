@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from circle_survival.record_writer import RecordWriter
+from circle_survival.training.record_writer import RecordWriter
 
 
 class SlowSink(dict):

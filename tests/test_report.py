@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from circle_survival.cli import main
 from circle_survival.errors import StoreError
 from circle_survival.experiments.base import Claim, ExperimentResult, write_result
-from circle_survival.report import load_results, render_markdown, write_report
+from circle_survival.report.page import load_results, render_markdown, write_report
 
 
 def small_figure(title):
@@ -136,7 +136,7 @@ def test_result_json_carries_provenance_and_what_was_not_finite(tmp_path):
     import pandas as pd
 
     from circle_survival import __version__
-    from circle_survival.provenance import PROVENANCE_KEYS
+    from circle_survival.report.provenance import PROVENANCE_KEYS
 
     runs = pd.DataFrame({"resolved_device": ["cpu", "cpu"], "dtype": ["float64", "float32"]})
     result = ExperimentResult(name="x", number=1, title="t", scale="smoke", n_runs=2,

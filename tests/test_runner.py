@@ -8,9 +8,9 @@ import pytest
 from processes import kill_when
 
 from circle_survival import RunConfig, load, train, train_to_store
-from circle_survival.layout import StoreLayout, batch_id_for
-from circle_survival.runner import train_batch
 from circle_survival.store import init_store
+from circle_survival.store.layout import StoreLayout, batch_id_for
+from circle_survival.sweep.batch_runner import train_batch
 
 SMALL = dict(p=13, d=8, hidden=(16,), steps=25, metrics_every=5, embedding_steps=(10,),
              snapshot_steps=(20,))
@@ -53,7 +53,7 @@ def test_committed_batch_is_skipped(tmp_path):
 
 
 def test_failure_leaves_no_partial_batch(tmp_path, monkeypatch):
-    from circle_survival import trainer
+    from circle_survival.training import trainer
 
     def boom(self, *a, **k):
         raise RuntimeError("crash")
@@ -114,7 +114,7 @@ def leave_checkpoint(store, configs, steps: int, change=None):
     import os
 
     from circle_survival.store import BatchWriter
-    from circle_survival.trainer import Trainer
+    from circle_survival.training.trainer import Trainer
 
     init_store(store)
     writer = BatchWriter(store, configs)

@@ -12,7 +12,7 @@ from processes import kill_when
 from circle_survival import RunConfig, StoreError, load, train, train_to_store
 from circle_survival.fourier import circles
 from circle_survival.fourier import signal as signal_of
-from circle_survival.integrity import DamagedBatchWarning
+from circle_survival.store.integrity import DamagedBatchWarning
 
 SMALL = dict(p=13, d=8, hidden=(16, 16), steps=30)
 
@@ -114,7 +114,7 @@ def test_foreign_and_damaged_directories(tmp_path):
 
 
 def test_exception_mid_batch_leaves_no_run(tmp_path, monkeypatch):
-    from circle_survival import trainer as train_mod
+    from circle_survival.training import trainer as train_mod
 
     def boom(self, *a, **k):
         raise RuntimeError("crash")

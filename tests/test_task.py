@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from circle_survival.task import pair_table, split_indices
+from circle_survival.training.task import pair_table, split_indices
 
 
 def test_pair_convention():

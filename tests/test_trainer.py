@@ -8,7 +8,7 @@ from oracle import train_one
 from circle_survival import RunConfig, train
 from circle_survival.errors import ConfigError
 from circle_survival.fourier import signal
-from circle_survival.trainer import MemorySink, Trainer
+from circle_survival.training.trainer import MemorySink, Trainer
 
 
 def rel_err(a, b):
@@ -125,7 +125,7 @@ def test_padded_output_layer_changes_nothing(p, monkeypatch):
     gradients as the unpadded layer (to rounding), each gradient of its parameter's unpadded
     shape (that the padded columns carry no probability is checked in test_ensemble.py)."""
 
-    from circle_survival import ensemble
+    from circle_survival.training import ensemble
 
     configs = [RunConfig(p=p, d=8, hidden=(12, 10), steps=1, embedding_seed=e) for e in range(2)]
     trainer = Trainer(configs)
@@ -191,7 +191,7 @@ def test_onehot_pair_sums_equal_index_add(one_thread):
 def test_checkpoint_keeps_the_flat_layout():
     """save_state's arrays are (M, P) rows in parameter order; loading them continues the run
     bit for bit, and parameters stay at aligned offsets with zero gaps."""
-    from circle_survival.trainer import SEGMENT_ALIGN
+    from circle_survival.training.trainer import SEGMENT_ALIGN
 
     configs = [RunConfig(p=11, d=6, hidden=(7,), steps=20, embedding_seed=e) for e in range(3)]
     a = Trainer(configs)

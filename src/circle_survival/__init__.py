@@ -20,7 +20,7 @@ from .errors import CircleSurvivalError, ConfigError, StoreError
 from .model import ModularAdditionMLP
 from .store import Store, load
 from .sweep import SweepSpec, run_sweep, train_to_store
-from .trainer import Trainer, train
+from .training.trainer import Trainer, train
 
 __all__ = [
     "CircleSurvivalError",

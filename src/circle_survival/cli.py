@@ -18,7 +18,7 @@ import typer
 from ._version import __version__
 from .commands import register_commands
 from .errors import CircleSurvivalError, StoreWarning
-from .integrity import os_error_line
+from .store.integrity import os_error_line
 
 app = typer.Typer(
     add_completion=True,

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import ensemble
 from ..fourier import circles, keep_mask, signal
+from ..training import ensemble
 
 MODES = ("single", "strongest+k", "pair+k")
 

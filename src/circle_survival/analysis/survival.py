@@ -33,8 +33,8 @@ import pandas as pd
 
 from .. import fourier
 from ..errors import ConfigError, StoreError
-from ..records import RecordPlan
 from ..store import Store
+from ..training.record_plan import RecordPlan
 from .gradient import initial_gradients
 
 RULES = ("2x-mean", "absolute")

@@ -90,7 +90,7 @@ def report(store: Path, ids: dict[str, str], stem: Path, note: str) -> None:
         circ = ",".join(str(c) for c in v["final_circles"]) or "-"
         typer.echo(f"{name:<2}{kept:<14} {v['final_test_loss']:>15.3g} {v['n_spikes']:>6} "
                    f"{conv:>13}  {circ}")
-    from ..text import verdict_text
+    from ..report.wording import verdict_text
 
     for c in claims:
         typer.echo(f"[{verdict_text(c.holds)}] {c.paper}\n    criterion: {c.criterion}\n"

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from ..text import runs_text
+from ..report.wording import runs_text
 
 Opt = typer.Option
 
@@ -32,7 +32,7 @@ def ode_compare_command(
 ) -> None:
     """Fit ds = A s + b and ds = s (r + A s) on early steps of every run, compare one-step R²,
     rollout errors on held-out steps and the survivors each rollout ends with."""
-    from ..beyond import lotka_volterra_result, write
+    from ..experiments.beyond import lotka_volterra_result, write
     from ..store import load
 
     if method not in ("ols", "lasso"):
@@ -72,7 +72,7 @@ def predict_command(
     """Predict each frequency's survival from its initial signal and rank, initial gradients
     and initial circularity: logistic regression and gradient boosting, cross-validated by
     run, ROC AUC with a bootstrap interval, calibration, each feature alone."""
-    from ..beyond import predictability_result, write
+    from ..experiments.beyond import predictability_result, write
     from ..store import load
 
     if n_splits < 2 or n_boot < 1:

@@ -331,7 +331,7 @@ def window_signals(store, run_id: str, window: int) -> tuple[np.ndarray, np.ndar
     ConfigError when the run is shorter than the window or records fewer than three signals
     in it (two transitions).
     """
-    from ..trainer import RecordPlan
+    from ..training.trainer import RecordPlan
 
     cfg = store.config(run_id)
     if cfg.steps < window:

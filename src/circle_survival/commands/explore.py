@@ -31,7 +31,7 @@ def explore_command(
     """Write an interactive page (Plotly, no server, no network) of a store's runs: signals,
     embeddings on frequency and PCA planes over the stored steps, losses, collaboration
     losses, and survival across the runs."""
-    from ..explore import write_explorer
+    from ..report.explorer import write_explorer
     from ..store import load
 
     if max_embedding_runs < 0:

@@ -20,9 +20,9 @@ def list_experiments(dtype: str, device: str, refresh: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..costs import estimate_seconds
     from ..experiments import SCALES, all_experiments
     from ..experiments.base import SECONDS_PER_MODEL_STEP
+    from ..sweep.costs import estimate_seconds
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("#", justify="right")
@@ -58,9 +58,9 @@ def with_fields(exp, dtype: str | None, device: str | None):
 
 def dry_run(exp, scale: str, store: Path, max_batch: int | None) -> None:
     """Say what ``reproduce`` would train: runs missing, batches, model-steps, time."""
-    from ..costs import estimate_seconds
     from ..store import completed_run_ids
     from ..sweep import plan_batches
+    from ..sweep.costs import estimate_seconds
 
     done = completed_run_ids(store)
     planned = exp.planned_configs(scale)
@@ -108,9 +108,9 @@ def register(app: typer.Typer) -> None:
         from ..config import resolve_device
         from ..experiments import get, write_result
         from ..experiments.base import train
-        from ..layout import StoreLayout
+        from ..report.wording import runs_text, verdict_text
         from ..store import load
-        from ..text import runs_text, verdict_text
+        from ..store.layout import StoreLayout
 
         resolve_device(device)
         if dtype is not None:
@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
         exp = with_fields(exp, dtype, device)
         if dry_run_:
             if recalibrate:
-                from ..costs import seconds_per_flop
+                from ..sweep.costs import seconds_per_flop
 
                 seconds_per_flop(dtype or "float64", device, refresh=True)
             dry_run(exp, scale, store, max_batch)
@@ -160,7 +160,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write one self-contained HTML page of every reproduced experiment in the stores
         (OUT/report.html), and a Markdown summary beside it (OUT/report.md)."""
-        from ..report import write_report
+        from ..report.page import write_report
 
         html_path, md_path = write_report(stores, Path(out) / "report.html")
         typer.echo(f"wrote {html_path} and {md_path}")

@@ -139,7 +139,7 @@ def train_command(
     }
     if record is not None:
         from ..config import RunConfig
-        from ..recording import recording_preset
+        from ..training.record_plan import recording_preset
 
         fields.update(recording_preset(record, steps or fields.get("steps", RunConfig().steps)))
     fields.update({k: v for k, v in cli_values.items() if v is not None})

@@ -27,10 +27,7 @@ from .base import (
     base_deviations,
     scale_note,
 )
-from .shared import (
-    InterventionPreset,
-    resolved,
-)
+from .shared import InterventionPreset, resolved
 
 #: variant -> (what is kept, the intervention)
 ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {

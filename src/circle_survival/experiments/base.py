@@ -27,11 +27,11 @@ from matplotlib.figure import Figure
 
 from ..config import RunConfig
 from ..errors import ConfigError
-from ..layout import RESULT_FILE
 from ..plain import json_ready
+from ..report.wording import DIFFERENCES_PAGE, runs_text, verdict_text  # noqa: F401 (re-exported)
 from ..store import Store
+from ..store.layout import RESULT_FILE
 from ..sweep import SweepSpec
-from ..text import DIFFERENCES_PAGE, runs_text, verdict_text  # noqa: F401 (re-exported)
 
 SCALES = ("smoke", "paper")
 #: the paper's run length
@@ -299,7 +299,7 @@ def write_result(result: ExperimentResult, out: str | Path, *, runs: Any = None,
     the JSON path. ``runs`` is the runs table the result was computed from; its device and
     dtype go into the provenance record (:func:`circle_survival.provenance.provenance`)."""
     from ..figures.io import save_figure
-    from ..provenance import provenance
+    from ..report.provenance import provenance
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

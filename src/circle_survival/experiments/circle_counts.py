@@ -29,14 +29,7 @@ from .base import (
     scale_note,
     steps_deviation,
 )
-from .shared import (
-    SMOKE_MISS,
-    GridPreset,
-    grid_deviation,
-    run_columns,
-    scale_verdict,
-    trend_holds,
-)
+from .shared import SMOKE_MISS, GridPreset, grid_deviation, run_columns, scale_verdict, trend_holds
 
 PAPER_PRIMES = (13, 19, 23, 29, 31, 37, 43, 47, 53, 59, 61, 67, 73, 79, 83, 89, 97, 101, 103,
                 107, 109, 113, 127)

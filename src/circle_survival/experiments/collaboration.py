@@ -27,11 +27,7 @@ from .base import (
     seed10_recording,
     seed10_spec,
 )
-from .shared import (
-    last_signal,
-    override_text,
-    single_steps_deviation,
-)
+from .shared import last_signal, override_text, single_steps_deviation
 
 #: the authors' seed-10 run, 30,000 steps; the smoke scale trains the same (a few CPU-minutes)
 PAPER = Sizes(scale="paper")

@@ -14,14 +14,7 @@ from ..analysis.stats import spearman
 from ..figures import landscape as figs
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import (
-    Claim,
-    Experiment,
-    ExperimentResult,
-    Sizes,
-    r_text,
-    scale_note,
-)
+from .base import Claim, Experiment, ExperimentResult, Sizes, r_text, scale_note
 from .dimension import PAPER_DS
 from .shared import (
     SMOKE_MISS,

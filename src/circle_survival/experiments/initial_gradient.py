@@ -17,21 +17,8 @@ from ..analysis.stats import wilson_interval
 from ..figures.base import DEAD_COLOR, SURVIVED_COLOR, figure, titled
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import (
-    ALPHA,
-    PAPER_STEPS,
-    Claim,
-    Experiment,
-    ExperimentResult,
-    Sizes,
-    scale_note,
-)
-from .shared import (
-    count_text,
-    override_text,
-    scale_verdict,
-    single_steps_deviation,
-)
+from .base import ALPHA, PAPER_STEPS, Claim, Experiment, ExperimentResult, Sizes, scale_note
+from .shared import count_text, override_text, scale_verdict, single_steps_deviation
 
 #: the steps s of the gradient histograms and survival-rate curves
 S_VALUES = (1, 2, 3, 4)

@@ -9,21 +9,8 @@ from dataclasses import dataclass
 from ..figures import landscape as figs
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import (
-    SPARSE_RECORDING,
-    Claim,
-    Experiment,
-    ExperimentResult,
-    Sizes,
-    r_text,
-    scale_note,
-)
-from .shared import (
-    SMOKE_MISS,
-    GridPreset,
-    GridSizes,
-    trend_holds,
-)
+from .base import SPARSE_RECORDING, Claim, Experiment, ExperimentResult, Sizes, r_text, scale_note
+from .shared import SMOKE_MISS, GridPreset, GridSizes, trend_holds
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,11 +30,7 @@ from .base import (
     fresh_embedding_seeds,
     scale_note,
 )
-from .shared import (
-    count_text,
-    override_text,
-    single_steps_deviation,
-)
+from .shared import count_text, override_text, single_steps_deviation
 
 #: the R^2-against-d grid at the paper scale: every integer d from 4 to 95
 PAPER_D_GRID = tuple(range(4, 96))

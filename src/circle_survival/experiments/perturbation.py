@@ -26,13 +26,7 @@ from .base import (
     r_text,
     scale_note,
 )
-from .shared import (
-    InterventionPreset,
-    fmt_values,
-    resolved_all,
-    run_circles,
-    scale_verdict,
-)
+from .shared import InterventionPreset, fmt_values, resolved_all, run_circles, scale_verdict
 
 PAPER_K = 25
 PAPER_ALPHAS = tuple(float(a) for a in np.linspace(0.85, 1.15, 50))

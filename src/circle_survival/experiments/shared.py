@@ -15,14 +15,7 @@ import pandas as pd
 
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import (
-    ALPHA,
-    PAPER_STEPS,
-    Scaled,
-    Sizes,
-    base_deviations,
-    steps_deviation,
-)
+from .base import ALPHA, PAPER_STEPS, Scaled, Sizes, base_deviations, steps_deviation
 
 #: how the trend claims treat a miss at the smoke scale (see :func:`trend_holds`)
 SMOKE_MISS = "at smoke scale a miss is undecided unless significant the other way"

@@ -24,10 +24,7 @@ from .base import (
     seed10_recording,
     seed10_spec,
 )
-from .shared import (
-    GridPreset,
-    GridSizes,
-)
+from .shared import GridPreset, GridSizes
 
 #: the authors' one run of 30,000 steps
 PAPER = GridSizes(scale="paper")

@@ -28,13 +28,7 @@ from .base import (
     r_text,
     scale_note,
 )
-from .shared import (
-    InterventionPreset,
-    fmt_values,
-    resolved_all,
-    run_circles,
-    scale_verdict,
-)
+from .shared import InterventionPreset, fmt_values, resolved_all, run_circles, scale_verdict
 
 PAPER_RATIOS = tuple(float(r) for r in np.exp(np.linspace(-4.0, 0.0, 16)))
 PAPER_RUNS_PER_RATIO = 100

@@ -2,13 +2,15 @@
 
 - :mod:`.spec`       the spec (:class:`SweepSpec`): base, axes, seeds; its runs;
 - :mod:`.plan`       batches, and the cost of training them (time, disk);
-- :mod:`.record`     the lock, the record of a sweep in its store, the status;
+- :mod:`.lock`       the lock a sweep holds on its store;
+- :mod:`.status`     the record of a sweep in its store, and the store's status;
 - :mod:`.executors`  how batches are trained: in this process, in worker processes, on Ray;
 - :mod:`.run`        :func:`run_sweep` and :func:`train_to_store`, the one way to train into
   a store.
 """
 
 from .executors import ray_session
+from .lock import StoreLock, describe_holder, read_holder
 from .plan import (
     Calibration,
     TimeEstimate,
@@ -22,17 +24,9 @@ from .plan import (
     plan_batches,
     plan_sweep,
 )
-from .record import (
-    StoreLock,
-    StoreStatus,
-    SweepProgress,
-    describe_holder,
-    read_holder,
-    record_sweep,
-    sweep_status,
-)
 from .run import SweepReport, configs_spec, run_sweep, train_to_store
 from .spec import SweepSpec, spec_from_configs
+from .status import StoreStatus, SweepProgress, record_sweep, sweep_status
 
 __all__ = [
     "Calibration",

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..config import RunConfig
 from ..errors import CircleSurvivalError, ConfigError
-from ..runner import train_batch
+from .batch_runner import train_batch
 
 RAY_INSTALL_HINT = "pip install 'circle-survival[ray]'"
 

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..capacity import batch_bytes, free_memory
 from ..config import RunConfig, resolve_device
 from ..errors import ConfigError
+from ..training.capacity import batch_bytes, free_memory
 from .spec import SweepSpec
 
 #: Default cap on models per batch on the CPU (records and optimiser state grow with it).
@@ -31,7 +31,7 @@ def default_max_batch(cfg: RunConfig) -> int:
     device = resolve_device(cfg.device)
     if not device.startswith("cuda"):
         return CPU_MAX_BATCH
-    from ..capacity import max_models
+    from ..training.capacity import max_models
 
     return max_models(cfg, device)
 
@@ -91,7 +91,7 @@ TABLE_BYTES_PER_RUN = 3072
 def estimate_disk(batches: Sequence[Sequence[RunConfig]]) -> dict[str, int]:
     """About the bytes a set of batches writes (arrays uncompressed, plus a table row), by kind:
     signals, metrics, embeddings, weights, snapshots, other (split indices and table)."""
-    from ..records import RecordPlan, array_shapes
+    from ..training.record_plan import RecordPlan, array_shapes
 
     out = dict.fromkeys(("signals", "metrics", "embeddings", "weights", "snapshots",
                          "other"), 0)
@@ -187,7 +187,7 @@ def calibrate(batch: Sequence[RunConfig], budget_s: float = 1.0, max_models: int
     """
     import torch
 
-    from ..trainer import Trainer
+    from ..training.trainer import Trainer
 
     cfg = batch[0]
     device = resolve_device(cfg.device)

@@ -37,7 +37,6 @@ from pathlib import Path
 
 from ..config import RunConfig, resolve_device
 from ..errors import ConfigError, StoreWarning
-from ..layout import CHECKPOINT, RUN_IDS, StoreLayout, abandoned, batch_id_for
 from ..store import (
     check_same_base,
     check_store_path,
@@ -46,6 +45,7 @@ from ..store import (
     init_store,
     load,
 )
+from ..store.layout import CHECKPOINT, RUN_IDS, StoreLayout, abandoned, batch_id_for
 from .executors import (
     BatchCredit,
     ProgressBar,
@@ -55,9 +55,10 @@ from .executors import (
     run_ray,
     run_serial,
 )
+from .lock import StoreLock
 from .plan import batch_all, check_fits, drop_done
-from .record import StoreLock, record_sweep
 from .spec import SweepSpec, require_choice, spec_from_configs
+from .status import record_sweep
 
 EXECUTORS = ("local", "ray")
 

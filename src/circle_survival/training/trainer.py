@@ -24,14 +24,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import ensemble, fourier
+from .. import fourier
+from ..config import RunConfig, resolve_device
+from ..errors import ConfigError
+from . import ensemble
 from .chunk_threads import ChunkThreads
-from .config import RunConfig, resolve_device
 from .cpu_memory import keep_freed_memory
-from .errors import ConfigError
-from .init import InitialState, initial_state
+from .initial_state import InitialState, initial_state
+from .record_plan import METRIC_NAMES, BatchResult, RecordPlan, array_shapes
 from .record_writer import RecordWriter
-from .records import METRIC_NAMES, BatchResult, RecordPlan, array_shapes
 
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 #: each parameter's block in the flat storage starts at a multiple of this many elements

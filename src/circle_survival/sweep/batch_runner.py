@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .config import RunConfig
-from .errors import StoreError
-from .integrity import os_error_line
-from .layout import StoreLayout, batch_id_for
-from .store import BatchWriter
-from .trainer import Trainer
+from ..config import RunConfig
+from ..errors import StoreError
+from ..store import BatchWriter
+from ..store.integrity import os_error_line
+from ..store.layout import StoreLayout, batch_id_for
+from ..training.trainer import Trainer
 
 
 def train_batch(configs: Sequence[RunConfig], store: str | Path, *,

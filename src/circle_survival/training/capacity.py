@@ -32,7 +32,7 @@ import os
 
 import torch
 
-from .config import RunConfig, resolve_device
+from ..config import RunConfig, resolve_device
 from .ensemble import padded_width
 
 #: the share of the free memory a batch may use

@@ -21,11 +21,11 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from .errors import StoreError
-from .layout import RESULT_FILE, StoreLayout
+from ..errors import StoreError
+from ..store.layout import RESULT_FILE, StoreLayout
 from .number_tables import number_rows
 from .provenance import NOT_RECORDED, PROVENANCE_KEYS, provenance
-from .text import DIFFERENCES_PAGE, runs_text, verdict_text
+from .wording import DIFFERENCES_PAGE, runs_text, verdict_text
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def differences_link(out_dir: str | Path | None = None) -> str:
     """Where a report written into ``out_dir`` links the page of departures from the authors'
     code: a path relative to ``out_dir`` in a source checkout, else the page's path in the
     repository."""
-    page = Path(__file__).resolve().parents[2] / DIFFERENCES_PAGE
+    page = Path(__file__).resolve().parents[3] / DIFFERENCES_PAGE
     if out_dir is None or not page.is_file():
         return DIFFERENCES_PAGE
     return Path(os.path.relpath(page, Path(out_dir).resolve())).as_posix()

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import RunConfig
+from ..config import RunConfig
 from .task import split_indices
 
 
@@ -87,7 +87,7 @@ def draw_embedding(cfg: RunConfig) -> torch.Tensor:
 
 def initial_state(cfg: RunConfig) -> InitialState:
     """Draw the full initial state of one run, applying ``cfg.intervention`` if any."""
-    from .interventions import apply_intervention
+    from ..interventions import apply_intervention
 
     embedding, resolved = apply_intervention(draw_embedding(cfg), cfg.intervention,
                                              cfg.embedding_seed)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._version import __version__
+from .._version import __version__
 
 #: the keys of a provenance record, in the order the report shows them
 PROVENANCE_KEYS = ("package", "git_commit", "torch", "python", "device", "dtype", "date",
@@ -30,7 +30,7 @@ NOT_RECORDED = "not recorded"
 def git_commit(root: Path | None = None) -> str | None:
     """The commit checked out in the source tree the package is imported from (with
     "+modified" when tracked files differ from it), or None outside a git checkout."""
-    root = root or Path(__file__).resolve().parents[2]
+    root = root or Path(__file__).resolve().parents[3]
     if not (root / ".git").exists():
         return None
     try:

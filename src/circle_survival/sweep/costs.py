@@ -17,7 +17,7 @@ import socket
 from collections.abc import Iterable
 from pathlib import Path
 
-from .config import RunConfig, resolve_device
+from ..config import RunConfig, resolve_device
 
 CACHE_ENV = "CIRCLE_SURVIVAL_CACHE_DIR"
 CACHE_FILE = "costs.json"
@@ -59,7 +59,7 @@ def seconds_per_flop(dtype: str = "float64", device: str = "auto", *,
                      refresh: bool = False) -> float:
     """Seconds of training per unit of :func:`model_step_flops` work on this machine, from
     the cache or (first call, or ``refresh``) from a calibration that is then cached."""
-    from .sweep import calibrate, model_step_flops
+    from . import calibrate, model_step_flops
 
     key = machine_key(dtype, device)
     path = cache_path()
@@ -86,7 +86,7 @@ def seconds_per_flop(dtype: str = "float64", device: str = "auto", *,
 def estimate_seconds(configs: Iterable[RunConfig], *, refresh: bool = False) -> float:
     """Serial training time of ``configs`` on this machine (seconds), from the cached cost
     of each (dtype, device) met."""
-    from .sweep import model_step_flops
+    from . import model_step_flops
 
     per: dict[tuple[str, str], float] = {}
     total = 0.0

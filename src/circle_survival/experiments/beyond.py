@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import SEED_FIELDS
-from .experiments.base import Claim, ExperimentResult, base_deviations, runs_text, write_result
-from .store import Store
+from ..config import SEED_FIELDS
+from ..store import Store
+from .base import Claim, ExperimentResult, base_deviations, runs_text, write_result
 
 SCALE = "store"
 LV_NAME, LV_NUMBER = "lotka-volterra", 12
@@ -50,8 +50,8 @@ def lotka_volterra_result(store: Store, run_ids: Iterable[str] | None = None, *,
                           method: str = "ols", alpha: float = 0.01) -> ExperimentResult:
     """Fit both models to every run with dense enough records and compare them
     (``analysis.lotka_volterra``). Raises ValueError when no run qualifies."""
-    from .analysis.lotka_volterra import compare_linear_lv, compare_store, summarize
-    from .figures.lotka_volterra import lv_comparison
+    from ..analysis.lotka_volterra import compare_linear_lv, compare_store, summarize
+    from ..figures.lotka_volterra import lv_comparison
 
     kw = {"fit_until": fit_until, "heldout_until": heldout_until, "method": method,
           "alpha": alpha}
@@ -95,8 +95,8 @@ def predictability_result(store: Store, run_ids: Iterable[str] | None = None, *,
                           ) -> ExperimentResult:
     """Predict each frequency's survival from its initial features
     (``analysis.predictability``). Raises ValueError when there is nothing to predict."""
-    from .analysis.predictability import feature_table, predict_survival
-    from .figures.predictability import predictability
+    from ..analysis.predictability import feature_table, predict_survival
+    from ..figures.predictability import predictability
 
     table = feature_table(store, run_ids)
     res = predict_survival(table, n_splits=n_splits, n_boot=n_boot, seed=seed)

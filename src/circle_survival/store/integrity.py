@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import StoreError, StoreWarning
+from ..errors import StoreError, StoreWarning
 
 #: the file of a committed batch that lists its files' checksums
 CHECKSUMS = "checksums.json"
@@ -138,7 +138,7 @@ def check_table(store: Path, batch_id: str, table: pd.DataFrame,
     """Raise :class:`DamagedBatch` unless ``table`` is a batch table of ``batch_id``: the run
     and config columns present with their types, ``batch_id`` equal to the directory's name
     and ``batch_index`` exactly 0 .. M-1. ``optional``: config columns that may be absent."""
-    from .config import RunConfig
+    from ..config import RunConfig
 
     def damaged(what: str) -> DamagedBatch:
         return DamagedBatch(store, batch_id, what)

@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from . import fourier
-from .errors import StoreError
-from .store import Store
+from .. import fourier
+from ..errors import StoreError
+from ..store import Store
 
 MAX_POINTS = 400
 MAX_EMBEDDING_RUNS = 8
@@ -114,7 +114,7 @@ def _collaboration_data(store: Store, rid: str, final_signal: np.ndarray) -> dic
     p = int(store.runs.loc[rid, "p"])
     if len(steps) < 1 or (p - 1) // 2 < 3:
         return None
-    from .analysis.collaboration import collaboration_losses
+    from ..analysis.collaboration import collaboration_losses
 
     snaps = {s: store.snapshot(rid, s) for s in steps}
     res = collaboration_losses(snaps, str(store.runs.loc[rid, "activation"]),
@@ -158,7 +158,7 @@ def run_data(store: Store, rid: str, *, embeddings: bool, collaboration: bool = 
 def store_data(store: Store) -> dict[str, Any]:
     """The across-runs panels: survival rate by (p, k), circles per run, and initial signal
     against survival for every (run, k) (``analysis.survival``)."""
-    from .analysis.survival import analyze
+    from ..analysis.survival import analyze
 
     res = analyze(store, group_by=["p"])
     f = res.frequencies

@@ -1,0 +1,240 @@
+"""Reading a store: :class:`Store`, its runs table and every run's arrays, weights and model,
+and the long ("tidy") frames a notebook asks for.
+
+    store.model(run_id, step=None)         # ModularAdditionMLP (circle_survival.model)
+    store.signals_frame(run_ids, steps)    # run_id, step, k, signal
+    store.metrics_frame(run_ids)           # run_id, step, metric, value
+
+Join either frame with ``store.runs`` (indexed by run_id) for the config columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from safetensors.numpy import load_file
+
+from ..config import RunConfig
+from ..errors import StoreError
+from ..model import ModularAdditionMLP
+from ..training.record_plan import METRIC_NAMES
+from .create import import_zarr
+from .integrity import DamagedBatch, read_checksums
+from .layout import ARRAYS, SNAPSHOTS, WEIGHTS, StoreLayout, snapshot_file, snapshot_step
+from .run_table import config_from_row
+
+
+class Store:
+    """A store opened for reading. ``runs`` is a DataFrame with one row per run (index: run_id);
+    ``damaged`` maps each batch left out of it to what is wrong with it.
+
+    Arrays of one run: :meth:`signals`, :meth:`metrics`, :meth:`embeddings`, :meth:`weights`,
+    :meth:`snapshot`. Many runs at once: :meth:`stack`. A read from a damaged batch (a missing
+    or undecodable chunk, a missing array or weights file) raises :class:`DamagedBatch`.
+    """
+
+    def __init__(self, path: Path, runs: pd.DataFrame, damaged: dict[str, str] | None = None):
+        self.path = path
+        self.runs = runs
+        self.damaged = dict(damaged or {})
+        self._groups: dict[str, Any] = {}
+        self._checksums: dict[str, dict[str, str] | None] = {}
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r}, runs={len(self.runs)})"
+
+    def _locate(self, run_id: str) -> tuple[str, int, Path]:
+        """(batch id, index in the batch, batch directory) of a run."""
+        try:
+            row = self.runs.loc[run_id]
+        except KeyError:
+            raise StoreError(f"no run {run_id!r} in {self.path}") from None
+        bid = str(row["batch_id"])
+        return bid, int(row["batch_index"]), StoreLayout(self.path).batch(bid)
+
+    def _group(self, bid: str) -> Any:
+        if bid not in self._groups:
+            zarr = import_zarr()
+            bdir = StoreLayout(self.path).batch(bid)
+            try:
+                self._groups[bid] = zarr.open_group(str(bdir / ARRAYS), mode="r")
+            except Exception as exc:  # noqa: BLE001 - any failure here means a damaged batch
+                raise DamagedBatch(self.path, bid, f"{ARRAYS} does not open "
+                                   f"({type(exc).__name__})") from None
+            self._checksums[bid] = read_checksums(self.path, bdir)
+        return self._groups[bid]
+
+    def _has(self, bid: str, name: str) -> bool:
+        return name in self._group(bid)
+
+    def _read(self, bid: str, name: str, index: Any = ()) -> np.ndarray:
+        """``array[index]`` of one batch; a missing or undecodable chunk is an error."""
+        g = self._group(bid)
+        sums = self._checksums.get(bid)
+        if sums is not None:
+            first = index[0] if isinstance(index, tuple) and index else index
+            prefix = f"{ARRAYS}/{name}/c/" + (f"{first}/" if isinstance(first, int) else "")
+            bdir = StoreLayout(self.path).batch(bid)
+            lost = [k for k in sums if k.startswith(prefix) and not (bdir / k).is_file()]
+            if lost:
+                raise DamagedBatch(self.path, bid, f"{lost[0]} is missing")
+        try:
+            return np.asarray(g[name][index])
+        except Exception as exc:  # noqa: BLE001 - zarr's, numcodecs' or the OS's: damaged
+            raise DamagedBatch(self.path, bid, f"array {name} does not read "
+                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
+                               ) from None
+
+    def _tensors(self, bid: str, path: Path, index: int) -> dict[str, np.ndarray]:
+        try:
+            return {k: v[index] for k, v in load_file(str(path)).items()}
+        except FileNotFoundError:
+            what = f"{path.relative_to(StoreLayout(self.path).batch(bid))} is missing"
+        except Exception as exc:  # noqa: BLE001 - safetensors' errors: a damaged file
+            what = f"{path.name} does not load ({type(exc).__name__})"
+        raise DamagedBatch(self.path, bid, what)
+
+    def config(self, run_id: str) -> RunConfig:
+        """The run's full config."""
+        if run_id not in self.runs.index:
+            raise StoreError(f"no run {run_id!r} in {self.path}")
+        return config_from_row(self.runs.loc[run_id])
+
+    def signals(self, run_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps (T,), S_k (T, p//2 + 1)) of one run."""
+        bid, i, _ = self._locate(run_id)
+        return self._read(bid, "signal_steps", slice(None)), self._read(bid, "signals", i)
+
+    def metrics(self, run_id: str) -> pd.DataFrame:
+        """Train/test loss and accuracy of one run, one row per recorded step."""
+        bid, i, _ = self._locate(run_id)
+        df = pd.DataFrame(self._read(bid, "metrics", i), columns=list(METRIC_NAMES))
+        df.insert(0, "step", self._read(bid, "metric_steps", slice(None)))
+        return df
+
+    def embeddings(self, run_id: str) -> dict[int, np.ndarray]:
+        """Embeddings (p, d) of one run by step: always 0 and the final step, plus any asked."""
+        bid, i, _ = self._locate(run_id)
+        steps = int(self.runs.loc[run_id, "steps"])
+        out = {0: self._read(bid, "embedding_init", i)}
+        if self._has(bid, "embedding_steps"):
+            for j, s in enumerate(self._read(bid, "embedding_steps", slice(None))):
+                out[int(s)] = self._read(bid, "embeddings", (i, j))
+        out[steps] = self._read(bid, "embedding_final", i)
+        return dict(sorted(out.items()))
+
+    def train_indices(self, run_id: str) -> np.ndarray:
+        """The run's training pair indices (n_train,)."""
+        bid, i, _ = self._locate(run_id)
+        return self._read(bid, "train_idx", i).astype(np.int64)
+
+    def weights(self, run_id: str) -> dict[str, np.ndarray]:
+        """Final parameters of one run, nn.Module layout (embedding (p, d), layers.l.weight
+        (out, in), layers.l.bias (out,))."""
+        bid, i, bdir = self._locate(run_id)
+        return self._tensors(bid, bdir / WEIGHTS, i)
+
+    def snapshot_steps(self, run_id: str) -> list[int]:
+        _, _, bdir = self._locate(run_id)
+        d = bdir / SNAPSHOTS
+        if not d.is_dir():
+            return []
+        return sorted(snapshot_step(f) for f in d.glob("step_*.safetensors"))
+
+    def snapshot(self, run_id: str, step: int) -> dict[str, np.ndarray]:
+        """Parameters of one run at a snapshot step (as :meth:`weights`)."""
+        bid, i, bdir = self._locate(run_id)
+        f = snapshot_file(bdir, step)
+        if not f.is_file():
+            raise StoreError(f"run {run_id!r} has no snapshot at step {step}")
+        return self._tensors(bid, f, i)
+
+    def model(self, run_id: str, step: int | None = None) -> ModularAdditionMLP:
+        """The run's model with its final weights (``step`` None or the run's last step) or
+        the parameters of its snapshot at ``step``; StoreError naming the stored steps
+        otherwise."""
+        cfg = self.config(run_id)
+        if step is None or step == cfg.steps:
+            state = self.weights(run_id)
+        else:
+            stored = self.snapshot_steps(run_id)
+            if step not in stored:
+                have = ", ".join(map(str, stored)) or "none"
+                raise StoreError(f"run {run_id!r} has no parameters at step {step} "
+                                 f"(snapshots: {have}; final: {cfg.steps})")
+            state = self.snapshot(run_id, step)
+        return ModularAdditionMLP.from_config(cfg, state)
+
+    def run_ids(self, run_ids: Iterable[str] | None = None) -> list[str]:
+        """``run_ids`` as a list of strings (default: every run), each checked to be here."""
+        ids = [str(r) for r in (self.runs.index if run_ids is None else run_ids)]
+        missing = [r for r in ids if r not in self.runs.index]
+        if missing:
+            raise StoreError(f"no run {missing[0]!r} in {self.path}")
+        return ids
+
+    def require_runs(self) -> Store:
+        """This store, or StoreError "STORE: no complete runs" when it holds none: the one
+        check every analysis of a whole store makes first."""
+        if self.runs.empty:
+            raise StoreError(f"{self.path}: no complete runs")
+        return self
+
+    def signals_frame(self, run_ids: Iterable[str] | None = None,
+                      steps: Sequence[int] | None = None) -> pd.DataFrame:
+        """S_k of many runs, one row per (run, recorded step, k): columns run_id, step, k,
+        signal (k = 0 .. p//2). ``steps``: keep only these recorded steps (default: all)."""
+        frames = []
+        for rid in self.run_ids(run_ids):
+            t, sig = self.signals(rid)
+            if steps is not None:
+                keep = np.isin(t, np.asarray(steps))
+                t, sig = t[keep], sig[keep]
+            n_t, n_k = sig.shape
+            frames.append(pd.DataFrame({
+                "run_id": rid, "step": np.repeat(t, n_k), "k": np.tile(np.arange(n_k), n_t),
+                "signal": sig.reshape(-1)}))
+        if not frames:
+            return pd.DataFrame({"run_id": [], "step": [], "k": [], "signal": []})
+        return pd.concat(frames, ignore_index=True)
+
+    def metrics_frame(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Losses and accuracies of many runs, one row per (run, recorded step, metric):
+        columns run_id, step, metric (train_loss, train_acc, test_loss, test_acc), value."""
+        frames = []
+        for rid in self.run_ids(run_ids):
+            long = self.metrics(rid).melt(id_vars="step", var_name="metric",
+                                          value_name="value")
+            long.insert(0, "run_id", rid)
+            frames.append(long)
+        if not frames:
+            return pd.DataFrame({"run_id": [], "step": [], "metric": [], "value": []})
+        return pd.concat(frames, ignore_index=True)
+
+    def stack(self, name: str, run_ids: Iterable[str] | None = None,
+              steps: slice | None = None) -> np.ndarray:
+        """One array for many runs: ``name`` in signals, metrics, embedding_init,
+        embedding_final; shape (R, ...). ``steps`` slices the time axis of signals/metrics.
+        Runs must share that array's shape."""
+        ids = list(self.runs.index if run_ids is None else run_ids)
+        out = []
+        for rid in ids:
+            bid, i, _ = self._locate(rid)
+            if steps is not None and name in ("signals", "metrics"):
+                out.append(self._read(bid, name, (i, steps)))
+            else:
+                out.append(self._read(bid, name, i))
+        try:
+            return np.stack(out)
+        except ValueError:
+            raise StoreError(f"runs differ in the shape of {name!r}; select runs of one "
+                             "shape") from None
+
+
