@@ -35,10 +35,7 @@ __all__ = ["circles_fft", "circles_pca", "n_circles", "planes", "signal_evolutio
 
 
 def _open(store: Store | str | Path) -> Store:
-    s = store if isinstance(store, Store) else load(store)
-    if s.runs.empty:
-        raise StoreError(f"{s.path}: no complete runs")
-    return s
+    return (store if isinstance(store, Store) else load(store)).require_runs()
 
 
 def _rule(rule: str, threshold: float) -> None:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .. import fourier
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError
 from ..store import Store
 from ..training.record_plan import RecordPlan
 from .gradient import initial_gradients
@@ -178,15 +178,7 @@ def circles_from_arrays(final: np.ndarray, p: int, rule: str = "2x-mean",
 def select_runs(store: Store, run_ids: Iterable[str] | None = None) -> list[str]:
     """The run ids to analyse (default every run); an empty store or an unknown id raises
     StoreError."""
-    if store.runs.empty:
-        raise StoreError(f"{store.path}: no complete runs")
-    if run_ids is None:
-        return list(store.runs.index)
-    ids = list(run_ids)
-    missing = [r for r in ids if r not in store.runs.index]
-    if missing:
-        raise StoreError(f"no run {missing[0]!r} in {store.path}")
-    return ids
+    return store.require_runs().run_ids(run_ids)
 
 
 def check_group_by(store: Store, group_by: Sequence[str]) -> list[str]:

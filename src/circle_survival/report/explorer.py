@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 
 from .. import fourier
-from ..errors import StoreError
 from ..store import Store
 
 MAX_POINTS = 400
@@ -180,13 +179,10 @@ def explorer_data(store: Store, run_id: str | None = None, *,
                   max_points: int = MAX_POINTS) -> dict[str, Any]:
     """The page's data: every run (the chosen one first; the first ``max_embedding_runs``
     with their embeddings) and the across-runs panels."""
-    if store.runs.empty:
-        raise StoreError(f"{store.path}: no complete runs")
-    ids = list(store.runs.sort_values(["p", "d", "embedding_seed", "mlp_seed",
+    ids = list(store.require_runs().runs.sort_values(["p", "d", "embedding_seed", "mlp_seed",
                                        "split_seed"]).index)
     if run_id is not None:
-        if run_id not in store.runs.index:
-            raise StoreError(f"no run {run_id!r} in {store.path}")
+        store.run_ids([run_id])
         ids.remove(run_id)
         ids.insert(0, run_id)
     runs = [run_data(store, rid, embeddings=i < max_embedding_runs,
