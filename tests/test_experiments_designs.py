@@ -168,7 +168,7 @@ def test_no_false_claim_of_a_missing_run_count():
 
 
 def test_cpu_hours_follow_the_measured_rate():
-    from circle_survival.experiments.base import SECONDS_PER_MODEL_STEP
+    from circle_survival.experiments import SECONDS_PER_MODEL_STEP
 
     one = get("signal-evolution")
     assert one.cpu_hours("paper") == pytest.approx(30_000 * SECONDS_PER_MODEL_STEP / 3600)

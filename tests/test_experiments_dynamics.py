@@ -10,12 +10,19 @@ import torch
 
 from circle_survival import load
 from circle_survival.errors import ConfigError
-from circle_survival.experiments import MODULES, collaboration, get, initial_gradient, write_result
+from circle_survival.experiments import (
+    MODULES,
+    collaboration,
+    get,
+    initial_gradient,
+    train,
+    write_result,
+)
 from circle_survival.experiments import ode as linear_ode
-from circle_survival.experiments.base import scale_note, train
 from circle_survival.experiments.collaboration import Collaboration
 from circle_survival.experiments.initial_gradient import InitialGradient
 from circle_survival.experiments.ode import PAPER_D_GRID, LinearODE
+from circle_survival.experiments.result import scale_note
 from circle_survival.figures.base import figure_text
 from circle_survival.store import init_store
 

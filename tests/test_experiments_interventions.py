@@ -11,7 +11,14 @@ import pytest
 
 from circle_survival import RunConfig, fourier, load
 from circle_survival.errors import ConfigError
-from circle_survival.experiments import ablation, get, perturbation, two_circles, write_result
+from circle_survival.experiments import (
+    ablation,
+    get,
+    perturbation,
+    train,
+    two_circles,
+    write_result,
+)
 from circle_survival.experiments.ablation import (
     ABLATIONS,
     REAL_PART_NOTE,
@@ -21,7 +28,6 @@ from circle_survival.experiments.ablation import (
     count_spikes,
     track_ratio,
 )
-from circle_survival.experiments.base import train
 from circle_survival.experiments.perturbation import AXIS_CORRECTION, Perturbation
 from circle_survival.experiments.two_circles import DRAW_NOTE, TwoCircles, ratio_rates
 from circle_survival.figures.base import figure_text

@@ -21,25 +21,27 @@ from circle_survival import fourier, load
 from circle_survival.cli import main
 from circle_survival.errors import ConfigError
 from circle_survival.experiments import (
+    SCALES,
     all_experiments,
     circle_counts,
     dimension,
     frozen_embedding,
     initial_signal,
     signal_evolution,
+    write_result,
 )
-from circle_survival.experiments.base import SCALES, base_deviations, write_result
 from circle_survival.experiments.circle_counts import (
     PAPER_WD_LINEAR,
     PAPER_WD_LOG,
     CirclesVsP,
     CirclesVsWeightDecay,
 )
+from circle_survival.experiments.departures import base_deviations
 from circle_survival.experiments.dimension import Dimension
 from circle_survival.experiments.frozen_embedding import FrozenEmbedding
 from circle_survival.experiments.initial_signal import InitialSignal
-from circle_survival.experiments.shared import trend_holds
 from circle_survival.experiments.signal_evolution import SignalEvolution
+from circle_survival.experiments.verdicts import trend_holds
 from circle_survival.figures.base import figure_text
 from circle_survival.report.wording import VERDICTS
 from circle_survival.store import init_store

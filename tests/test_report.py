@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from circle_survival.cli import main
 from circle_survival.errors import StoreError
-from circle_survival.experiments.base import Claim, ExperimentResult, write_result
+from circle_survival.experiments import Claim, ExperimentResult, write_result
 from circle_survival.report.page import load_results, render_markdown, write_report
 
 

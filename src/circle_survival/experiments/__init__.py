@@ -2,10 +2,16 @@
 
 ``get(name)`` returns a preset; ``all_experiments()`` lists them in the paper's order. Each
 experiment is one module listed in ``MODULES`` (experiment 4's two series share one): its
-sizes at each scale, its sweeps, its analysis and claims, and its figures; ``shared.py`` holds
-the preset bases and helpers they share, ``base.py`` what a preset is.
-"""
+sizes at each scale, its sweeps, its analysis and claims, and its figures. What they share:
 
+- ``preset.py``: what a preset is (sizes per scale, sweeps, analysis), its bases and ``train``
+- ``result.py``: claims, the result of an analysis, and its files (``write_result``)
+- ``design.py``: run designs several presets share (sparse recording, the authors' runs)
+- ``departures.py``: how a scale departs from the paper's setup
+- ``verdicts.py``: how a claim is judged at a scale
+- ``texts.py``: short texts of grids, values and correlations
+- ``run_table.py``: what the presets read from a store's run table
+"""
 from __future__ import annotations
 
 from ..errors import ConfigError
@@ -22,7 +28,8 @@ from . import (
     signal_evolution,
     two_circles,
 )
-from .base import SCALES, Claim, Experiment, ExperimentResult, write_result
+from .preset import SCALES, SECONDS_PER_MODEL_STEP, Experiment, train
+from .result import Claim, ExperimentResult, write_result
 
 #: modules defining presets (each exposes ``EXPERIMENTS``: a list of Experiment instances)
 MODULES = (signal_evolution, dimension, frozen_embedding, circle_counts, initial_signal,
@@ -45,5 +52,5 @@ def get(name: str) -> Experiment:
                       f"{', '.join(e.name for e in exps)})")
 
 
-__all__ = ["SCALES", "Claim", "Experiment", "ExperimentResult", "all_experiments", "get",
-           "write_result"]
+__all__ = ["MODULES", "SCALES", "SECONDS_PER_MODEL_STEP", "Claim", "Experiment",
+           "ExperimentResult", "all_experiments", "get", "train", "write_result"]

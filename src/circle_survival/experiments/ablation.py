@@ -18,16 +18,10 @@ from ..errors import ConfigError
 from ..figures import interventions as ifigs
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import (
-    PAPER_STEPS,
-    Claim,
-    Experiment,
-    ExperimentResult,
-    Sizes,
-    base_deviations,
-    scale_note,
-)
-from .shared import InterventionPreset, resolved
+from .departures import PAPER_STEPS, base_deviations
+from .preset import Experiment, InterventionPreset, Sizes
+from .result import Claim, ExperimentResult, scale_note
+from .run_table import resolved
 
 #: variant -> (what is kept, the intervention)
 ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {

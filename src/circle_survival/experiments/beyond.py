@@ -2,8 +2,8 @@
 linear fit, and how predictable survival is at initialisation.
 
 Each builder reads a store's runs, computes everything once and returns an
-:class:`~circle_survival.experiments.base.ExperimentResult` (numbers, claims, figures), which
-:func:`~circle_survival.experiments.base.write_result` writes to
+:class:`~circle_survival.experiments.result.ExperimentResult` (numbers, claims, figures), which
+:func:`~circle_survival.experiments.result.write_result` writes to
 ``STORE/results/<name>-store/result.json`` where ``circle-survival report`` finds it. The
 runs are whatever the store holds (scale "store"); how they depart from the paper's setup is
 listed from their configs.
@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from ..config import SEED_FIELDS
+from ..report.wording import runs_text
 from ..store import Store
-from .base import Claim, ExperimentResult, base_deviations, runs_text, write_result
+from .departures import base_deviations
+from .result import Claim, ExperimentResult, write_result
 
 SCALE = "store"
 LV_NAME, LV_NUMBER = "lotka-volterra", 12

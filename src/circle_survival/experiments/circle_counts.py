@@ -17,19 +17,13 @@ from ..config import RunConfig
 from ..figures import landscape as figs
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import (
-    ALPHA,
-    SPARSE_RECORDING,
-    Claim,
-    Experiment,
-    ExperimentResult,
-    Sizes,
-    base_deviations,
-    r_text,
-    scale_note,
-    steps_deviation,
-)
-from .shared import SMOKE_MISS, GridPreset, grid_deviation, run_columns, scale_verdict, trend_holds
+from .departures import base_deviations, grid_deviation, steps_deviation
+from .design import SPARSE_RECORDING
+from .preset import Experiment, GridPreset, Sizes
+from .result import Claim, ExperimentResult, scale_note
+from .run_table import run_columns
+from .texts import r_text
+from .verdicts import ALPHA, SMOKE_MISS, scale_verdict, trend_holds
 
 PAPER_PRIMES = (13, 19, 23, 29, 31, 37, 43, 47, 53, 59, 61, 67, 73, 79, 83, 89, 97, 101, 103,
                 107, 109, 113, 127)

@@ -16,18 +16,13 @@ from ..errors import ConfigError
 from ..figures.base import shared_legend, titled
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import (
-    ALPHA,
-    PAPER_STEPS,
-    Claim,
-    Experiment,
-    ExperimentResult,
-    Sizes,
-    scale_note,
-    seed10_recording,
-    seed10_spec,
-)
-from .shared import last_signal, override_text, single_steps_deviation
+from .departures import PAPER_STEPS, single_steps_deviation
+from .design import seed10_recording, seed10_spec
+from .preset import Experiment, Sizes
+from .result import Claim, ExperimentResult, scale_note
+from .run_table import last_signal
+from .texts import override_text
+from .verdicts import ALPHA
 
 #: the authors' seed-10 run, 30,000 steps; the smoke scale trains the same (a few CPU-minutes)
 PAPER = Sizes(scale="paper")

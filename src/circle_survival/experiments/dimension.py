@@ -15,25 +15,13 @@ from ..analysis.stats import spearman
 from ..figures import landscape as figs
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import (
-    ALPHA,
-    SPARSE_RECORDING,
-    Claim,
-    Experiment,
-    ExperimentResult,
-    Sizes,
-    r_text,
-    scale_note,
-)
-from .shared import (
-    SMOKE_MISS,
-    GridPreset,
-    GridSizes,
-    grid_deviation,
-    per_x_text,
-    run_columns,
-    trend_holds,
-)
+from .departures import grid_deviation
+from .design import SPARSE_RECORDING
+from .preset import Experiment, GridPreset, GridSizes, Sizes
+from .result import Claim, ExperimentResult, scale_note
+from .run_table import run_columns
+from .texts import per_x_text, r_text
+from .verdicts import ALPHA, SMOKE_MISS, trend_holds
 
 PAPER_DS = tuple(range(16, 129))
 HISTOGRAM_BINS = 50

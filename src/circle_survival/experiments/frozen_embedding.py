@@ -14,17 +14,13 @@ from ..analysis.stats import spearman
 from ..figures import landscape as figs
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import Claim, Experiment, ExperimentResult, Sizes, r_text, scale_note
+from .departures import grid_deviation
 from .dimension import PAPER_DS
-from .shared import (
-    SMOKE_MISS,
-    GridPreset,
-    GridSizes,
-    grid_deviation,
-    per_x_text,
-    run_columns,
-    trend_holds,
-)
+from .preset import Experiment, GridPreset, GridSizes, Sizes
+from .result import Claim, ExperimentResult, scale_note
+from .run_table import run_columns
+from .texts import per_x_text, r_text
+from .verdicts import SMOKE_MISS, trend_holds
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,8 +17,11 @@ from ..analysis.stats import wilson_interval
 from ..figures.base import DEAD_COLOR, SURVIVED_COLOR, figure, titled
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import ALPHA, PAPER_STEPS, Claim, Experiment, ExperimentResult, Sizes, scale_note
-from .shared import count_text, override_text, scale_verdict, single_steps_deviation
+from .departures import PAPER_STEPS, single_steps_deviation
+from .preset import Experiment, Sizes
+from .result import Claim, ExperimentResult, scale_note
+from .texts import count_text, override_text
+from .verdicts import ALPHA, scale_verdict
 
 #: the steps s of the gradient histograms and survival-rate curves
 S_VALUES = (1, 2, 3, 4)

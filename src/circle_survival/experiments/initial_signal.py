@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from ..figures import landscape as figs
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import SPARSE_RECORDING, Claim, Experiment, ExperimentResult, Sizes, r_text, scale_note
-from .shared import SMOKE_MISS, GridPreset, GridSizes, trend_holds
+from .design import SPARSE_RECORDING
+from .preset import Experiment, GridPreset, GridSizes, Sizes
+from .result import Claim, ExperimentResult, scale_note
+from .texts import r_text
+from .verdicts import SMOKE_MISS, trend_holds
 
 
 @dataclass(frozen=True, kw_only=True)

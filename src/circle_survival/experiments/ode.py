@@ -21,16 +21,11 @@ from ..errors import ConfigError
 from ..figures.base import titled
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import (
-    FRESH_EMBEDDING,
-    Claim,
-    Experiment,
-    ExperimentResult,
-    Sizes,
-    fresh_embedding_seeds,
-    scale_note,
-)
-from .shared import count_text, override_text, single_steps_deviation
+from .departures import single_steps_deviation
+from .design import FRESH_EMBEDDING, fresh_embedding_seeds
+from .preset import Experiment, Sizes
+from .result import Claim, ExperimentResult, scale_note
+from .texts import count_text, override_text
 
 #: the R^2-against-d grid at the paper scale: every integer d from 4 to 95
 PAPER_D_GRID = tuple(range(4, 96))

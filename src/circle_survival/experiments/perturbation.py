@@ -16,17 +16,12 @@ from ..analysis.stats import pearson, spearman, wilson_interval
 from ..figures import interventions as ifigs
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import (
-    ALPHA,
-    SPARSE_RECORDING,
-    Claim,
-    Experiment,
-    ExperimentResult,
-    Sizes,
-    r_text,
-    scale_note,
-)
-from .shared import InterventionPreset, fmt_values, resolved_all, run_circles, scale_verdict
+from .design import SPARSE_RECORDING
+from .preset import Experiment, InterventionPreset, Sizes
+from .result import Claim, ExperimentResult, scale_note
+from .run_table import resolved_all, run_circles
+from .texts import fmt_values, r_text
+from .verdicts import ALPHA, scale_verdict
 
 PAPER_K = 25
 PAPER_ALPHAS = tuple(float(a) for a in np.linspace(0.85, 1.15, 50))

@@ -15,16 +15,9 @@ from ..figures import landscape as figs
 from ..figures import runs as run_figs
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import (
-    Claim,
-    Experiment,
-    ExperimentResult,
-    Sizes,
-    scale_note,
-    seed10_recording,
-    seed10_spec,
-)
-from .shared import GridPreset, GridSizes
+from .design import seed10_recording, seed10_spec
+from .preset import Experiment, GridPreset, GridSizes, Sizes
+from .result import Claim, ExperimentResult, scale_note
 
 #: the authors' one run of 30,000 steps
 PAPER = GridSizes(scale="paper")

@@ -18,17 +18,12 @@ from ..errors import ConfigError
 from ..figures import interventions as ifigs
 from ..store import Store
 from ..sweep import SweepSpec
-from .base import (
-    ALPHA,
-    SPARSE_RECORDING,
-    Claim,
-    Experiment,
-    ExperimentResult,
-    Sizes,
-    r_text,
-    scale_note,
-)
-from .shared import InterventionPreset, fmt_values, resolved_all, run_circles, scale_verdict
+from .design import SPARSE_RECORDING
+from .preset import Experiment, InterventionPreset, Sizes
+from .result import Claim, ExperimentResult, scale_note
+from .run_table import resolved_all, run_circles
+from .texts import fmt_values, r_text
+from .verdicts import ALPHA, scale_verdict
 
 PAPER_RATIOS = tuple(float(r) for r in np.exp(np.linspace(-4.0, 0.0, 16)))
 PAPER_RUNS_PER_RATIO = 100

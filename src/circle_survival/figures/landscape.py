@@ -3,7 +3,7 @@ small statistics they draw: Wilson intervals for rates, t intervals for means.
 
 Every figure function takes data (tidy DataFrames, one row per run or per (run, frequency))
 and returns a :class:`matplotlib.figure.Figure` on an Agg canvas; no pyplot state is touched.
-Each takes a ``note`` (a line such as :func:`circle_survival.experiments.base.scale_note`
+Each takes a ``note`` (a line such as :func:`circle_survival.experiments.result.scale_note`
 gives), written under the title, and shows how many runs stand behind every point.
 
 - :func:`circles_vs` - number of circles per run against a parameter (d, p, weight decay):

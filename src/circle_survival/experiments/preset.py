@@ -3,109 +3,32 @@
 An :class:`Experiment` names the paper's experiment it reproduces, gives the sweeps to train at
 the ``smoke`` scale (minutes on a 2-core CPU, enough to see the trend) and the ``paper`` scale
 (the paper's grid and counts), and turns a store holding those runs into an
-:class:`ExperimentResult`: figures, the numbers behind them, and the paper's claims next to
-what the runs show.
-
-Results are written by :func:`write_result` as ``OUT/result.json`` (with its provenance) plus
-one PNG and one SVG (and on request a PDF) per figure; the report (``report.py``) reads those
-files back.
+:class:`~circle_survival.experiments.result.ExperimentResult`. Most presets build on one of
+three bases: :class:`Scaled` (sizes that set the run length and config fields),
+:class:`GridPreset` (a grid of runs per point) and :class:`InterventionPreset` (an edit of the
+initial embedding). :func:`train` trains what a preset needs into a store.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from matplotlib.figure import Figure
-
 from ..config import RunConfig
 from ..errors import ConfigError
-from ..plain import json_ready
-from ..report.wording import DIFFERENCES_PAGE, runs_text, verdict_text  # noqa: F401 (re-exported)
 from ..store import Store
-from ..store.layout import RESULT_FILE
 from ..sweep import SweepSpec
+from .departures import PAPER_STEPS, base_deviations, steps_deviation
+from .result import ExperimentResult
 
 SCALES = ("smoke", "paper")
-#: the paper's run length
-PAPER_STEPS = RunConfig().steps
-#: significance level of every statistical criterion
-ALPHA = 0.05
-#: recording for runs of which only the initial and final states are analysed
-SPARSE_RECORDING = {"signal_every": 100, "metrics_every": 100}
-#: config fields that are not part of the paper's setup (recording, placement)
-NOT_SETUP = frozenset({"device", "signal_every", "signal_dense_until", "metrics_every",
-                       "embedding_every", "embedding_steps", "snapshot_every",
-                       "snapshot_steps"})
-
-
 #: measured training cost on this project's 2-core CPU: seconds per float64 model-step of the
 #: paper's default shape (p = 59, d = 128); other shapes scale by their work per step
 SECONDS_PER_MODEL_STEP = 0.011
-#: the authors' "seed-10 run" (experiments 1 and 10) and "seed-1 run" (experiment 11): MLP and
-#: split from seed 0, the embedding a fresh torch.normal(0, 1, (p, d)) after seeding
-FRESH_EMBEDDING = {"init_scheme": "reference_fresh_embedding"}
-
-
-def fresh_embedding_seeds(embedding_seed: int) -> dict[str, list[int]]:
-    """Sweep seeds of the authors' "fixed MLP" run with this embedding seed."""
-    return {"embedding": [int(embedding_seed)], "mlp": [0], "split": [0]}
-
-
-def seed10_recording(steps: int) -> dict[str, Any]:
-    """Recording of the seed-10 run shared by experiments 1 and 10: every step's signal,
-    metrics every 10 steps, the embedding at the middle step, parameters every 100 steps."""
-    return {"signal_every": 1, "metrics_every": 10, "embedding_steps": (steps // 2,),
-            "snapshot_every": 100}
-
-
-def seed10_spec(name: str, scale: str, base: Mapping[str, Any], embedding_seed: int = 10
-                ) -> SweepSpec:
-    """The sweep of the authors' seed-10 run (MLP and split seed 0, fresh embedding)."""
-    return SweepSpec(name=f"{name}-{scale}", base={**FRESH_EMBEDDING, **base},
-                     seeds=fresh_embedding_seeds(embedding_seed))
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim of the paper and what these runs show.
-
-    paper: what the paper states. observed: what these runs show. holds: True / False as
-    judged at this scale, None when the runs cannot decide it. criterion: how this tool
-    decides (the test and its threshold), shown in its own column of the report.
-    """
-
-    paper: str
-    observed: str
-    holds: bool | None
-    criterion: str = ""
-
-
-@dataclass
-class ExperimentResult:
-    """The outcome of an experiment's analysis on a store.
-
-    numbers: JSON-ready numbers behind the figures (run counts, correlations, p-values, ...).
-    figures: name -> matplotlib Figure.
-    deviations: how this scale departs from the paper (fewer steps, fewer runs, ...).
-    """
-
-    name: str
-    number: int
-    title: str
-    scale: str
-    n_runs: int
-    numbers: dict[str, Any]
-    figures: dict[str, Figure]
-    claims: list[Claim]
-    deviations: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -269,93 +192,6 @@ def train(exp: Experiment, scale: str, store: str | Path, **run_options: Any) ->
             trained_specs.add(spec.name)
 
 
-def scale_note(result: ExperimentResult) -> str:
-    """A one-line note for figure titles: scale, runs, deviations."""
-    note = f"{result.scale} scale, {runs_text(result.n_runs)}"
-    if result.deviations:
-        note += "; " + "; ".join(result.deviations)
-    return note
-
-
-def _not_finite(v: Any, path: str = "") -> dict[str, str]:
-    """Where ``v`` (nested numbers) holds NaN or an infinity: dotted key path -> "nan", "inf"
-    or "-inf" (list items as ``key.3``); ``result.json`` stores them as null."""
-    if isinstance(v, Mapping):
-        items = ((f"{path}.{k}" if path else str(k), x) for k, x in v.items())
-    elif isinstance(v, list | tuple | np.ndarray):
-        items = ((f"{path}.{i}", x) for i, x in enumerate(v))
-    else:
-        x = v.item() if isinstance(v, np.generic) else v
-        return {path: str(x)} if isinstance(x, float) and not math.isfinite(x) else {}
-    out: dict[str, str] = {}
-    for key, x in items:
-        out.update(_not_finite(x, key))
-    return out
-
-
-def write_result(result: ExperimentResult, out: str | Path, *, runs: Any = None,
-                 formats: tuple[str, ...] = ("png", "svg")) -> Path:
-    """Write figures (in ``formats``: png, svg, pdf) and ``result.json`` into ``out``; return
-    the JSON path. ``runs`` is the runs table the result was computed from; its device and
-    dtype go into the provenance record (:func:`circle_survival.provenance.provenance`)."""
-    from ..figures.io import save_figure
-    from ..report.provenance import provenance
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    figures = {}
-    for name, fig in result.figures.items():
-        paths = save_figure(fig, out / name, formats)
-        figures[name] = [p.name for p in paths]
-    doc = {
-        "name": result.name,
-        "number": result.number,
-        "title": result.title,
-        "scale": result.scale,
-        "n_runs": result.n_runs,
-        "numbers": json_ready(result.numbers),
-        "claims": [asdict(c) for c in result.claims],
-        "deviations": list(result.deviations),
-        "figures": figures,
-        "not_finite": _not_finite(result.numbers),
-        "provenance": provenance(runs),
-    }
-    path = out / RESULT_FILE
-    tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(doc, indent=2, allow_nan=False))
-    tmp.replace(path)
-    return path
-
-
-def base_deviations(base: Mapping[str, Any]) -> list[str]:
-    """How config fields in ``base`` depart from the paper's defaults (recording and device
-    fields are not departures)."""
-    defaults = {f.name: f.default for f in fields(RunConfig)}
-    out = []
-    for key, value in base.items():
-        if key in NOT_SETUP or key not in defaults:
-            continue
-        value = tuple(value) if isinstance(value, list) else value
-        if value != defaults[key]:
-            out.append(f"{key} = {value} instead of {defaults[key]}")
-    return out
-
-
-def steps_deviation(steps: int, paper_steps: int, why: str | None = None) -> list[str]:
-    """The note for shortened runs; ``why`` says what more steps could change (default:
-    circles can still die late)."""
-    if steps >= paper_steps:
-        return []
-    why = why or (f"circles can still die later, so counts can be higher than after "
-                  f"{paper_steps:,} steps")
-    return [f"{steps:,} steps instead of {paper_steps:,} ({why})"]
-
-
-def r_text(r: float, p_value: float) -> str:
-    """'+0.123 (p = 0.045)', or 'undefined (no variation)' for a NaN r."""
-    return "undefined (no variation)" if not math.isfinite(r) else f"{r:+.3f} (p = {p_value:.2g})"
-
-
 class Scaled(Experiment):
     """A preset whose sizes set the run length and may change config fields
     (:attr:`Sizes.base`)."""
@@ -368,3 +204,51 @@ class Scaled(Experiment):
         return ExperimentResult(name=self.name, number=self.number, title=self.title,
                                 scale=sizes.scale, n_runs=n_runs, numbers=numbers, figures={},
                                 claims=[], deviations=self.deviations_at(sizes))
+
+
+@dataclass(frozen=True, kw_only=True)
+class GridSizes(Sizes):
+    """Sizes of a grid preset: ``runs`` per point of the grid."""
+
+    runs: int = 1
+
+
+class GridPreset(Scaled):
+    """A grid of runs per point; its sizes (:class:`GridSizes` or an extension) give the
+    steps, the runs per point and extra config fields; departures are listed against the
+    authors' sizes (``authors``)."""
+
+    #: the authors' sizes (what departures are measured against)
+    authors: GridSizes
+    #: what "runs per point" counts, in the deviation text
+    per_point = "point"
+    #: what more steps could change (None: circles can still die late)
+    short_steps_note: str | None = None
+
+    def seeds(self, sizes: GridSizes) -> dict[str, list[int]]:
+        """Everything redrawn: run i uses seed i for the embedding, the MLP and the split."""
+        ids = list(range(sizes.runs))
+        return {"embedding": ids, "mlp": ids, "split": ids}
+
+    def deviations_at(self, sizes: GridSizes) -> list[str]:
+        paper = self.authors
+        out = steps_deviation(sizes.steps, paper.steps, self.short_steps_note)
+        if sizes.runs < paper.runs:
+            out.append(f"{sizes.runs} runs per {self.per_point} instead of {paper.runs}")
+        return out + base_deviations(sizes.base)
+
+    def _spec(self, sizes: Sizes, suffix: str = "", **kwargs: Any) -> SweepSpec:
+        name = f"{self.name}-{sizes.scale}" + (f"-{suffix}" if suffix else "")
+        return SweepSpec(name=name, **kwargs)
+
+
+class InterventionPreset(Scaled):
+    """Steps and extra config fields of the sizes, shared by the presets."""
+
+    def deviations_at(self, sizes: Sizes) -> list[str]:
+        why = (f"circles can still die later, so survival can differ from "
+               f"{PAPER_STEPS:,}-step runs")
+        return (steps_deviation(sizes.steps, PAPER_STEPS, why) + base_deviations(sizes.base))
+
+    def spec_name(self, sizes: Sizes) -> str:
+        return f"{self.name}-{sizes.scale}"
