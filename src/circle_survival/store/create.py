@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import StoreError
 from .integrity import os_error_line
-from .layout import BATCHES, LOCK_FILE, MARKER, RESULTS, SWEEPS, TMP, StoreLayout
+from .layout import BATCHES, CLAIMS, LOCK_FILE, MARKER, RESULTS, SWEEPS, TMP, StoreLayout
 
 FORMAT = "circle-survival-store"
 VERSION = 1
@@ -69,7 +69,7 @@ def init_store(path: str | Path) -> Path:
 
 def _store_entry(name: str) -> bool:
     """Whether a directory entry is one a store being created holds."""
-    return (name in (MARKER, BATCHES, TMP, LOCK_FILE, SWEEPS, RESULTS)
+    return (name in (MARKER, BATCHES, TMP, LOCK_FILE, SWEEPS, RESULTS, CLAIMS)
             or name.startswith(f".{MARKER}."))
 
 

@@ -15,7 +15,8 @@ Layout::
         checksums.json               the SHA-256 of every file, written at commit time
       tmp/<batch_id>.<host>.<pid>.<random>/   batches being written (ignored by readers)
       tmp/<...>.unloadable.safetensors        a checkpoint that did not load, set aside
-      sweep.lock                     held by the sweep training into the store
+      sweep.lock                     held briefly while a sweep records itself and cleans up
+      claims/<batch_id>.json         the worker training a batch now: host, pid, lease
       sweeps/<name>.json             the spec and run ids of each sweep trained into it
       sweeps/<name>~<digest>.json    an earlier spec recorded under the same name
       results/<name>-<scale>/        what ``circle-survival reproduce`` writes: result.json
@@ -42,6 +43,7 @@ MARKER = "circle-survival-store.json"
 BATCHES = "batches"
 TMP = "tmp"
 LOCK_FILE = "sweep.lock"
+CLAIMS = "claims"
 SWEEPS = "sweeps"
 RESULTS = "results"
 RESULT_FILE = "result.json"
@@ -125,6 +127,20 @@ class StoreLayout:
     @property
     def lock(self) -> Path:
         return self.root / LOCK_FILE
+
+    @property
+    def claims(self) -> Path:
+        return self.root / CLAIMS
+
+    def claim_file(self, batch_id: str) -> Path:
+        """The claim of the worker training ``batch_id`` now (see ``sweep/claims.py``)."""
+        return self.claims / f"{batch_id}.json"
+
+    def claim_files(self) -> list[Path]:
+        """Every claim file, sorted (not the claims' private temporary files)."""
+        if not self.claims.is_dir() or self.claims.is_symlink():
+            return []
+        return sorted(self.claims.glob("[0-9a-f]*.json"))
 
     @property
     def sweeps(self) -> Path:
