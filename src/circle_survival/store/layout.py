@@ -202,12 +202,15 @@ def partial_owner(name: str) -> tuple[str, str, int] | None:
     return parts[0], parts[1], int(parts[2])
 
 
-def abandoned(name: str, *, own_process_too: bool = False) -> bool:
+def abandoned(name: str, *, own_process_too: bool = False, other_hosts: bool = False) -> bool:
     """Whether a partial batch was left by a process of this host that no longer runs (or,
-    with ``own_process_too``, by this very process). Batches of other hosts never are."""
+    with ``own_process_too``, by this very process). Batches of other hosts are only with
+    ``other_hosts`` (the caller holds the batch's claim, so their writer's claim lapsed)."""
     owner = partial_owner(name)
-    if owner is None or owner[1] != _host():
+    if owner is None:
         return False
+    if owner[1] != _host():
+        return other_hosts
     if owner[2] == os.getpid():
         return own_process_too
     return not process_alive(owner[2])

@@ -52,7 +52,7 @@ class BatchWriter:
     the batch into place; ``abort()`` removes the partial batch.
     """
 
-    def __init__(self, store: str | Path, configs: Sequence[RunConfig]):
+    def __init__(self, store: str | Path, configs: Sequence[RunConfig], *, claimed: bool = False):
         import_zarr()
         self.layout = StoreLayout(store)
         if not plain_dir(self.layout.tmp) or not plain_dir(self.layout.batches):
@@ -63,6 +63,7 @@ class BatchWriter:
         self.batch_id = batch_id_for(self.run_ids)
         self.tmp = self.layout.new_partial(self.batch_id)
         self.checkpoint: dict[str, np.ndarray] | None = None
+        self.claimed = claimed
         if self._adopt_partial():
             zarr = import_zarr()
             self.group = zarr.open_group(str(self.tmp / ARRAYS), mode="r+")
@@ -87,10 +88,11 @@ class BatchWriter:
 
     def _adopt_partial(self) -> bool:
         """Take over a checkpointed partial batch of the same runs left by a dead process
-        (plain directories inside ``tmp/`` only). A checkpoint that does not load is set
-        aside with a warning and the batch starts afresh."""
+        (plain directories inside ``tmp/`` only); under the batch's claim (``claimed``), one
+        left by another host too, whose claim has lapsed. A checkpoint that does not load is
+        set aside with a warning and the batch starts afresh."""
         for d in self.layout.partials(self.batch_id):
-            if not abandoned(d.name, own_process_too=True):
+            if not abandoned(d.name, own_process_too=True, other_hosts=self.claimed):
                 continue
             if not (d / CHECKPOINT).is_file() or (d / CHECKPOINT).is_symlink():
                 continue

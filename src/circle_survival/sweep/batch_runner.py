@@ -1,5 +1,6 @@
-"""Train one batch into a store: resume it from a checkpoint left by a dead process, save
-checkpoints as it goes, and commit it atomically (or leave nothing but the checkpoint).
+"""Train one batch into a store: claim it (so that other workers on the same store take other
+batches), resume it from a checkpoint left by a dead worker, save checkpoints as it goes, and
+commit it atomically (or leave nothing but the checkpoint).
 
 Every way of training into a store (``train``, ``ablate``, ``sweep run``, ``reproduce``, the
 Python :func:`circle_survival.train_to_store`) ends here, through an executor of
@@ -17,13 +18,16 @@ from ..store import BatchWriter
 from ..store.integrity import os_error_line
 from ..store.layout import StoreLayout, batch_id_for
 from ..training.trainer import Trainer
+from .claims import DEFAULT_LEASE, claimed
 
 
 def train_batch(configs: Sequence[RunConfig], store: str | Path, *,
                 progress: Callable[[int], None] | None = None, chunk_size: int | None = None,
-                checkpoint_seconds: float = 300.0) -> list[str]:
+                checkpoint_seconds: float = 300.0, sweep: str = "",
+                lease: float = DEFAULT_LEASE) -> list[str] | None:
     """Train one batch and commit it atomically into ``store`` (which must exist); return its
-    run ids (empty when the batch was already committed).
+    run ids (empty when the batch was already committed; None when another live worker holds
+    its claim and trains it now).
 
     Args:
         configs: the batch's runs (equal ``batch_key()``), in batch order.
@@ -32,21 +36,40 @@ def train_batch(configs: Sequence[RunConfig], store: str | Path, *,
             reports the step it resumes from.
         chunk_size: models per chunk of the trainer's step (default: the trainer's).
         checkpoint_seconds: about how often the batch in flight saves its state.
+        sweep: the sweep's name, written into the claim (``sweep status`` shows it).
+        lease: seconds the claim stays valid without its heartbeat (:mod:`.claims`).
 
-    A batch already committed (same runs, same order) is skipped; a checkpointed partial batch
-    of the same runs left by a dead process of this host is resumed from its checkpoint (one
-    that does not match the trainer's state is set aside with a warning, and the batch starts
-    afresh). This touches only this batch's files, so many hosts may run it against one shared
-    store. An operating-system error while writing (a full disk, a file system turned
+    A batch already committed (same runs, same order) is skipped. The batch is claimed for the
+    time it trains; a checkpointed partial batch of the same runs left by a dead worker (a
+    process of this host that no longer runs, or, under the claim, any other host's) is
+    resumed from its checkpoint (one that does not match the trainer's state is set aside with
+    a warning, and the batch starts afresh). This touches only this batch's files and its
+    claim, so many workers on many hosts may run it against one shared store. An
+    operating-system error while writing (a full disk, a file system turned
     read-only) raises StoreError in one line and leaves nothing but a checkpoint.
     """
     configs = list(configs)
     ids = [c.run_id for c in configs]
-    if StoreLayout(store).is_complete(batch_id_for(ids)):
+    bid = batch_id_for(ids)
+    layout = StoreLayout(store)
+    if layout.is_complete(bid):
         return []
+    with claimed(store, bid, sweep, lease) as other:
+        if other is not None:
+            return None
+        if layout.is_complete(bid):  # committed by its holder between the check and the claim
+            return []
+        _train_claimed(configs, store, progress, chunk_size, checkpoint_seconds)
+    return ids
+
+
+def _train_claimed(configs: list[RunConfig], store: str | Path,
+                   progress: Callable[[int], None] | None, chunk_size: int | None,
+                   checkpoint_seconds: float) -> None:
+    """Train and commit a batch this worker holds the claim of."""
     trainer = Trainer(configs, chunk_size=chunk_size)
     try:
-        writer = BatchWriter(store, configs)
+        writer = BatchWriter(store, configs, claimed=True)
     except OSError as exc:
         raise StoreError(os_error_line(f"cannot write into store {store}", exc)) from None
     try:
@@ -69,4 +92,3 @@ def train_batch(configs: Sequence[RunConfig], store: str | Path, *,
     except BaseException:
         writer.abort()
         raise
-    return ids

@@ -12,8 +12,10 @@
   must be on storage every node mounts at the same absolute path, and every node needs the
   same version of this package.
 
-Every executor trains each batch with :func:`runner.train_batch`: written under ``STORE/tmp/``
-and renamed into ``STORE/batches/`` when complete.
+Every executor trains each batch with :func:`.batch_runner.train_batch`: claimed, written
+under ``STORE/tmp/`` and renamed into ``STORE/batches/`` when complete. A batch that another
+worker holds is left to it; once the rest is done, :func:`finish_pending` waits for those
+batches, taking over any whose holder died.
 """
 
 from __future__ import annotations
@@ -93,12 +95,42 @@ class BatchCredit:
 def run_serial(batches: Sequence[Sequence[RunConfig]], store: Path, credit: BatchCredit,
                options: Mapping[str, Any] | None = None) -> list[str]:
     """Train batches one after another in this process (``options``: keywords of
-    :func:`runner.train_batch`, e.g. ``checkpoint_seconds``)."""
-    trained = []
+    :func:`.batch_runner.train_batch`, e.g. ``checkpoint_seconds``), then wait for those
+    other workers hold (:func:`finish_pending`)."""
+    trained: list[str] = []
+    held = []
     for i, batch in enumerate(batches):
-        trained += train_batch(batch, store, progress=lambda n, i=i: credit.steps(i, n),
-                               **(options or {}))
+        ids = train_batch(batch, store, progress=lambda n, i=i: credit.steps(i, n),
+                          **(options or {}))
+        if ids is None:
+            held.append(i)
+            continue
+        trained += ids
         credit.finished(i)
+    return trained + finish_pending(batches, held, store, credit, options)
+
+
+#: seconds between two looks at the batches other workers hold
+POLL_SECONDS = 2.0
+
+
+def finish_pending(batches: Sequence[Sequence[RunConfig]], pending: Sequence[int], store: Path,
+                   credit: BatchCredit, options: Mapping[str, Any] | None = None, *,
+                   poll: float = POLL_SECONDS) -> list[str]:
+    """Wait until every batch ``batches[i]`` for ``i`` in ``pending`` (held by other workers)
+    is committed, training here each one whose holder's claim goes stale; return the run ids
+    trained here."""
+    pending, trained = list(pending), []
+    while pending:
+        for i in list(pending):
+            ids = train_batch(batches[i], store, progress=lambda n, i=i: credit.steps(i, n),
+                              **(options or {}))
+            if ids is not None:  # committed, by its holder or here
+                trained += ids
+                credit.finished(i)
+                pending.remove(i)
+        if pending:
+            time.sleep(poll)
     return trained
 
 
@@ -129,7 +161,8 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _worker_train(i: int, config_dicts: list[dict], store: str, options: dict) -> list[str]:
+def _worker_train(i: int, config_dicts: list[dict], store: str, options: dict
+                  ) -> list[str] | None:
     configs = [RunConfig.from_dict(d) for d in config_dicts]
 
     def report(n: int) -> None:
@@ -158,6 +191,7 @@ def run_pool(batches: Sequence[Sequence[RunConfig]], store: Path, workers: int,
     workers = min(workers, len(batches))
     threads = max(1, local_cpu_count() // workers)
     trained: list[str] = []
+    held: list[int] = []
 
     def drain() -> None:
         while True:
@@ -178,11 +212,15 @@ def run_pool(batches: Sequence[Sequence[RunConfig]], store: Path, workers: int,
             drain()
             for fut in finished:
                 i = pending.pop(fut)
-                trained += fut.result()  # re-raises a worker's error
+                ids = fut.result()  # re-raises a worker's error
+                if ids is None:
+                    held.append(i)
+                    continue
+                trained += ids
                 credit.finished(i)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return trained
+    return trained + finish_pending(batches, held, store, credit, options)
 
 
 def import_ray() -> Any:
@@ -196,7 +234,7 @@ def import_ray() -> Any:
 
 
 def _ray_train(config_dicts: list[dict], store: str, threads: int, options: dict
-               ) -> list[str]:
+               ) -> list[str] | None:
     """A Ray task: train one batch straight into the (shared) store."""
     import torch
 
@@ -215,6 +253,7 @@ def run_ray(batches: Sequence[Sequence[RunConfig]], store: Path, credit: BatchCr
     task = ray.remote(_ray_train)
     refs: dict[Any, int] = {}
     trained: list[str] = []
+    held: list[int] = []
     try:
         for i, b in enumerate(batches):
             dev = b[0].device
@@ -228,13 +267,17 @@ def run_ray(batches: Sequence[Sequence[RunConfig]], store: Path, credit: BatchCr
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             for ref in ready:
-                trained += ray.get(ref)
+                ids = ray.get(ref)
+                if ids is None:
+                    held.append(refs[ref])
+                    continue
+                trained += ids
                 credit.finished(refs[ref])
     except BaseException as exc:
         for ref in refs:
             ray.cancel(ref, force=True)
         raise ray_failure(ray, exc) from None
-    return trained
+    return trained + finish_pending(batches, held, store, credit, options)
 
 
 def ray_failure(ray: Any, exc: BaseException) -> BaseException:

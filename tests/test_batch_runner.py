@@ -186,3 +186,16 @@ def test_a_checkpoint_of_runs_now_batched_otherwise_is_removed_and_said(tmp_path
         trained = train_to_store(cfgs, tmp_path, max_batch=1)
     assert sorted(trained) == sorted(c.run_id for c in cfgs)
     assert not partial.exists() and StoreLayout(tmp_path).partials() == []
+
+
+def test_a_batch_another_live_worker_holds_is_left_to_it(tmp_path):
+    from circle_survival.sweep.claims import claimed
+
+    cfgs = batch()
+    init_store(tmp_path)
+    bid = batch_id_for([c.run_id for c in cfgs])
+    with claimed(tmp_path, bid, "another") as other:
+        assert other is None
+        assert train_batch(cfgs, tmp_path) is None  # held: nothing trained here
+        assert not (tmp_path / "batches" / bid).exists()
+    assert train_batch(cfgs, tmp_path) == [c.run_id for c in cfgs]  # released: trained
