@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from .._version import __version__
 from ..errors import StoreError
 from ..store import load
 from ..store.layout import StoreLayout, abandoned
+from .claims import Claim, live_claims
 from .lock import holder_alive, read_holder
 from .spec import SweepSpec
 
@@ -60,7 +61,8 @@ class SweepProgress:
 @dataclass(frozen=True)
 class StoreStatus:
     """What :func:`sweep_status` finds: runs per recorded sweep, partial batches (those of
-    live writers and stale ones), and the lock holder (None when free)."""
+    live writers and stale ones), the live claims (the batches workers train now, with their
+    holders and ages), and the lock holder (None when free)."""
 
     path: Path
     runs: int
@@ -68,6 +70,7 @@ class StoreStatus:
     partial_live: list[str]
     partial_stale: list[str]
     lock_holder: dict[str, Any] | None
+    claims: list[Claim] = field(default_factory=list)
 
 
 def sweep_status(store: str | Path) -> StoreStatus:
@@ -95,4 +98,4 @@ def sweep_status(store: str | Path) -> StoreStatus:
     holder = read_holder(store)
     if holder is not None and holder_alive(holder) is False:
         holder = None
-    return StoreStatus(store, len(done), progress, live, stale, holder)
+    return StoreStatus(store, len(done), progress, live, stale, holder, live_claims(store))
