@@ -191,7 +191,7 @@ def test_onehot_pair_sums_equal_index_add(one_thread):
 def test_checkpoint_keeps_the_flat_layout():
     """save_state's arrays are (M, P) rows in parameter order; loading them continues the run
     bit for bit, and parameters stay at aligned offsets with zero gaps."""
-    from circle_survival.training.trainer import SEGMENT_ALIGN
+    from circle_survival.training.flat_params import SEGMENT_ALIGN
 
     configs = [RunConfig(p=11, d=6, hidden=(7,), steps=20, embedding_seed=e) for e in range(3)]
     a = Trainer(configs)

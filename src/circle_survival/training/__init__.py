@@ -7,6 +7,7 @@
 - :mod:`.record_writer`  records copied from the device into a sink on one thread;
 - :mod:`.chunk_threads`  chunks of a CPU step on one thread per core;
 - :mod:`.cpu_memory`     glibc's allocator kept from handing activations back each step;
+- :mod:`.flat_params`    M models' parameters in one aligned storage, and host copies;
 - :mod:`.trainer`        :class:`Trainer` and :func:`train`, the step loop;
 - :mod:`.capacity`       how many models fit in a device's memory.
 

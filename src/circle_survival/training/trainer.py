@@ -16,7 +16,6 @@ the device between blocks.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
@@ -30,21 +29,12 @@ from ..errors import ConfigError
 from . import ensemble
 from .chunk_threads import ChunkThreads
 from .cpu_memory import keep_freed_memory
+from .flat_params import host_rows, module_layout, param_names, rows_into, stack_params
 from .initial_state import InitialState, initial_state
 from .record_plan import METRIC_NAMES, BatchResult, RecordPlan, array_shapes
 from .record_writer import RecordWriter
 
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
-#: each parameter's block in the flat storage starts at a multiple of this many elements
-SEGMENT_ALIGN = 8
-
-
-def param_names(cfg: RunConfig) -> list[str]:
-    """Names in ``nn.Module`` style: embedding, layers.{l}.weight, layers.{l}.bias."""
-    names = ["embedding"]
-    for layer in range(len(cfg.hidden) + 1):
-        names += [f"layers.{layer}.weight", f"layers.{layer}.bias"]
-    return names
 
 
 class MemorySink(dict):
@@ -97,11 +87,11 @@ class Trainer:
             ``torch.get_num_threads()`` when the batch has two or more chunks, else 1 (one
             chunk's ops then run on the intra-op threads).
 
-    The parameters live in one flat storage, parameter by parameter (each an (M, ...) block
-    starting at a multiple of :data:`SEGMENT_ALIGN` elements; the gaps are zeros that AdamW
-    keeps at zero), so that every chunk of models of every parameter is contiguous: the
-    backward pass writes the gradients straight into the gradient storage and a chunk's AdamW
-    update runs right after its backward pass, while its gradients are still in cache.
+    The parameters live in one flat storage (:mod:`.flat_params`: each parameter an (M, ...)
+    block at an aligned offset), so that every chunk of models of every parameter is
+    contiguous: the backward pass writes the gradients straight into the gradient storage and
+    a chunk's AdamW update runs right after its backward pass, while its gradients are still
+    in cache.
     """
 
     def __init__(self, configs: Sequence[RunConfig], chunk_size: int | None = None,
@@ -119,7 +109,7 @@ class Trainer:
         self.names = param_names(cfg)
         states = [initial_state(c) for c in configs]
         self.initial: list[InitialState] = states
-        self.params = self._stack_params(states)
+        self.storage, self.offsets, self.params = stack_params(states, self.dtype, self.device)
         dev, m = self.device, self.m
         train = torch.as_tensor(np.stack([s.train_idx for s in states]), device=dev)
         test = torch.as_tensor(np.stack([s.test_idx for s in states]), device=dev)
@@ -157,27 +147,6 @@ class Trainer:
         #: the chunk threads: entered by :meth:`run`; ``with trainer.threads:`` around direct
         #: :meth:`step` calls runs them on the threads too
         self.threads = ChunkThreads(chunk_threads)
-
-    def _stack_params(self, states: list[InitialState]) -> list[torch.Tensor]:
-        """Lay every parameter into one flat storage; return its (M, ...) views.
-
-        Order: embedding, then W_0, b_0, W_1, b_1, ... (W in (in, out) layout); parameter i
-        starts at ``self.offsets[i]``, a multiple of :data:`SEGMENT_ALIGN`.
-        """
-        per_model = [[s.embedding] + [t for w, b in zip(s.weights, s.biases, strict=True)
-                                      for t in (w.T, b)] for s in states]
-        shapes = [(self.m, *t.shape) for t in per_model[0]]
-        self.offsets, off = [], 0
-        for shape in shapes:
-            self.offsets.append(off)
-            off += ensemble.padded_width(math.prod(shape), SEGMENT_ALIGN)
-        self.storage = torch.zeros(off, dtype=self.dtype, device=self.device)
-        views = []
-        for i, (o, shape) in enumerate(zip(self.offsets, shapes, strict=True)):
-            view = self.storage[o:o + math.prod(shape)].view(shape)
-            view.copy_(torch.stack([ts[i] for ts in per_model]).to(self.device))
-            views.append(view)
-        return views
 
     @property
     def flat(self) -> torch.Tensor:
@@ -241,13 +210,7 @@ class Trainer:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every parameter in ``nn.Module`` layout with a leading model axis, as numpy."""
-        out = {}
-        for name, t in zip(self.names, self.params, strict=True):
-            a = t.detach()
-            if name.endswith(".weight"):
-                a = a.transpose(1, 2)
-            out[name] = a.cpu().numpy().copy()  # a copy, never a view of live state
-        return out
+        return module_layout(self.names, self.params)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def save_state(self) -> dict[str, np.ndarray]:
@@ -261,18 +224,11 @@ class Trainer:
     def _state_tensors(self, pinned: bool = False) -> dict[str, torch.Tensor]:
         """:meth:`save_state` as host tensors; with ``pinned`` on a GPU the copies are
         asynchronous (into fresh pinned memory): wait for the device before reading them."""
-        def host(parts: list[torch.Tensor]) -> torch.Tensor:
-            if not parts:
-                return torch.empty(self.m, 0, dtype=self.dtype)
-            dev = torch.cat([t.reshape(self.m, -1) for t in parts], dim=1)
-            if pinned and dev.is_cuda:
-                out = torch.empty(dev.shape, dtype=dev.dtype, pin_memory=True)
-                return out.copy_(dev, non_blocking=True)
-            return dev.cpu()
+        m, dtype = self.m, self.dtype
         return {
-            "flat": host(self.params),
-            "exp_avg": host(self.opt.exp_avg),
-            "exp_avg_sq": host(self.opt.exp_avg_sq),
+            "flat": host_rows(self.params, m, dtype, pinned),
+            "exp_avg": host_rows(self.opt.exp_avg, m, dtype, pinned),
+            "exp_avg_sq": host_rows(self.opt.exp_avg_sq, m, dtype, pinned),
             "step": torch.tensor([self.step_count], dtype=torch.int64),
         }
 
@@ -280,17 +236,9 @@ class Trainer:
         """Continue from :meth:`save_state`'s output (bit-identical to never stopping)."""
         if state["flat"].shape != (self.m, sum(t[0].numel() for t in self.params)):
             raise ValueError("checkpoint does not match this batch")
-
-        def split_into(parts: list[torch.Tensor], array: np.ndarray) -> None:
-            host = torch.as_tensor(array)
-            off = 0
-            for t in parts:
-                size = t[0].numel()
-                t.copy_(host[:, off:off + size].reshape(t.shape))
-                off += size
-        split_into(self.params, state["flat"])
-        split_into(self.opt.exp_avg, state["exp_avg"])
-        split_into(self.opt.exp_avg_sq, state["exp_avg_sq"])
+        rows_into(self.params, state["flat"])
+        rows_into(self.opt.exp_avg, state["exp_avg"])
+        rows_into(self.opt.exp_avg_sq, state["exp_avg_sq"])
         self.step_count = self.opt.t = int(state["step"][0])
         self.opt.step_t.fill_(self.step_count)
 
