@@ -1,4 +1,5 @@
-"""Survival statistics (analysis/survival.py) against a direct, slow computation."""
+"""Survival statistics (analysis/survival.py, analysis/survival_arrays.py) against a direct,
+slow computation."""
 
 import numpy as np
 import pandas as pd
@@ -8,11 +9,13 @@ from circle_survival import ConfigError, RunConfig, StoreError, load, train_to_s
 from circle_survival.analysis.survival import (
     analyze,
     circles_table,
-    early_gradients,
     frequency_table,
-    frequency_table_from_arrays,
     signal_survival_correlation,
     survival_rates,
+)
+from circle_survival.analysis.survival_arrays import (
+    early_gradients,
+    frequency_table_from_arrays,
     survived,
 )
 from circle_survival.store import init_store

@@ -39,7 +39,7 @@ def _open(store: Store | str | Path) -> Store:
 
 
 def _rule(rule: str, threshold: float) -> None:
-    from .analysis.survival import check_rule
+    from .analysis.survival_arrays import check_rule
 
     check_rule(rule, threshold)
 
@@ -67,7 +67,7 @@ def _check_ks(ks: Sequence[int] | None, p: int) -> list[int] | None:
 
 
 def _survivors(sig_final: np.ndarray, p: int, rule: str, threshold: float) -> list[int]:
-    from .analysis.survival import survived
+    from .analysis.survival_arrays import survived
     from .fourier import n_freq
 
     alive = survived(sig_final, p, rule, threshold)

@@ -1,22 +1,17 @@
-"""Survival statistics over many runs (experiments 1, 4 and 5 of the paper).
+"""Survival statistics over many runs (experiments 1, 4 and 5 of the paper), read from a store.
 
 Tables (tidy pandas DataFrames):
 
 - the frequency table, one row per (run, frequency k = 1 .. (p-1)//2): run_id, the group
-  columns, p, k, initial_signal (S_k at step 0), grad_1 .. grad_{s_max} (the step-s initial
-  gradient (S_k(s) - S_k(s-1)) / S_k(0)), final_signal (S_k at the last recorded step) and
-  survived;
+  columns, p, k, initial_signal, grad_1 .. grad_{s_max}, final_signal and survived (the
+  columns of :func:`.survival_arrays.frequency_columns`);
 - the survival rates, one row per (group, k): n_runs, n_survived, rate and the mean initial
   signal of the group's runs;
 - the circles table, one row per run: run_id, the three seeds, the group columns, p, d,
   n_circles, circles (list, strongest first), test_loss, test_acc.
 
-Survival rules (``rule``):
-
-- "2x-mean": the paper's rule (``fourier.survival``): threshold = 2 x the mean of S_k over all
-  k = 0 .. p-1 of the final signals; the circles are min(k, p-k) of the top 2n frequencies,
-  n = floor(#{k : S_k > threshold} / 2);
-- "absolute": final S_k > ``threshold`` (the paper's initial-gradient analysis uses 10).
+The survival rules (``rule``: "2x-mean", the paper's, or "absolute") and the tables of runs
+given as arrays are :mod:`.survival_arrays`'.
 
 Only the needed records are read from a store: the first rows of each run's signals (steps
 0 .. s_max) and its last row. Runs of different p or recording schedules may share a store; they
@@ -31,147 +26,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import fourier
 from ..errors import ConfigError
 from ..store import Store
 from ..training.record_plan import RecordPlan
-from .gradient import initial_gradients
+from .survival_arrays import (
+    check_rule,
+    circles_from_arrays,
+    frequency_columns,
+    frequency_table_from_arrays,
+)
 
-RULES = ("2x-mean", "absolute")
 SEED_COLUMNS = ("embedding_seed", "mlp_seed", "split_seed")
-
-
-def grad_columns(s_max: int) -> list[str]:
-    """["grad_1", ..., "grad_{s_max}"]."""
-    return [f"grad_{s}" for s in range(1, s_max + 1)]
-
-
-def frequency_columns(group_by: Sequence[str] = (), s_max: int = 4) -> list[str]:
-    """Columns of the frequency table, in order."""
-    groups = [g for g in group_by if g not in ("run_id", "p", "k")]
-    return ["run_id", *groups, "p", "k", "initial_signal", *grad_columns(s_max),
-            "final_signal", "survived"]
-
-
-def check_rule(rule: str, threshold: float | None = None) -> None:
-    """Raise ConfigError for an unknown rule or a non-finite absolute threshold."""
-    if rule not in RULES:
-        raise ConfigError(f"unknown survival rule {rule!r} (choose from {', '.join(RULES)})")
-    if rule == "absolute" and (threshold is None or not np.isfinite(threshold)):
-        raise ConfigError(f"the absolute rule needs a finite threshold, got {threshold!r}")
-
-
-def survived(final: np.ndarray, p: int, rule: str = "2x-mean",
-             threshold: float = 10.0) -> np.ndarray:
-    """Which frequencies survive: final signals (..., p//2 + 1) or (..., p) -> bool
-    (..., p//2 + 1) indexed by k (k = 0 and an even p's Nyquist k = p/2 are never survivors
-    under the absolute rule; see ``fourier.survival``)."""
-    check_rule(rule, threshold)
-    return fourier.survival(final, p, None if rule == "2x-mean" else float(threshold))
-
-
-# -- gradients ------------------------------------------------------------------------------
-def early_gradients(early: np.ndarray, early_steps: np.ndarray, s_max: int = 4) -> np.ndarray:
-    """Step-s initial gradients from the first records of each run.
-
-    Args:
-        early: (R, T0, K) signals at ``early_steps``; early_steps: (T0,), must contain 0.
-        s_max: gradients for s = 1 .. s_max.
-
-    Returns:
-        (R, s_max, K): entry [r, s-1, k] = (S_k(s) - S_k(s-1)) / S_k(0); NaN for an s whose
-        steps s-1 and s are not both recorded (e.g. ``signal_every`` > 1).
-    """
-    early = np.asarray(early, dtype=float)
-    steps = [int(s) for s in np.asarray(early_steps)]
-    if 0 not in steps:
-        raise ValueError("the early records must include step 0")
-    index = {s: i for i, s in enumerate(steps)}
-    if all(s in index for s in range(s_max + 1)):
-        return initial_gradients(early, np.asarray(steps), s_max)
-    out = np.full((early.shape[0], s_max, early.shape[2]), np.nan)
-    s0 = early[:, index[0]]
-    for s in range(1, s_max + 1):
-        if s in index and s - 1 in index:
-            out[:, s - 1] = (early[:, index[s]] - early[:, index[s - 1]]) / s0
-    return out
-
-
-# -- tables from arrays ---------------------------------------------------------------------
-def frequency_table_from_arrays(
-    early: np.ndarray,
-    early_steps: np.ndarray,
-    final: np.ndarray,
-    p: int,
-    *,
-    run_ids: Sequence[str] | None = None,
-    groups: pd.DataFrame | None = None,
-    rule: str = "2x-mean",
-    threshold: float = 10.0,
-    s_max: int = 4,
-) -> pd.DataFrame:
-    """The frequency table of R runs of one modulus from arrays.
-
-    Args:
-        early: (R, T0, K) signals at the first recorded steps (K = p//2 + 1 or p).
-        early_steps: (T0,) their steps (0 first).
-        final: (R, K) the final signals (they decide survival).
-        p: the modulus.
-        run_ids: (R,) names of the runs (default "0", "1", ...).
-        groups: optional DataFrame of R rows: group columns copied onto every row of a run.
-        rule, threshold: the survival rule (see the module docstring).
-        s_max: gradient columns grad_1 .. grad_{s_max}.
-
-    Returns:
-        One row per (run, k) for k = 1 .. (p-1)//2, runs in the given order, k ascending;
-        columns as :func:`frequency_columns`.
-    """
-    check_rule(rule, threshold)
-    early = fourier.half_signal(np.asarray(early, dtype=float), p)
-    final = fourier.half_signal(np.asarray(final, dtype=float), p)
-    n_runs = early.shape[0]
-    if final.shape[0] != n_runs:
-        raise ValueError(f"early has {n_runs} runs but final has {final.shape[0]}")
-    ks = np.arange(1, fourier.n_freq(p) + 1)
-    grads = early_gradients(early, early_steps, s_max)
-    alive = survived(final, p, rule, threshold)
-    ids = [str(i) for i in range(n_runs)] if run_ids is None else list(run_ids)
-    table: dict[str, np.ndarray | list] = {"run_id": np.repeat(np.asarray(ids, dtype=object),
-                                                               len(ks))}
-    group_names: list[str] = []
-    if groups is not None:
-        for col in groups.columns:
-            if col in ("run_id", "p", "k"):
-                continue
-            group_names.append(col)
-            table[col] = np.repeat(groups[col].to_numpy(dtype=object), len(ks))
-    table["p"] = np.full(n_runs * len(ks), p)
-    table["k"] = np.tile(ks, n_runs)
-    table["initial_signal"] = early[:, 0, ks].ravel()
-    for s, col in enumerate(grad_columns(s_max), start=1):
-        table[col] = grads[:, s - 1, ks].ravel()
-    table["final_signal"] = final[:, ks].ravel()
-    table["survived"] = alive[:, ks].ravel()
-    df = pd.DataFrame(table)
-    for col in group_names:  # restore numeric dtypes lost to the object arrays
-        df[col] = df[col].infer_objects()
-    return df
-
-
-def circles_from_arrays(final: np.ndarray, p: int, rule: str = "2x-mean",
-                        threshold: float = 10.0) -> tuple[np.ndarray, list[list[int]]]:
-    """Circles of each run from its final signals (R, K): (n_circles (R,), circles).
-
-    "2x-mean": ``fourier.n_circles`` and ``fourier.circles`` (the paper's rule, unchanged);
-    "absolute": the k in 1 .. (p-1)//2 with S_k > threshold, strongest first.
-    """
-    check_rule(rule, threshold)
-    final = np.atleast_2d(np.asarray(final, dtype=float))
-    if rule == "2x-mean":
-        circ = fourier.circles(final, p)
-        return np.asarray(fourier.n_circles(final, p), dtype=np.int64), circ
-    circ = fourier.circles_above(final, p, float(threshold))
-    return np.array([len(c) for c in circ], dtype=np.int64), circ
 
 
 # -- reading a store ------------------------------------------------------------------------
