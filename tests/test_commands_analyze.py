@@ -5,7 +5,7 @@ import pytest
 from cli_runner import run_cli
 
 from circle_survival import RunConfig, load, train_to_store
-from circle_survival.commands.analyze import KINDS, RUN_KINDS
+from circle_survival.commands.plot import KINDS, RUN_KINDS
 from circle_survival.store import init_store
 
 TINY = dict(p=11, d=8, hidden=(16,), steps=30, lr=0.1, device="cpu", embedding_steps=(15,))

@@ -12,7 +12,7 @@ from circle_survival import RunConfig, load, train_to_store
 from circle_survival.analysis.gradient import gradient_ttest, svm_authors
 from circle_survival.analysis.ode import analyse_ode
 from circle_survival.analysis.survival import frequency_table
-from circle_survival.commands.dynamics import num
+from circle_survival.commands.common import num
 from circle_survival.store import init_store
 
 TINY = dict(p=11, hidden=(16,), steps=60, lr=0.1, device="cpu")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 import warnings
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -49,17 +48,6 @@ def _root(
 
 
 register_commands(app)
-
-
-@app.command("verify")
-def verify_command(store: Annotated[Path, typer.Argument(help="A store directory.")]) -> None:
-    """Check every batch of a store (tables, checksums, arrays, weights); name each damaged
-    one (exit 2 if any)."""
-    from .store import load
-
-    s = load(store, verify=True)
-    typer.echo(f"{store}: {len(s.runs)} runs in {s.runs['batch_id'].nunique() if len(s) else 0}"
-               " batches, all intact")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

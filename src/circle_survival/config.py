@@ -45,6 +45,24 @@ MAX_RUNS = 1_000_000
 MAX_RECORD_ROWS = 2_000_000
 
 
+def _field(default: Any, text: str, choices: tuple[str, ...] = ()) -> Any:
+    """A RunConfig field: its default, and its help (one line, written here once) and accepted
+    values in its metadata, where the ``train`` command reads them (:func:`field_help`)."""
+    return field(default=default, metadata={"help": text, "choices": choices})
+
+
+def field_help(f: dataclasses.Field) -> str:
+    """The help text of a RunConfig field: "Modulus (>= 3).", or with its accepted values,
+    "Activation: silu, relu, gelu or tanh."."""
+    text, choices = f.metadata["help"], f.metadata.get("choices", ())
+    return f"{text}: {one_of(choices)}." if choices else text
+
+
+def one_of(values: tuple[str, ...] | list[str]) -> str:
+    """'a, b or c'."""
+    return ", ".join(values[:-1]) + f" or {values[-1]}" if len(values) > 1 else "".join(values)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that determines one training run.
@@ -87,32 +105,35 @@ class RunConfig:
         The initial and final embeddings and final parameters are always stored.
     """
 
-    p: int = 59
-    d: int = 128
-    hidden: tuple[int, ...] = (100, 100)
-    activation: str = "silu"
-    train_fraction: float = 0.8
-    lr: float = 0.01
-    weight_decay: float = 0.5
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    steps: int = 30_000
-    dtype: str = "float64"
-    device: str = "auto"
-    embedding_seed: int = 0
-    mlp_seed: int = 0
-    split_seed: int = 0
-    init_scheme: str = "reference"
-    freeze_embedding: bool = False
-    freeze_mlp: bool = False
-    intervention: Mapping[str, Any] = field(default_factory=dict)
-    signal_every: int = 1
-    signal_dense_until: int = 0
-    metrics_every: int = 10
-    embedding_every: int = 0
-    embedding_steps: tuple[int, ...] = ()
-    snapshot_every: int = 0
-    snapshot_steps: tuple[int, ...] = ()
+    p: int = _field(59, "Modulus (>= 3).")
+    d: int = _field(128, "Embedding width.")
+    hidden: tuple[int, ...] = _field((100, 100), "Hidden widths, e.g. 100,100.")
+    activation: str = _field("silu", "Activation", ACTIVATIONS)
+    train_fraction: float = _field(0.8, "Fraction of pairs trained on.")
+    lr: float = _field(0.01, "AdamW learning rate.")
+    weight_decay: float = _field(0.5, "AdamW weight decay.")
+    betas: tuple[float, float] = _field((0.9, 0.999), "AdamW betas, e.g. 0.9,0.999.")
+    eps: float = _field(1e-8, "AdamW epsilon.")
+    steps: int = _field(30_000, "Optimiser steps.")
+    dtype: str = _field("float64", "Floating-point type", DTYPES)
+    device: str = _field("auto", "Device to train on", DEVICES)
+    embedding_seed: int = _field(0, "Seed of the embedding.")
+    mlp_seed: int = _field(0, "Seed of the MLP.")
+    split_seed: int = _field(0, "Seed of the train/test split.")
+    init_scheme: str = _field("reference", "How the initial state is drawn", INIT_SCHEMES)
+    freeze_embedding: bool = _field(False, "Keep the embedding fixed.")
+    freeze_mlp: bool = _field(False, "Keep the MLP fixed.")
+    intervention: Mapping[str, Any] = field(
+        default_factory=dict, metadata={"help": "An edit of the initial embedding in Fourier "
+                                                "space (a table with a kind key; none: {})."})
+    signal_every: int = _field(1, "Record signals every N steps.")
+    signal_dense_until: int = _field(0, "Also record signals at every step up to this one "
+                                        "(0: off).")
+    metrics_every: int = _field(10, "Record losses every N steps.")
+    embedding_every: int = _field(0, "Store embeddings every N steps (0: off).")
+    embedding_steps: tuple[int, ...] = _field((), "Store embeddings at these steps.")
+    snapshot_every: int = _field(0, "Store all parameters every N steps (0: off).")
+    snapshot_steps: tuple[int, ...] = _field((), "Store all parameters at these steps.")
 
     def __post_init__(self) -> None:
         _coerce_sequences(self)

@@ -1,4 +1,5 @@
-"""``circle-survival explore``: one self-contained interactive HTML page of a store."""
+"""``circle-survival explore``: one self-contained interactive HTML page of a store, written as
+``explore.html`` into ``-o/--out DIR``."""
 
 from __future__ import annotations
 
@@ -8,17 +9,11 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-
-Opt = typer.Option
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``explore`` to the CLI."""
-    app.command("explore")(explore_command)
+from .common import Opt, StoreArg, check_out_dir, open_store
 
 
 def explore_command(
-    store: Annotated[Path, typer.Argument(help="A store directory.")],
+    store: StoreArg,
     run: Annotated[str | None, Opt(help="Run shown first (default: the first by seeds).")
                    ] = None,
     out: Annotated[Path, Opt("--out", "-o", help="Directory to write explore.html into.")
@@ -32,13 +27,11 @@ def explore_command(
     embeddings on frequency and PCA planes over the stored steps, losses, collaboration
     losses, and survival across the runs."""
     from ..report.explorer import write_explorer
-    from ..store import load
 
     if max_embedding_runs < 0:
         raise ConfigError(f"max-embedding-runs must be >= 0, got {max_embedding_runs}")
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; name a directory to write explore.html into")
-    s = load(store)
+    check_out_dir(out, "explore.html")
+    s = open_store(store)
     path = write_explorer(s, out / "explore.html", run, max_embedding_runs=max_embedding_runs,
                           collaboration=collaboration)
     typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, {len(s)} runs)")

@@ -1,4 +1,7 @@
-"""``circle-survival reproduce`` (train and analyse a paper experiment) and ``report``."""
+"""``circle-survival reproduce``: train what one of the paper's experiments needs, analyse it,
+and write its figures and numbers into ``-o/--out DIR`` (default ``STORE/results/NAME-SCALE``,
+where ``report`` finds them); ``--list`` lists the presets, ``--dry-run`` says what would
+train."""
 
 from __future__ import annotations
 
@@ -8,9 +11,16 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from .sweep import busy, human_seconds
-
-Opt = typer.Option
+from .common import (
+    Arg,
+    MaxBatchOpt,
+    Opt,
+    QuietOpt,
+    busy,
+    check_device,
+    device_help,
+    human_seconds,
+)
 
 
 def list_experiments(dtype: str, device: str, refresh: bool) -> None:
@@ -20,8 +30,7 @@ def list_experiments(dtype: str, device: str, refresh: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..experiments import SCALES, all_experiments
-    from ..experiments.base import SECONDS_PER_MODEL_STEP
+    from ..experiments import SCALES, SECONDS_PER_MODEL_STEP, all_experiments
     from ..sweep.costs import estimate_seconds
 
     table = Table(box=None, pad_edge=False, header_style="bold")
@@ -75,92 +84,72 @@ def dry_run(exp, scale: str, store: Path, max_batch: int | None) -> None:
         typer.echo(f"  departs from the paper: {dev}")
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def reproduce(
-        name: Annotated[str | None, typer.Argument(metavar="NAME",
-                help="Experiment preset (see --list).")
-                        ] = None,
-        store: Annotated[Path | None, typer.Argument(metavar="STORE",
-            help="Store to train into (one store can hold every preset).")] = None,
-        scale: Annotated[str, Opt(help="smoke (minutes on a CPU) or paper.")] = "smoke",
-        out: Annotated[Path | None, Opt("--out", "-o", help="Directory of the figures and "
-                                        "numbers [STORE/results/NAME-SCALE].")] = None,
-        device: Annotated[str, Opt(help="cpu, cuda, cuda:N or auto.")] = "auto",
-        dtype: Annotated[str | None, Opt(help="float64 or float32 (a departure from the paper; "
-                                              "listed on its figures) [the preset's].")] = None,
-        executor: Annotated[str, Opt(help="local or ray.")] = "local",
-        workers: Annotated[int, Opt(help="Local worker processes.")] = 1,
-        address: Annotated[str | None, Opt(help="Ray cluster address.")] = None,
-        max_batch: Annotated[int | None, Opt(help="Models per batch (default: from memory).")
-                             ] = None,
-        dry_run_: Annotated[bool, Opt("--dry-run", help="Say what would train (runs, "
-                                      "model-steps, estimated time); train nothing.")] = False,
-        list_: Annotated[bool, Opt("--list", help="List presets with run counts, model-steps "
-                                                  "and training times at each scale.")] = False,
-        recalibrate: Annotated[bool, Opt("--recalibrate", help="Measure this machine's "
-                                         "training cost again (--list, --dry-run).")] = False,
-        pdf: Annotated[bool, Opt("--pdf", help="Also write each figure as PDF.")] = False,
-        quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
-    ) -> None:
-        """Reproduce one of the paper's experiments: train what is missing, analyse, write
-        figures and a JSON file of the numbers behind them."""
-        from ..config import resolve_device
-        from ..experiments import get, write_result
-        from ..experiments.base import train
-        from ..report.wording import runs_text, verdict_text
-        from ..store import load
-        from ..store.layout import StoreLayout
+def reproduce_command(
+    name: Annotated[str | None, Arg(metavar="NAME", help="Experiment preset (see --list).")
+                    ] = None,
+    store: Annotated[Path | None, Arg(metavar="STORE",
+        help="Store to train into (one store can hold every preset).")] = None,
+    scale: Annotated[str, Opt(help="smoke (minutes on a CPU) or paper.")] = "smoke",
+    out: Annotated[Path | None, Opt("--out", "-o", help="Directory of the figures and "
+                                    "numbers [STORE/results/NAME-SCALE].")] = None,
+    device: Annotated[str, Opt(help=device_help())] = "auto",
+    dtype: Annotated[str | None, Opt(help="float64 or float32 (a departure from the paper; "
+                                          "listed on its figures) [the preset's].")] = None,
+    executor: Annotated[str, Opt(help="local or ray.")] = "local",
+    workers: Annotated[int, Opt(help="Local worker processes.")] = 1,
+    address: Annotated[str | None, Opt(help="Ray cluster address.")] = None,
+    max_batch: MaxBatchOpt = None,
+    dry_run_: Annotated[bool, Opt("--dry-run", help="Say what would train (runs, "
+                                  "model-steps, estimated time); train nothing.")] = False,
+    list_: Annotated[bool, Opt("--list", help="List presets with run counts, model-steps "
+                                              "and training times at each scale.")] = False,
+    recalibrate: Annotated[bool, Opt("--recalibrate", help="Measure this machine's "
+                                     "training cost again (--list, --dry-run).")] = False,
+    pdf: Annotated[bool, Opt("--pdf", help="Also write each figure as PDF.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Reproduce one of the paper's experiments: train what is missing, analyse, write
+    figures and a JSON file of the numbers behind them."""
+    from ..experiments import get, train, write_result
+    from ..report.wording import runs_text, verdict_text
+    from ..store import load
+    from ..store.layout import StoreLayout
 
-        resolve_device(device)
-        if dtype is not None:
-            from ..config import DTYPES
+    check_device(device)
+    if dtype is not None:
+        from ..config import DTYPES
 
-            if dtype not in DTYPES:
-                raise ConfigError(f"--dtype: expected one of {', '.join(DTYPES)}, got {dtype!r}")
-        if list_:
-            list_experiments(dtype or "float64", device, recalibrate)
-            return
-        if name is None:
-            raise ConfigError("name an experiment (see 'circle-survival reproduce --list')")
-        exp = get(name)
-        exp.check_scale(scale)
-        if store is None:
-            raise ConfigError(f"name a store: circle-survival reproduce {name} STORE")
-        exp = with_fields(exp, dtype, device)
-        if dry_run_:
-            if recalibrate:
-                from ..sweep.costs import seconds_per_flop
+        if dtype not in DTYPES:
+            raise ConfigError(f"--dtype: expected one of {', '.join(DTYPES)}, got {dtype!r}")
+    if list_:
+        list_experiments(dtype or "float64", device, recalibrate)
+        return
+    if name is None:
+        raise ConfigError("name an experiment (see 'circle-survival reproduce --list')")
+    exp = get(name)
+    exp.check_scale(scale)
+    if store is None:
+        raise ConfigError(f"name a store: circle-survival reproduce {name} STORE")
+    exp = with_fields(exp, dtype, device)
+    if dry_run_:
+        if recalibrate:
+            from ..sweep.costs import seconds_per_flop
 
-                seconds_per_flop(dtype or "float64", device, refresh=True)
-            dry_run(exp, scale, store, max_batch)
-            return
-        train(exp, scale, store, executor=executor, workers=workers, address=address,
-              max_batch=max_batch, progress=not quiet)
-        analysed = load(store)
-        with busy(f"analysing {exp.name} ({scale} scale)", quiet):
-            result = exp.analyze(analysed, scale)
-        target = out or StoreLayout(store).result_dir(exp.name, scale)
-        ids = [r for spec in exp.specs_after(scale, analysed) for r in spec.run_ids()]
-        path = write_result(result, target,
-                            runs=analysed.runs.loc[analysed.runs.index.intersection(ids)],
-                            formats=("png", "svg", "pdf") if pdf else ("png", "svg"))
-        typer.echo(f"{exp.number}. {exp.title} ({scale} scale, {runs_text(result.n_runs)})")
-        for c in result.claims:
-            typer.echo(f"  [{verdict_text(c.holds)}] paper: {c.paper}\n"
-                       f"      criterion: {c.criterion}\n      here: {c.observed}")
-        typer.echo(f"figures and numbers: {path.parent}")
-
-    @app.command()
-    def report(
-        stores: Annotated[list[Path], typer.Argument(metavar="STORE...",
-                help="Stores (or result directories).")],
-        out: Annotated[Path, Opt("--out", "-o", help="Directory to write report.html and "
-                                                     "report.md into.")] = Path("."),
-    ) -> None:
-        """Write one self-contained HTML page of every reproduced experiment in the stores
-        (OUT/report.html), and a Markdown summary beside it (OUT/report.md)."""
-        from ..report.page import write_report
-
-        html_path, md_path = write_report(stores, Path(out) / "report.html")
-        typer.echo(f"wrote {html_path} and {md_path}")
+            seconds_per_flop(dtype or "float64", device, refresh=True)
+        dry_run(exp, scale, store, max_batch)
+        return
+    train(exp, scale, store, executor=executor, workers=workers, address=address,
+          max_batch=max_batch, progress=not quiet)
+    analysed = load(store)
+    with busy(f"analysing {exp.name} ({scale} scale)", quiet):
+        result = exp.analyze(analysed, scale)
+    target = out or StoreLayout(store).result_dir(exp.name, scale)
+    ids = [r for spec in exp.specs_after(scale, analysed) for r in spec.run_ids()]
+    path = write_result(result, target,
+                        runs=analysed.runs.loc[analysed.runs.index.intersection(ids)],
+                        formats=("png", "svg", "pdf") if pdf else ("png", "svg"))
+    typer.echo(f"{exp.number}. {exp.title} ({scale} scale, {runs_text(result.n_runs)})")
+    for c in result.claims:
+        typer.echo(f"  [{verdict_text(c.holds)}] paper: {c.paper}\n"
+                   f"      criterion: {c.criterion}\n      here: {c.observed}")
+    typer.echo(f"figures and numbers: {path.parent}")

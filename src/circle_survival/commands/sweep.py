@@ -8,52 +8,16 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..errors import ConfigError
+from .common import Arg, MaxBatchOpt, Opt, QuietOpt, StoreArg, human_bytes, human_seconds
 
-Opt = typer.Option
-Arg = typer.Argument
-
-
-def human_seconds(s: float) -> str:
-    """3.2 s, 4.5 min, 2.1 h, 3.0 days."""
-    if s < 90:
-        return f"{s:.1f} s"
-    if s < 5400:
-        return f"{s / 60:.1f} min"
-    if s < 2 * 86400:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} days"
-
-
-def human_bytes(n: float) -> str:
-    """1.2 kB, 3.4 MB, 5.6 GB (powers of 1000)."""
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} PB"  # pragma: no cover
-
-
-@contextlib.contextmanager
-def busy(text: str, quiet: bool = False) -> Iterator[None]:
-    """A spinner with ``text`` and the elapsed time on stderr while a long phase runs (none
-    when ``quiet`` or when stderr is not a terminal)."""
-    import sys
-
-    if quiet or not sys.stderr.isatty():
-        yield
-        return
-    from rich.console import Console
-
-    with Console(stderr=True).status(text):
-        yield
+app = typer.Typer(no_args_is_help=True, help="Grids of runs: plan, run (resumable; local or "
+                  "Ray), status.")
 
 
 def shape_label(cfg, varying: list[str]) -> str:
@@ -73,10 +37,10 @@ def varying_fields(batches) -> list[str]:
             and any(d[k] != dicts[0][k] for d in dicts[1:])]
 
 
+@app.command("plan")
 def plan(
     spec: Annotated[Path, Arg(metavar="SPEC", help="Sweep spec (TOML).")],
-    max_batch: Annotated[int | None, Opt(help="Models per batch (default: from memory).")
-                         ] = None,
+    max_batch: MaxBatchOpt = None,
 ) -> None:
     """Show what a sweep would do: runs, batches, estimated time and disk. Trains nothing."""
     from ..sweep import SweepSpec, batch_all, estimate_disk, estimate_time
@@ -105,6 +69,7 @@ def plan(
     typer.echo(f"estimated disk: {human_bytes(sum(disk.values()))} ({parts}; uncompressed)")
 
 
+@app.command("run")
 def run(
     spec: Annotated[Path, Arg(metavar="SPEC", help="Sweep spec (TOML).")],
     store: Annotated[Path, Arg(metavar="STORE",
@@ -114,12 +79,11 @@ def run(
     workers: Annotated[int, Opt(help="Local worker processes (local executor).")] = 1,
     address: Annotated[str | None, Opt(help="Ray cluster address (default: start a local "
                                             "Ray).")] = None,
-    max_batch: Annotated[int | None, Opt(help="Models per batch (default: from memory).")
-                         ] = None,
+    max_batch: MaxBatchOpt = None,
     ray_cpus: Annotated[float, Opt(help="CPUs per Ray task.")] = 1.0,
     ray_gpus: Annotated[float | None, Opt(help="GPUs per Ray task for cuda runs (default 1; "
                                                "a fraction shares a GPU).")] = None,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Train every run of a sweep not yet complete in the store (resumable)."""
     from ..sweep import SweepSpec, run_sweep
@@ -140,7 +104,8 @@ def run(
                    f"in {store}")
 
 
-def status(store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")]) -> None:
+@app.command("status")
+def status(store: StoreArg) -> None:
     """Progress of the sweeps recorded in a store, partial batches and the lock holder."""
     from ..sweep import describe_holder, sweep_status
 
@@ -156,13 +121,3 @@ def status(store: Annotated[Path, Arg(metavar="STORE", help="A store directory."
                f"({len(st.partial_live)} being written, {len(st.partial_stale)} left by dead "
                "processes; the next run resumes or removes them)")
     typer.echo("running: " + (describe_holder(st.lock_holder) if st.lock_holder else "no"))
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``sweep`` group (plan, run, status) to the CLI."""
-    sweep_app = typer.Typer(no_args_is_help=True, help="Grids of runs: plan, run (resumable; "
-                            "local or Ray), status.")
-    sweep_app.command("plan")(plan)
-    sweep_app.command("run")(run)
-    sweep_app.command("status")(status)
-    app.add_typer(sweep_app, name="sweep")

@@ -1,42 +1,80 @@
-"""``circle-survival train`` (runs from config fields and seed lists) and ``show``.
+"""``circle-survival train``: runs from config fields and seed lists, then their circles.
 
 ``train`` is a one-spec sweep: its runs go through the same lock, record, resume and executors
-as ``sweep run`` (:func:`circle_survival.sweep.run_sweep`). Runs already complete in the store
-are skipped; a store holding runs of another config (beyond the seeds) is refused.
+as ``sweep run`` (:func:`circle_survival.sweep.run_sweep`), which reads the store once. Runs
+already complete in the store are skipped; a store holding runs of another config (beyond the
+seeds) is refused.
+
+Its config options are made from the fields of :class:`~circle_survival.config.RunConfig`
+(:func:`config_options`): each option's name, type, help and default come from the field, so
+they are written once, in ``config.py``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import typing
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from ..config import SEED_FIELDS, RunConfig, field_help
 from ..errors import ConfigError
+from .common import Arg, MaxBatchOpt, Opt, QuietOpt, device_help, parse_list, print_runs
 
-Opt, Arg = typer.Option, typer.Argument
 SEED_KEYS = ("embedding_seeds", "mlp_seeds", "split_seeds")
+#: RunConfig fields without an option: the seeds come from the seed lists (--seeds,
+#: --embedding-seeds, ...), eps and an intervention from a TOML file (--config).
+NOT_OPTIONS = (*SEED_FIELDS, "eps", "intervention")
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``train`` and ``show`` to the CLI."""
-    app.command("train")(train_command)
-    app.command("show")(show_command)
+def option_fields() -> list[dataclasses.Field]:
+    """The RunConfig fields offered as options, in the dataclass's order."""
+    return [f for f in dataclasses.fields(RunConfig) if f.name not in NOT_OPTIONS]
 
 
-def parse_list(text: str | None, name: str, kind: type = int, *, allow_empty: bool = True
-               ) -> tuple | None:
-    """'100,100' -> (100, 100) (``kind`` float: numbers); None stays None; a bad value (or no
-    value, unless ``allow_empty``) raises ConfigError naming the option."""
-    if text is None:
-        return None
-    try:
-        out = tuple(kind(x) for x in text.replace(" ", "").split(",") if x)
-    except ValueError:
-        what = "integers" if kind is int else "numbers"
-        raise ConfigError(f"{name}: expected comma-separated {what}, got {text!r}") from None
-    if not out and not allow_empty:
-        raise ConfigError(f"{name}: no values in {text!r}")
+def list_kind(f: dataclasses.Field) -> type | None:
+    """The element type of a tuple-valued field (int for ``hidden``), else None."""
+    hint = typing.get_type_hints(RunConfig)[f.name]
+    return typing.get_args(hint)[0] if typing.get_origin(hint) is tuple else None
+
+
+def default_text(value: Any) -> str:
+    """A field's default as its help shows it: 59, 100,100, off, none."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "none"
+    return str(value)
+
+
+def config_options() -> list[inspect.Parameter]:
+    """One ``--name`` option per field of :func:`option_fields`: its type (comma-separated
+    text for a list), its help and its default from the dataclass; each defaults to None
+    (not given), so a TOML file's value or the field's default stands."""
+    params = []
+    for f in option_fields():
+        hint = typing.get_type_hints(RunConfig)[f.name]
+        kind = str if list_kind(f) is not None else hint
+        text = device_help(f.metadata["help"]) if f.name == "device" else field_help(f)
+        params.append(inspect.Parameter(
+            f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+            annotation=Annotated[kind | None, Opt(help=f"{text} [{default_text(f.default)}]")]))
+    return params
+
+
+def given_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """The config fields given as options (lists parsed from 'a,b'; a bad one raises
+    ConfigError naming the field)."""
+    out = {}
+    for f in option_fields():
+        value = options.get(f.name)
+        if value is not None and list_kind(f) is not None:
+            value = parse_list(value, f.name, list_kind(f))
+        if value is not None:
+            out[f.name] = value
     return out
 
 
@@ -48,7 +86,7 @@ def train_spec(fields: dict, seeds: dict[str, str | None], grid: bool):
     import hashlib
     import json
 
-    from ..config import RunConfig, require_type
+    from ..config import require_type
     from ..plain import plain
     from ..sweep import SweepSpec
 
@@ -75,33 +113,6 @@ def train_command(
             help="Store directory to train into (created if needed).")],
     config: Annotated[Path | None, Opt(help="TOML file of config fields (options override "
                                             "it).")] = None,
-    p: Annotated[int | None, Opt(help="Modulus (>= 3). [59]")] = None,
-    d: Annotated[int | None, Opt(help="Embedding width. [128]")] = None,
-    hidden: Annotated[str | None, Opt(help="Hidden widths, e.g. 100,100. [100,100]")] = None,
-    activation: Annotated[str | None, Opt(help="silu, relu, gelu or tanh. [silu]")] = None,
-    lr: Annotated[float | None, Opt(help="AdamW learning rate. [0.01]")] = None,
-    weight_decay: Annotated[float | None, Opt(help="AdamW weight decay. [0.5]")] = None,
-    betas: Annotated[str | None, Opt(help="AdamW betas, e.g. 0.9,0.999.")] = None,
-    steps: Annotated[int | None, Opt(help="Optimiser steps. [30000]")] = None,
-    train_fraction: Annotated[float | None, Opt(help="Fraction of pairs trained on. [0.8]")
-                              ] = None,
-    dtype: Annotated[str | None, Opt(help="float64 or float32. [float64]")] = None,
-    device: Annotated[str | None, Opt(help="cpu, cuda or auto. [auto]")] = None,
-    init_scheme: Annotated[str | None, Opt(help="reference, reference_fresh_embedding or "
-                                                "independent. [reference]")] = None,
-    freeze_embedding: Annotated[bool | None, Opt(help="Keep the embedding fixed.")] = None,
-    freeze_mlp: Annotated[bool | None, Opt(help="Keep the MLP fixed.")] = None,
-    signal_every: Annotated[int | None, Opt(help="Record signals every N steps. [1]")] = None,
-    signal_dense_until: Annotated[int | None, Opt(help="Also record signals at every step up "
-                                                       "to this one (0: off). [0]")] = None,
-    metrics_every: Annotated[int | None, Opt(help="Record losses every N steps. [10]")] = None,
-    embedding_every: Annotated[int | None, Opt(help="Store embeddings every N steps (0: off)."
-                                               )] = None,
-    embedding_steps: Annotated[str | None, Opt(help="Store embeddings at these steps.")] = None,
-    snapshot_every: Annotated[int | None, Opt(help="Store all parameters every N steps (0: off)."
-                                              )] = None,
-    snapshot_steps: Annotated[str | None, Opt(help="Store all parameters at these steps.")
-                              ] = None,
     record: Annotated[str | None, Opt(help="Recording preset: explore (embeddings on ~60 "
                                            "log-spaced steps; options override it).")] = None,
     seeds: Annotated[str | None, Opt(help="Seeds for all three sources, e.g. 0:8.")] = None,
@@ -110,113 +121,45 @@ def train_command(
     split_seeds: Annotated[str | None, Opt(help="Split seeds.")] = None,
     grid: Annotated[bool, Opt("--grid", help="Every combination of the seed lists (default: "
                                              "zip).")] = False,
-    max_batch: Annotated[int | None, Opt(help="Models per batch (default: from memory).")
-                         ] = None,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
+    max_batch: MaxBatchOpt = None,
+    quiet: QuietOpt = False,
+    **options: Any,
 ) -> None:
     """Train runs (one per seed combination) into a store, then print their circles.
 
     Runs already complete in the store are skipped.
     """
     from ..config import load_toml
-    from ..store import check_same_base, is_store, load
     from ..sweep import run_sweep
 
     fields = load_toml(config) if config is not None else {}
     if not isinstance(fields, dict):
         raise ConfigError(f"{config}: expected a table of config fields")
-    cli_values = {
-        "p": p, "d": d, "hidden": parse_list(hidden, "hidden"), "activation": activation,
-        "lr": lr, "weight_decay": weight_decay, "betas": parse_list(betas, "betas", float),
-        "steps": steps, "train_fraction": train_fraction, "dtype": dtype, "device": device,
-        "init_scheme": init_scheme, "freeze_embedding": freeze_embedding,
-        "freeze_mlp": freeze_mlp, "signal_every": signal_every,
-        "signal_dense_until": signal_dense_until, "metrics_every": metrics_every,
-        "embedding_every": embedding_every,
-        "embedding_steps": parse_list(embedding_steps, "embedding_steps"),
-        "snapshot_every": snapshot_every,
-        "snapshot_steps": parse_list(snapshot_steps, "snapshot_steps"),
-    }
+    given = given_fields(options)
     if record is not None:
-        from ..config import RunConfig
         from ..training.record_plan import recording_preset
 
-        fields.update(recording_preset(record, steps or fields.get("steps", RunConfig().steps)))
-    fields.update({k: v for k, v in cli_values.items() if v is not None})
+        steps = given.get("steps") or fields.get("steps", RunConfig().steps)
+        fields.update(recording_preset(record, steps))
+    fields.update(given)
     spec = train_spec(fields, {"seeds": seeds, "embedding_seeds": embedding_seeds,
                                "mlp_seeds": mlp_seeds, "split_seeds": split_seeds}, grid)
-    configs = spec.configs()
-    done: set[str] = set()
-    if is_store(store):
-        before = load(store)
-        check_same_base(before, configs[0])
-        done = set(before.runs.index) & set(spec.run_ids())
-    if done:
-        typer.echo(f"{len(done)} of {len(configs)} runs already in {store}; "
-                   f"training {len(configs) - len(done)}", err=True)
-    run_sweep(spec, store, max_batch=max_batch, progress=not quiet, completed=done,
-              same_base=True)
-    runs = load(store).runs
-    print_runs(runs[runs.run_id.isin(spec.run_ids())])
+
+    def announce(total: int, already: int) -> None:
+        if already:
+            typer.echo(f"{already} of {total} runs already in {store}; training "
+                       f"{total - already}", err=True)
+
+    report = run_sweep(spec, store, max_batch=max_batch, progress=not quiet, same_base=True,
+                       on_start=announce)
+    print_runs(report.runs())
 
 
-#: show's output formats
-FORMATS = ("table", "csv", "json")
-#: the columns of the run listing: (column, header)
-RUN_COLUMNS = (("run_id", "run_id"), ("embedding_seed", "emb"), ("mlp_seed", "mlp"),
-               ("split_seed", "split"), ("test_loss", "test_loss"), ("test_acc", "test_acc"),
-               ("n_circles", "n"), ("circles", "circles"))
+def _signature() -> inspect.Signature:
+    """train_command's parameters with :func:`config_options` in place of ``**options``,
+    after ``--config`` (Typer reads the command's options from its signature)."""
+    own = list(inspect.signature(train_command, eval_str=True).parameters.values())[:-1]
+    return inspect.Signature([*own[:2], *config_options(), *own[2:]])
 
 
-def run_listing(runs):
-    """The run listing as a DataFrame: :data:`RUN_COLUMNS`, circles as lists of ints."""
-    out = runs[[c for c, _ in RUN_COLUMNS]].reset_index(drop=True).copy()
-    out["circles"] = [[int(c) for c in cs] for cs in out["circles"]]
-    out["n_circles"] = out["n_circles"].astype(int)
-    return out
-
-
-def print_runs(runs, fmt: str = "table") -> None:
-    """The runs' ids, seeds, final test loss and accuracy and circles: a table (rich), CSV
-    (circles space-separated) or JSON (a list of records)."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    listing = run_listing(runs)
-    if fmt == "csv":
-        csv = listing.assign(circles=[" ".join(map(str, c)) for c in listing["circles"]])
-        typer.echo(csv.to_csv(index=False), nl=False)
-        return
-    if fmt == "json":
-        typer.echo(listing.to_json(orient="records", indent=1))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col, head in RUN_COLUMNS:
-        table.add_column(head, justify="left" if col in ("run_id", "circles") else "right",
-                         no_wrap=col == "run_id")
-    for r in listing.itertuples(index=False):
-        table.add_row(r.run_id, str(r.embedding_seed), str(r.mlp_seed), str(r.split_seed),
-                      f"{r.test_loss:.3g}", f"{r.test_acc:.3f}", str(r.n_circles),
-                      ", ".join(map(str, r.circles)) or "-")
-    Console(width=max(120, len(listing.iloc[0].run_id) + 60) if len(listing) else 120,
-            highlight=False, soft_wrap=True).print(table)
-
-
-def show_command(
-    store: Annotated[Path, Arg(metavar="STORE", help="A store directory.")],
-    fmt: Annotated[str, Opt("--format", "-f", help="table, csv or json.")] = "table",
-) -> None:
-    """List the runs of a store: seeds, final test loss and accuracy, circles."""
-    from ..store import load
-
-    if fmt not in FORMATS:
-        raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    s = load(store)
-    if s.runs.empty:
-        typer.echo(f"{store}: no complete runs", err=fmt != "table")
-        if fmt == "json":
-            typer.echo("[]")
-        return
-    print_runs(s.runs.sort_values(["embedding_seed", "mlp_seed", "split_seed"]), fmt)
+train_command.__signature__ = _signature()  # type: ignore[attr-defined]

@@ -5,10 +5,12 @@
 1. the spec is expanded and every run validated, the executor's settings and the devices
    checked, the batches planned, the store's path checked, and each batch's memory and disk
    checked against the machine (nothing is written before that);
-2. the runs already complete are read from the store, once;
+2. the runs already complete are read from the store, once (or taken from the
+   :class:`Store` passed in place of its path);
 3. the store is created if need be (atomically: many processes may create one store at
-   once), locked (``STORE/sweep.lock``; a second writer is refused), the runs complete read
-   again under the lock, and the spec recorded (``STORE/sweeps/<name>.json``); partial
+   once), locked (``STORE/sweep.lock``; a second writer is refused), read again under the
+   lock only if a batch was committed since (the common case reads the store once), and the
+   spec recorded (``STORE/sweeps/<name>.json``); partial
    batches of dead processes of this host are removed, unless they hold a checkpoint to
    resume from; a checkpoint of this sweep's runs batched otherwise than now is removed with
    a warning (its runs train from the start);
@@ -31,19 +33,23 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
 
 from ..config import RunConfig, resolve_device
 from ..errors import ConfigError, StoreWarning
 from ..store import (
+    Store,
     check_same_base,
     check_store_path,
-    completed_run_ids,
     import_zarr,
     init_store,
+    is_store,
     load,
+    read_batch_table,
 )
 from ..store.layout import CHECKPOINT, RUN_IDS, StoreLayout, abandoned, batch_id_for
 from .executors import (
@@ -66,13 +72,36 @@ EXECUTORS = ("local", "ray")
 @dataclass(frozen=True)
 class SweepReport:
     """What :func:`run_sweep` did: runs in the sweep, those already complete before, and the
-    ids trained now."""
+    ids trained now; ``opened``, the store as read under the lock (before training), and
+    ``batches``, the ids of the batches planned then, so that :meth:`after` reads only the
+    tables of the batches trained now."""
 
     name: str
     store: Path
     total: int
     already: int
     trained: list[str]
+    opened: Store | None = None
+    batches: tuple[str, ...] = ()
+    run_ids: tuple[str, ...] = field(default=())
+
+    def after(self) -> Store:
+        """The store after the sweep without reading it again: the runs read under the lock
+        and those of the batches committed since (only their tables are read)."""
+        opened = self.opened if self.opened is not None else load(self.store)
+        layout = StoreLayout(self.store)
+        new = [read_batch_table(self.store, layout.batch(b)) for b in self.batches
+               if layout.is_complete(b)]
+        if not new:
+            return opened
+        runs = pd.concat([opened.runs.reset_index(drop=True), *new], ignore_index=True)
+        runs = runs.drop_duplicates("run_id", keep="first")
+        return Store(opened.path, runs.set_index("run_id", drop=False), opened.damaged)
+
+    def runs(self) -> pd.DataFrame:
+        """The runs table of the sweep's runs, in the sweep's order (:meth:`after`)."""
+        runs = self.after().runs
+        return runs.loc[[r for r in dict.fromkeys(self.run_ids) if r in runs.index]]
 
 
 def check_executor(executor: str, workers: int, spec: SweepSpec) -> None:
@@ -87,14 +116,17 @@ def check_executor(executor: str, workers: int, spec: SweepSpec) -> None:
             resolve_device(device)
 
 
-def run_sweep(spec: SweepSpec, store: str | Path, *, executor: str = "local", workers: int = 1,
-              address: str | None = None, max_batch: int | None = None,
+def run_sweep(spec: SweepSpec, store: str | Path | Store, *, executor: str = "local",
+              workers: int = 1, address: str | None = None, max_batch: int | None = None,
               ray_cpus: float = 1.0, ray_gpus: float | None = None,
               progress: bool = True, completed: Iterable[str] | None = None,
-              checkpoint_seconds: float = 300.0, same_base: bool = False) -> SweepReport:
+              checkpoint_seconds: float = 300.0, same_base: bool = False,
+              on_start: Callable[[int, int], None] | None = None) -> SweepReport:
     """Train every run of ``spec`` not yet complete in ``store``.
 
     Args:
+        store: the store's path, or the :class:`Store` just opened there (it is not read
+            again unless a batch was committed since).
         executor: "local" (this machine) or "ray" (``address``: a running cluster, or None
             for a local Ray instance or the one already initialised).
         workers: local worker processes (1: train in this process).
@@ -105,14 +137,17 @@ def run_sweep(spec: SweepSpec, store: str | Path, *, executor: str = "local", wo
             them (default: read here).
         checkpoint_seconds: about how often a batch in flight saves its state; a process
             killed mid-batch loses at most that much work.
-        same_base: refuse (under the lock) a store holding runs that differ from the spec's
-            in anything but the seeds.
+        same_base: refuse a store holding runs that differ from the spec's in anything but
+            the seeds (checked on the store as read, before anything is written).
+        on_start: called under the lock, before training, with the number of the sweep's
+            runs and of those already complete.
 
     Raises ConfigError / StoreError before anything is written for a bad spec, settings or
     store, and StoreError when another sweep holds the store. A batch that another process
     commits while this one waits for it is skipped (:func:`runner.train_batch`).
     """
-    store = Path(store)
+    opened = store if isinstance(store, Store) else None
+    store = Path(opened.path if opened is not None else store)
     check_executor(executor, workers, spec)
     import_zarr()  # the batches are written with it: fail before writing anything
     try:
@@ -122,7 +157,12 @@ def run_sweep(spec: SweepSpec, store: str | Path, *, executor: str = "local", wo
             raise
         raise ConfigError(f"{exc}; pass --max-batch to size batches for the cluster") from None
     check_store_path(store)
-    done = set(completed_run_ids(store) if completed is None else completed)
+    if opened is None and completed is None and is_store(store):
+        opened = load(store)
+    if same_base and opened is not None:
+        check_same_base(opened, spec.configs()[0])
+    done = set(completed if completed is not None else
+               opened.runs.index if opened is not None else ())
     done &= set(spec.run_ids())
     batches = drop_done(planned, done)
     check_fits(batches, store, memory=executor != "ray")  # Ray's nodes are not this one
@@ -132,11 +172,13 @@ def run_sweep(spec: SweepSpec, store: str | Path, *, executor: str = "local", wo
             stack.enter_context(ray_session(address))
         init_store(store)
         stack.enter_context(StoreLock(store, spec.name))
-        now = load(store)  # under the lock: what no other writer can change any more
-        if same_base:
+        now = read_under_lock(store, opened)  # what no other writer can change any more
+        if same_base and now is not opened:
             check_same_base(now, spec.configs()[0])
         done = set(now.runs.index) & set(spec.run_ids())
         batches = drop_done(planned, done)
+        if on_start is not None:
+            on_start(len(spec), len(done))
         record_sweep(store, spec)
         StoreLayout(store).remove_stale_partials()
         remove_rebatched_checkpoints(store, spec, batches)
@@ -152,7 +194,21 @@ def run_sweep(spec: SweepSpec, store: str | Path, *, executor: str = "local", wo
             trained = run_pool(batches, store, workers, credit, options)
         else:
             trained = run_serial(batches, store, credit, options)
-    return SweepReport(spec.name, store, len(spec), len(done), trained)
+    return SweepReport(spec.name, store, len(spec), len(done), trained, opened=now,
+                       batches=tuple(batch_id_for([c.run_id for c in b]) for b in batches),
+                       run_ids=tuple(spec.run_ids()))
+
+
+def read_under_lock(store: Path, opened: Store | None) -> Store:
+    """The store as it is under the lock: ``opened`` when its batches are still all there is
+    (no batch committed, damaged or removed since it was read), else read again."""
+    if opened is not None:
+        known = set(opened.damaged)
+        if "batch_id" in opened.runs:
+            known |= set(opened.runs["batch_id"].astype(str))
+        if {d.name for d in StoreLayout(store).batch_dirs()} == known:
+            return opened
+    return load(store)
 
 
 def remove_rebatched_checkpoints(store: Path, spec: SweepSpec,

@@ -1,0 +1,79 @@
+"""``circle-survival plot``: one figure from a store, as PNG and SVG.
+
+Every bad request (empty store, unknown run, figure kind or rule, a step whose embedding is
+not stored) ends with one line and exit status 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import ConfigError
+from .common import (
+    Arg,
+    Opt,
+    RuleOpt,
+    StoreArg,
+    ThresholdOpt,
+    open_store,
+    parse_ints,
+    pick_run,
+)
+
+KINDS = ("signal-evolution", "circles-fft", "circles-pca", "planes", "n-circles",
+         "survival-rate")
+#: Figure kinds drawn from one run (the others summarise every run of the store).
+RUN_KINDS = ("signal-evolution", "circles-fft", "circles-pca", "planes")
+
+
+def plot_command(
+    kind: Annotated[str, Arg(metavar="KIND", help=f"Figure: {', '.join(KINDS)}.")],
+    store: StoreArg,
+    run: Annotated[str | None, Opt(help="Run id of a one-run figure (default: the store's "
+                                        "only run).")] = None,
+    out: Annotated[Path, Opt("--out", "-o", help="Directory to write KIND[-RUN].png and .svg "
+                                                 "into.")] = Path("."),
+    k: Annotated[str | None, Opt("--k", help="Frequencies, e.g. 5,17 (planes: two; "
+                                             "circles-fft: any).")] = None,
+    steps: Annotated[str | None, Opt(help="Steps of the planes figure, e.g. 0,15000,30000 "
+                                          "(their embeddings must be stored).")] = None,
+    group_by: Annotated[list[str] | None, Opt("--group-by", "-g", help="survival-rate: group "
+                                              "column (repeatable).")] = None,
+    rule: RuleOpt = "2x-mean",
+    threshold: ThresholdOpt = 10.0,
+) -> None:
+    """Draw one figure from a store and write it as PNG and SVG."""
+    from .. import plot
+    from ..analysis.survival import check_rule
+    from ..figures.io import save_figure
+
+    if kind not in KINDS:
+        raise ConfigError(f"unknown figure kind {kind!r} (choose from {', '.join(KINDS)})")
+    check_rule(rule, threshold)
+    ks = parse_ints(k, "--k")
+    step_list = parse_ints(steps, "--steps")
+    s = open_store(store)
+    if kind in RUN_KINDS:
+        rid = pick_run(s, run)
+        fig = {"signal-evolution": lambda: plot.signal_evolution(s, rid, rule=rule,
+                                                                 threshold=threshold),
+               "circles-fft": lambda: plot.circles_fft(s, rid, ks),
+               "circles-pca": lambda: plot.circles_pca(s, rid),
+               "planes": lambda: plot.planes(s, rid, ks, step_list, rule=rule,
+                                             threshold=threshold)}[kind]()
+        stem = Path(out) / f"{kind}-{rid}"
+    else:
+        if run is not None:
+            raise ConfigError(f"--run applies only to the figures of one run "
+                              f"({', '.join(RUN_KINDS)}); {kind} summarises every run")
+        if kind == "n-circles":
+            fig = plot.n_circles(s, rule=rule, threshold=threshold)
+        else:
+            fig = plot.survival_rate(s, group_by=group_by or [], rule=rule,
+                                     threshold=threshold)
+        stem = Path(out) / kind
+    paths = save_figure(fig, stem)
+    typer.echo("wrote " + ", ".join(str(p) for p in paths))
