@@ -80,22 +80,27 @@ def test_a_damaged_claim_is_stale_once_it_is_old(tmp_path):
     assert not layout.claim_file(BID).exists()
 
 
-def _race(store, queue):
+def _race(store, queue, start, done):
     claim = BatchClaim(store, BID)
+    start.wait(60)  # every process tries at the same moment
     won = claim.acquire() is None
     queue.put(won)
-    time.sleep(0.5)  # hold it while the others try
+    done.wait(60)  # the winner holds it until every process has tried
     if won:
         claim.release()
 
 
 def test_of_racing_processes_exactly_one_wins(tmp_path):
     ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_race, args=(str(tmp_path), queue)) for _ in range(4)]
+    queue, start, done = ctx.Queue(), ctx.Event(), ctx.Event()
+    procs = [ctx.Process(target=_race, args=(str(tmp_path), queue, start, done))
+             for _ in range(4)]
     for p in procs:
         p.start()
+    time.sleep(1.0)
+    start.set()
     wins = [queue.get(timeout=60) for _ in procs]
+    done.set()
     for p in procs:
         p.join(timeout=60)
     assert sum(wins) == 1
