@@ -141,3 +141,39 @@ def test_help_names_the_store_alike_and_has_no_bool_metavars(capsys, argv):
     if argv[0] != "show":
         assert "STORE" in out.split("Options:")[0]
     assert "--store" not in out
+
+
+def test_train_reads_the_store_once_and_prints_its_runs(tmp_path, capsys, monkeypatch):
+    import circle_survival.sweep.run as sweep_run
+
+    store = tmp_path / "s"
+    code, out, err = run_cli(["train", store, *SMALL, "--seeds", "0:2"], capsys)
+    assert code == 0, err
+    rows = [line.split() for line in out.strip().splitlines()[1:]]
+    assert [r[1:4] for r in rows] == [["0", "0", "0"], ["1", "1", "1"]]  # seeds as integers
+    reads = []
+    real_load = sweep_run.load
+    monkeypatch.setattr(sweep_run, "load", lambda *a, **k: reads.append(a) or real_load(*a, **k))
+    code, out, err = run_cli(["train", store, *SMALL, "--seeds", "0:3"], capsys)
+    assert code == 0 and "2 of 3 runs already in" in err and "training 1" in err
+    assert len(reads) == 1  # before the lock; under it the store had not changed
+    assert [line.split()[1] for line in out.strip().splitlines()[1:]] == ["0", "1", "2"]
+
+
+def test_train_options_come_from_the_config_fields(capsys):
+    from dataclasses import fields
+
+    from circle_survival.commands.train import NOT_OPTIONS
+
+    code, out, _ = run_cli(["train", "--help"], capsys)
+    assert code == 0
+    text = " ".join(out.split())
+    for f in fields(RunConfig):
+        option = "--" + f.name.replace("_", "-")
+        offered = re.search(rf"{option}(?![\w-])", out) is not None
+        assert offered == (f.name not in NOT_OPTIONS), f.name
+    assert "--p <int> Modulus (>= 3). [59]" in text
+    assert "--hidden <str> Hidden widths, e.g. 100,100. [100,100]" in text
+    assert "Activation: silu, relu, gelu or tanh. [silu]" in text
+    assert "--freeze-embedding / --no-freeze-embedding Keep the embedding fixed. [off]" in text
+    assert "auto, cpu, cuda or cuda:N" in text

@@ -60,6 +60,12 @@ def test_ode_compare_and_predict_write_report_sections(store, capsys):
     assert (store / "results" / "lotka-volterra-store" / "lotka_volterra.png").is_file()
 
 
+def test_ode_compare_writes_into_out(store, tmp_path, capsys):
+    code, out, _ = run_cli(["ode-compare", store, "-o", tmp_path / "lv"], capsys)
+    assert code == 0 and f"figures and numbers: {tmp_path / 'lv'}" in out
+    assert (tmp_path / "lv" / "result.json").is_file()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["explore", "{missing}"], "no store"),
     (["ode-compare", "{store}", "--method", "ridge"], "unknown method"),

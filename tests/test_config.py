@@ -68,3 +68,15 @@ def test_ids_of_earlier_runs_are_kept():
     assert dense.identity()["signal_dense_until"] == 10
     assert len({dense.run_id, dense.batch_key(), dense.base_key()} & {
         RunConfig().run_id, RunConfig().batch_key(), RunConfig().base_key()}) == 0
+
+
+def test_every_field_has_its_help():
+    from dataclasses import fields
+
+    from circle_survival.config import ACTIVATIONS, field_help
+
+    for f in fields(RunConfig):
+        assert field_help(f).endswith("."), f.name
+    activation = next(f for f in fields(RunConfig) if f.name == "activation")
+    assert field_help(activation) == f"Activation: {', '.join(ACTIVATIONS[:-1])} or " \
+                                     f"{ACTIVATIONS[-1]}."

@@ -94,7 +94,8 @@ class SweepReport:
                if layout.is_complete(b)]
         if not new:
             return opened
-        runs = pd.concat([opened.runs.reset_index(drop=True), *new], ignore_index=True)
+        before = [opened.runs.reset_index(drop=True)] if len(opened.runs) else []
+        runs = pd.concat([*before, *new], ignore_index=True)  # no empty frame: keeps dtypes
         runs = runs.drop_duplicates("run_id", keep="first")
         return Store(opened.path, runs.set_index("run_id", drop=False), opened.damaged)
 
