@@ -13,7 +13,8 @@
 #
 # Time limits: 300 s before its limit a task is signalled and requeues itself; the batch it
 # was training keeps its last checkpoint (saved about every 5 minutes) and resumes from it
-# when a task runs again on that node (elsewhere the batch trains from the start).
+# when a task runs again on that node (elsewhere the batch trains from the start). Keep --time
+# well above the 300 s of --signal: a margin as long as the limit requeues every attempt at once.
 #
 #SBATCH --job-name=circle-survival
 #SBATCH --array=0-7
