@@ -14,7 +14,7 @@ from circle_survival.sweep import StoreLock
 SMALL = ["--p", "11", "--d", "6", "--hidden", "12,12", "--steps", "20", "--quiet"]
 
 
-def test_train_then_show(tmp_path, capsys):
+def test_train_then_show(tmp_path, capsys, monkeypatch):
     store = tmp_path / "s"
     code, out, err = run_cli(["train", str(store), *SMALL, "--embedding-seeds",
                               "0:3", "--mlp-seeds", "5", "--split-seeds", "1,2,3"], capsys)
@@ -33,6 +33,9 @@ def test_train_then_show(tmp_path, capsys):
     # train is a one-spec sweep: its record counts the runs, and a held lock refuses it
     code, out3, _ = run_cli(["sweep", "status", str(store)], capsys)
     assert code == 0 and re.search(r"sweep 'train-[0-9a-f]{10}': 3 / 3 runs complete", out3)
+    from circle_survival.sweep import lock
+
+    monkeypatch.setattr(lock, "LOCK_WAIT_SECONDS", 0.3)
     with StoreLock(store, "other"):
         code, _, err = run_cli(["train", str(store), *SMALL, "--seeds", "7"], capsys)
     assert code == 2 and "in use by another sweep" in err and len(load(store)) == 3

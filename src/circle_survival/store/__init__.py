@@ -53,6 +53,7 @@ from .loading import (
     completed_run_ids,
     load,
     read_batch_table,
+    refuse_other_base,
     verify_batch,
 )
 from .reader import Store
@@ -79,5 +80,6 @@ __all__ = [
     "load",
     "read_batch_table",
     "read_marker",
+    "refuse_other_base",
     "verify_batch",
 ]

@@ -147,11 +147,15 @@ def verify_batch(store: Path, batch_dir: Path, table: pd.DataFrame) -> None:
 
 def check_same_base(store: Store, cfg: RunConfig) -> None:
     """Refuse a store whose runs differ from ``cfg`` in anything but the seeds."""
-    if store.runs.empty:
-        return
-    other = config_from_row(store.runs.iloc[0])
+    if not store.runs.empty:
+        refuse_other_base(store.path, cfg, config_from_row(store.runs.iloc[0]))
+
+
+def refuse_other_base(store: Path, cfg: RunConfig, other: RunConfig, where: str = "") -> None:
+    """StoreError naming the fields in which ``other`` (a run of the store, or of a sweep
+    recorded in it: ``where``) differs from ``cfg`` beyond the seeds; nothing if none."""
     if other.base_key() != cfg.base_key():
         mine, theirs = cfg.to_dict(), other.to_dict()
         diff = [k for k in mine if mine[k] != theirs[k] and not k.endswith("_seed")]
-        raise StoreError(f"store {store.path} holds runs of another config (differs in: "
+        raise StoreError(f"store {store} holds runs of another config{where} (differs in: "
                          f"{', '.join(diff)}); choose another store")

@@ -1,7 +1,11 @@
-"""The lock a sweep holds on its store while it trains (``STORE/sweep.lock``), and its holder.
+"""The lock a sweep holds on its store while it records itself and cleans up
+(``STORE/sweep.lock``), and its holder.
 
-The lock is an exclusive ``flock`` held for the duration of a sweep and released by the kernel
-when the process dies; a second sweep on the same store is refused with a message naming the
+The lock is an exclusive ``flock``, released by the kernel when the process dies. A sweep
+holds it only for its setup (reading what is complete, checking the config, recording its
+spec and batching, removing what dead processes left); the training itself is shared through
+claims (:mod:`.claims`), so many sweeps run on one store at once. A sweep that finds the lock
+taken waits for it up to :data:`LOCK_WAIT_SECONDS`, then gives up with a message naming the
 holder (host, pid, sweep, since when).
 """
 
@@ -21,30 +25,44 @@ from ..errors import StoreError
 from ..store.integrity import os_error_line
 from ..store.layout import StoreLayout, process_alive
 
+#: seconds a sweep waits for another one's setup to end before giving up
+LOCK_WAIT_SECONDS = 120.0
+
 
 class StoreLock:
-    """An exclusive lock on a store for the duration of a sweep (``STORE/sweep.lock``).
+    """An exclusive lock on a store (``STORE/sweep.lock``), waited for up to ``wait``
+    seconds (0: refuse at once when taken).
 
     ``flock`` is released by the kernel when the holder dies, so a killed sweep never leaves
     a store locked. The holder's pid, host, sweep and start time are written into the file so
-    that a refused sweep (and ``status``) can say who holds it.
+    that a sweep that gives up waiting (and ``status``) can say who holds it.
     """
 
-    def __init__(self, store: str | Path, sweep: str = ""):
+    def __init__(self, store: str | Path, sweep: str = "", wait: float | None = None):
         self.path = StoreLayout(store).lock
         self.sweep = sweep
+        self.wait = LOCK_WAIT_SECONDS if wait is None else wait
         self.fd: int | None = None
+
+    def _take(self, fd: int) -> bool:
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
 
     def __enter__(self) -> StoreLock:
         fd = open_lock_file(self.path, os.O_RDWR | os.O_CREAT)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not self._take(fd):
             os.close(fd)
             holder = describe_holder(read_holder(self.path.parent))
             raise StoreError(f"store {self.path.parent} is in use by another sweep "
-                             f"({holder}); wait for it to finish or use another store"
-                             ) from None
+                             f"({holder}) for over {self.wait:g} s; wait for it to finish or "
+                             "use another store") from None
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "sweep": self.sweep,
                  "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         try:

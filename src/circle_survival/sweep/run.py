@@ -8,15 +8,18 @@
 2. the runs already complete are read from the store, once (or taken from the
    :class:`Store` passed in place of its path);
 3. the store is created if need be (atomically: many processes may create one store at
-   once), locked (``STORE/sweep.lock``; a second writer is refused), read again under the
-   lock only if a batch was committed since (the common case reads the store once), and the
-   spec recorded (``STORE/sweeps/<name>.json``); partial
-   batches of dead processes of this host are removed, unless they hold a checkpoint to
-   resume from; a checkpoint of this sweep's runs batched otherwise than now is removed with
-   a warning (its runs train from the start);
-4. the batches still to train are handed to an executor (:mod:`.executors`). A sweep killed at
-   any moment (even with SIGKILL) leaves complete batches only; running it again trains the
-   rest.
+   once) and, for the setup only, locked (``STORE/sweep.lock``; another sweep's setup is
+   waited for): read again only if a batch was committed since (the common case reads the
+   store once), the batching agreed with other workers of the same sweep, and the spec and
+   its batching recorded (``STORE/sweeps/<name>.json``); partial batches of dead processes of
+   this host are removed, unless they hold a checkpoint to resume from; a checkpoint of this
+   sweep's runs batched otherwise than now is removed with a warning (its runs train from the
+   start);
+4. the batches still to train are handed to an executor (:mod:`.executors`), which claims
+   each batch before training it (:mod:`.claims`): many sweeps on one store, on one machine or
+   many, share the batches, and each waits at the end for those the others hold. A sweep
+   killed at any moment (even with SIGKILL) leaves complete batches only; running it again
+   trains the rest.
 
 :func:`train_to_store` trains a list of configs the same way, as a one-spec sweep
 (:func:`.spec.spec_from_configs`).
@@ -50,6 +53,7 @@ from ..store import (
     is_store,
     load,
     read_batch_table,
+    refuse_other_base,
 )
 from ..store.layout import CHECKPOINT, RUN_IDS, StoreLayout, abandoned, batch_id_for
 from .executors import (
@@ -64,7 +68,7 @@ from .executors import (
 from .lock import StoreLock
 from .plan import batch_all, check_fits, drop_done
 from .spec import SweepSpec, require_choice, spec_from_configs
-from .status import record_sweep
+from .status import record_sweep, recorded_batching, recorded_specs
 
 EXECUTORS = ("local", "ray")
 
@@ -144,8 +148,8 @@ def run_sweep(spec: SweepSpec, store: str | Path | Store, *, executor: str = "lo
             runs and of those already complete.
 
     Raises ConfigError / StoreError before anything is written for a bad spec, settings or
-    store, and StoreError when another sweep holds the store. A batch that another process
-    commits while this one waits for it is skipped (:func:`runner.train_batch`).
+    store, and StoreError when another sweep's setup holds the store's lock too long. A batch
+    another worker holds is left to it and waited for (:func:`.executors.finish_pending`).
     """
     opened = store if isinstance(store, Store) else None
     store = Path(opened.path if opened is not None else store)
@@ -167,22 +171,25 @@ def run_sweep(spec: SweepSpec, store: str | Path | Store, *, executor: str = "lo
     done &= set(spec.run_ids())
     batches = drop_done(planned, done)
     check_fits(batches, store, memory=executor != "ray")  # Ray's nodes are not this one
-    options = {"checkpoint_seconds": checkpoint_seconds}
+    options = {"checkpoint_seconds": checkpoint_seconds, "sweep": spec.name}
     with contextlib.ExitStack() as stack:
         if executor == "ray" and batches:  # start Ray (or fail to) before writing anything
             stack.enter_context(ray_session(address))
         init_store(store)
-        stack.enter_context(StoreLock(store, spec.name))
-        now = read_under_lock(store, opened)  # what no other writer can change any more
-        if same_base and now is not opened:
-            check_same_base(now, spec.configs()[0])
-        done = set(now.runs.index) & set(spec.run_ids())
-        batches = drop_done(planned, done)
-        if on_start is not None:
-            on_start(len(spec), len(done))
-        record_sweep(store, spec)
-        StoreLayout(store).remove_stale_partials()
-        remove_rebatched_checkpoints(store, spec, batches)
+        with StoreLock(store, spec.name):  # the setup only: the training is shared by claims
+            now = read_under_lock(store, opened)
+            if same_base:
+                if now is not opened:
+                    check_same_base(now, spec.configs()[0])
+                check_recorded_bases(store, spec)
+            planned = agreed_batching(store, spec, planned, max_batch)
+            done = set(now.runs.index) & set(spec.run_ids())
+            batches = drop_done(planned, done)
+            if on_start is not None:
+                on_start(len(spec), len(done))
+            record_sweep(store, spec, [[c.run_id for c in b] for b in planned], max_batch)
+            StoreLayout(store).remove_stale_partials()
+            remove_rebatched_checkpoints(store, spec, batches)
         bar = ProgressBar(len(spec), len(done), enabled=progress and bool(batches))
         stack.callback(bar.close)
         credit = BatchCredit(bar, batches)
@@ -198,6 +205,42 @@ def run_sweep(spec: SweepSpec, store: str | Path | Store, *, executor: str = "lo
     return SweepReport(spec.name, store, len(spec), len(done), trained, opened=now,
                        batches=tuple(batch_id_for([c.run_id for c in b]) for b in batches),
                        run_ids=tuple(spec.run_ids()))
+
+
+def agreed_batching(store: Path, spec: SweepSpec, planned: list[list[RunConfig]],
+                    max_batch: int | None) -> list[list[RunConfig]]:
+    """The batches this worker trains: ``planned``, or the batching recorded for the same
+    spec when another worker may be training it now (so that no run is trained in two
+    batches; an explicit other ``max_batch`` is then overruled, with a warning) or when both
+    were planned by default (a GPU's default follows its free memory)."""
+    import warnings
+
+    rec = recorded_batching(store, spec)
+    ids = [[c.run_id for c in b] for b in planned]
+    if rec is None or rec["batches"] == ids:
+        return planned
+    if not (rec["live"] or (max_batch is None and rec["max_batch"] is None)):
+        return planned
+    by_id = {c.run_id: c for b in planned for c in b}
+    recorded = [r for b in rec["batches"] for r in b]
+    if sorted(recorded) != sorted(by_id) or not all(rec["batches"]):
+        return planned  # a record that does not cover exactly these runs: plan afresh
+    if max_batch is not None:
+        warnings.warn(f"another worker trains sweep {spec.name} in store {store} in batches "
+                      f"of up to {rec['max_batch'] or 'the default'} runs; this one keeps "
+                      f"that batching (--max-batch {max_batch} is not used)", StoreWarning,
+                      stacklevel=3)
+    return [[by_id[r] for r in b] for b in rec["batches"]]
+
+
+def check_recorded_bases(store: Path, spec: SweepSpec) -> None:
+    """Refuse a store in which another sweep is recorded whose runs differ from this spec's
+    in anything but the seeds (it may be training now, with nothing committed yet)."""
+    mine = spec.configs()[0]
+    for name, other in recorded_specs(store):
+        if other.to_dict() != spec.to_dict():
+            for cfg in other.configs():
+                refuse_other_base(store, mine, cfg, f" (sweep {name})")
 
 
 def read_under_lock(store: Path, opened: Store | None) -> Store:

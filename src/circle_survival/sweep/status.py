@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,14 +17,18 @@ from typing import Any
 from .._version import __version__
 from ..errors import StoreError
 from ..store import load
-from ..store.layout import StoreLayout, abandoned
-from .claims import Claim, live_claims
+from ..store.layout import StoreLayout, abandoned, process_alive
+from .claims import DEFAULT_LEASE, Claim, live_claims
 from .lock import holder_alive, read_holder
 from .spec import SweepSpec
 
 
-def record_sweep(store: str | Path, spec: SweepSpec) -> Path:
-    """Write the spec and its run ids to ``STORE/sweeps/<name>.json`` (atomically).
+def record_sweep(store: str | Path, spec: SweepSpec,
+                 batches: Sequence[Sequence[str]] | None = None,
+                 max_batch: int | None = None) -> Path:
+    """Write the spec and its run ids to ``STORE/sweeps/<name>.json`` (atomically), with the
+    batching it trains in (``batches``: run ids per batch, planned with ``max_batch``) and
+    the recording process (host, pid), so that other workers of the same sweep batch alike.
 
     A record of another spec under the same name is kept, renamed to
     ``<name>~<digest of its spec>.json``, so the runs it lists stay accounted for.
@@ -43,10 +49,52 @@ def record_sweep(store: str | Path, spec: SweepSpec) -> Path:
     tmp.write_text(json.dumps({
         "name": spec.name, "spec": spec.to_dict(), "n_runs": len(spec),
         "run_ids": spec.run_ids(), "package_version": __version__,
-        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "recorded_time": time.time(),
+        "host": socket.gethostname(), "pid": os.getpid(), "max_batch": max_batch,
+        "batches": [list(b) for b in batches] if batches is not None else None,
     }, indent=1))
     os.replace(tmp, path)
     return path
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """A sweep record as written by :func:`record_sweep`; None if it does not read."""
+    try:
+        rec = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
+def recorded_batching(store: str | Path, spec: SweepSpec) -> dict[str, Any] | None:
+    """The batching recorded for this very spec: ``{"batches": [[run ids]], "max_batch",
+    "live"}``, ``live`` telling whether a worker may be training it now (the recording
+    process still runs on this host, or was recorded less than a lease ago elsewhere, or a
+    claim of the sweep is live); None when there is none."""
+    rec = read_record(StoreLayout(store).sweep_record(spec.name))
+    if rec is None or rec.get("spec") != spec.to_dict() or not isinstance(
+            rec.get("batches"), list):
+        return None
+    host, pid = rec.get("host"), rec.get("pid")
+    if host == socket.gethostname() and isinstance(pid, int):
+        recorder = pid != os.getpid() and process_alive(pid)
+    else:
+        recorder = time.time() - float(rec.get("recorded_time") or 0) < DEFAULT_LEASE
+    live = recorder or any(c.sweep == spec.name for c in live_claims(store))
+    return {"batches": rec["batches"], "max_batch": rec.get("max_batch"), "live": live}
+
+
+def recorded_specs(store: str | Path) -> list[tuple[str, SweepSpec]]:
+    """Every sweep recorded in the store, as (record name, spec); records that do not read
+    are left out."""
+    out = []
+    for f in StoreLayout(store).sweep_records():
+        rec = read_record(f)
+        try:
+            out.append((f.stem, SweepSpec.from_dict(rec["spec"])))
+        except Exception:  # noqa: BLE001 - a damaged or older record: not a spec to judge by
+            continue
+    return out
 
 
 @dataclass(frozen=True)
