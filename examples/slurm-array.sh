@@ -12,9 +12,10 @@
 # CIRCLE_SURVIVAL_VENV set, the tasks activate that virtual environment first.
 #
 # Time limits: 300 s before its limit a task is signalled and requeues itself; the batch it
-# was training keeps its last checkpoint (saved about every 5 minutes) and resumes from it
-# when a task runs again on that node (elsewhere the batch trains from the start). Keep --time
-# well above the 300 s of --signal: a margin as long as the limit requeues every attempt at once.
+# was training keeps its last checkpoint (saved about every 5 minutes) and the next task to
+# claim it resumes from it, on any node (at once on the same node, after the claim's
+# 120 s lease elsewhere). Keep --time well above the 300 s of --signal: a margin as long as
+# the limit requeues every attempt at once.
 #
 #SBATCH --job-name=circle-survival
 #SBATCH --array=0-7

@@ -51,7 +51,7 @@ def test_run_then_status(spec, tmp_path, capsys):
     code, out, err = run_cli(["sweep", "run", str(spec), str(store), "--max-batch",
                               "2", "--quiet"], capsys)
     assert code == 0, err
-    assert out.strip() == f"sweep 'cmd': trained 6 runs; 6 of 6 complete in {store}"
+    assert out.strip() == f"sweep 'cmd': trained 6 runs here; 6 of 6 complete in {store}"
     assert len(load(store)) == 6
     code, out, err = run_cli(["sweep", "status", str(store)], capsys)
     assert code == 0, err
@@ -60,7 +60,8 @@ def test_run_then_status(spec, tmp_path, capsys):
         "sweep 'cmd': 6 / 6 runs complete (100%)",
         "partial batches: 0 (0 being written, 0 left by dead processes; the next run resumes "
         "or removes them)",
-        "running: no",
+        "batches being trained: 0",
+        "setting up: no",
     ]
     code, out, err = run_cli(["sweep", "run", str(spec), str(store)], capsys)
     assert code == 0 and out.strip() == f"sweep 'cmd': all 6 runs already complete in {store}"
@@ -97,8 +98,13 @@ def test_bad_specs_exit_2_with_one_line(tmp_path, capsys, toml, message):
 @pytest.mark.parametrize("argv, message", [
     (["--workers", "0"], "workers must be >= 1"),
     (["--max-batch", "0"], "max-batch must be >= 1"),
-    (["--executor", "slurm"], "executor must be one of local, ray"),
+    (["--executor", "pbs"], "executor must be one of local, ray, slurm"),
     (["--address", "auto"], "only with --executor ray"),
+    (["--slurm-mem", "4G"], "--slurm-mem applies only with --executor slurm"),
+    (["--executor", "slurm", "--slurm-opt", "=x"], "a slurm option must be KEY=VALUE"),
+    (["--executor", "slurm", "--slurm-mem", "lots"], "slurm mem must be like 4G"),
+    (["--executor", "slurm", "--slurm-time", "1:2:3:4"], "time"),
+    (["--executor", "ray", "--workers", "2"], "--workers applies only with --executor local"),
 ])
 def test_bad_options(spec, tmp_path, capsys, argv, message):
     code, _, err = run_cli(["sweep", "run", str(spec), str(tmp_path / "s"), *argv],

@@ -256,7 +256,7 @@ def test_bad_spec_writes_nothing(tmp_path):
     with pytest.raises(ConfigError):
         run_sweep(spec(), tmp_path / "s", workers=0)
     with pytest.raises(ConfigError, match="executor"):
-        run_sweep(spec(), tmp_path / "s", executor="slurm")
+        run_sweep(spec(), tmp_path / "s", executor="pbs")
     assert not Path(tmp_path / "s").exists()
 
 

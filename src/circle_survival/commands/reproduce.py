@@ -6,7 +6,7 @@ train."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,6 +21,7 @@ from .common import (
     device_help,
     human_seconds,
 )
+from .executor_options import run_options, with_executor
 
 
 def list_experiments(dtype: str, device: str, refresh: bool) -> None:
@@ -84,6 +85,7 @@ def dry_run(exp, scale: str, store: Path, max_batch: int | None) -> None:
         typer.echo(f"  departs from the paper: {dev}")
 
 
+@with_executor
 def reproduce_command(
     name: Annotated[str | None, Arg(metavar="NAME", help="Experiment preset (see --list).")
                     ] = None,
@@ -95,9 +97,6 @@ def reproduce_command(
     device: Annotated[str, Opt(help=device_help())] = "auto",
     dtype: Annotated[str | None, Opt(help="float64 or float32 (a departure from the paper; "
                                           "listed on its figures) [the preset's].")] = None,
-    executor: Annotated[str, Opt(help="local or ray.")] = "local",
-    workers: Annotated[int, Opt(help="Local worker processes.")] = 1,
-    address: Annotated[str | None, Opt(help="Ray cluster address.")] = None,
     max_batch: MaxBatchOpt = None,
     dry_run_: Annotated[bool, Opt("--dry-run", help="Say what would train (runs, "
                                   "model-steps, estimated time); train nothing.")] = False,
@@ -107,6 +106,7 @@ def reproduce_command(
                                      "training cost again (--list, --dry-run).")] = False,
     pdf: Annotated[bool, Opt("--pdf", help="Also write each figure as PDF.")] = False,
     quiet: QuietOpt = False,
+    **executor: Any,
 ) -> None:
     """Reproduce one of the paper's experiments: train what is missing, analyse, write
     figures and a JSON file of the numbers behind them."""
@@ -138,8 +138,10 @@ def reproduce_command(
             seconds_per_flop(dtype or "float64", device, refresh=True)
         dry_run(exp, scale, store, max_batch)
         return
-    train(exp, scale, store, executor=executor, workers=workers, address=address,
-          max_batch=max_batch, progress=not quiet)
+    options = run_options(executor)
+    train(exp, scale, store, max_batch=max_batch, progress=not quiet, **options)
+    if options.get("slurm_dry_run"):
+        return
     analysed = load(store)
     with busy(f"analysing {exp.name} ({scale} scale)", quiet):
         result = exp.analyze(analysed, scale)

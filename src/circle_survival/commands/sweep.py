@@ -1,23 +1,23 @@
 """``circle-survival sweep``: plan, run and follow grids of runs (see the ``sweep`` package).
 
     circle-survival sweep plan SPEC [--max-batch N]
-    circle-survival sweep run SPEC STORE [--executor local|ray] [--workers N]
-                                   [--address ADDR] [--max-batch N]
+    circle-survival sweep run SPEC STORE [--executor local|ray|slurm] [--workers N]
+                                   [--address ADDR] [--slurm-* ...] [--max-batch N]
     circle-survival sweep status DIR
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from ..errors import ConfigError
-from .common import Arg, MaxBatchOpt, Opt, QuietOpt, StoreArg, human_bytes, human_seconds
+from .common import Arg, MaxBatchOpt, QuietOpt, StoreArg, human_bytes, human_seconds
+from .executor_options import run_options, with_executor
 
-app = typer.Typer(no_args_is_help=True, help="Grids of runs: plan, run (resumable; local or "
-                  "Ray), status.")
+app = typer.Typer(no_args_is_help=True, help="Grids of runs: plan, run (resumable; local, "
+                  "Ray or SLURM; many at once on one store), status.")
 
 
 def shape_label(cfg, varying: list[str]) -> str:
@@ -70,38 +70,30 @@ def plan(
 
 
 @app.command("run")
+@with_executor
 def run(
     spec: Annotated[Path, Arg(metavar="SPEC", help="Sweep spec (TOML).")],
     store: Annotated[Path, Arg(metavar="STORE",
-            help="Store directory (on storage every node mounts, for Ray "
-                                    "on a cluster).")],
-    executor: Annotated[str, Opt(help="local or ray.")] = "local",
-    workers: Annotated[int, Opt(help="Local worker processes (local executor).")] = 1,
-    address: Annotated[str | None, Opt(help="Ray cluster address (default: start a local "
-                                            "Ray).")] = None,
+            help="Store directory (on storage every node mounts, for Ray or SLURM on a "
+                 "cluster; many sweeps may train into one store at once).")],
     max_batch: MaxBatchOpt = None,
-    ray_cpus: Annotated[float, Opt(help="CPUs per Ray task.")] = 1.0,
-    ray_gpus: Annotated[float | None, Opt(help="GPUs per Ray task for cuda runs (default 1; "
-                                               "a fraction shares a GPU).")] = None,
     quiet: QuietOpt = False,
+    **executor: Any,
 ) -> None:
-    """Train every run of a sweep not yet complete in the store (resumable)."""
+    """Train every run of a sweep not yet complete in the store (resumable; other sweeps on
+    the same store share the work)."""
     from ..sweep import SweepSpec, run_sweep
 
-    if executor != "ray" and (address is not None or ray_gpus is not None):
-        raise ConfigError("--address and --ray-gpus apply only with --executor ray")
-    if executor == "ray" and workers != 1:
-        raise ConfigError("--workers applies only with --executor local")
+    options = run_options(executor)
     s = SweepSpec.from_toml(spec)
-    report = run_sweep(s, store, executor=executor, workers=workers, address=address,
-                       max_batch=max_batch, ray_cpus=ray_cpus, ray_gpus=ray_gpus,
-                       progress=not quiet)
+    report = run_sweep(s, store, max_batch=max_batch, progress=not quiet, **options)
+    if options.get("slurm_dry_run"):
+        return
     if report.already == report.total:
         typer.echo(f"sweep {s.name!r}: all {report.total} runs already complete in {store}")
     else:
-        typer.echo(f"sweep {s.name!r}: trained {len(report.trained)} runs; "
-                   f"{report.already + len(report.trained)} of {report.total} complete "
-                   f"in {store}")
+        typer.echo(f"sweep {s.name!r}: trained {len(report.trained)} runs here; "
+                   f"{len(report.runs())} of {report.total} complete in {store}")
 
 
 @app.command("status")
@@ -120,4 +112,7 @@ def status(store: StoreArg) -> None:
     typer.echo(f"partial batches: {len(st.partial_live) + len(st.partial_stale)} "
                f"({len(st.partial_live)} being written, {len(st.partial_stale)} left by dead "
                "processes; the next run resumes or removes them)")
-    typer.echo("running: " + (describe_holder(st.lock_holder) if st.lock_holder else "no"))
+    typer.echo(f"batches being trained: {len(st.claims)}")
+    for c in st.claims:
+        typer.echo(f"  batch {c.batch_id}: {c.describe()}")
+    typer.echo("setting up: " + (describe_holder(st.lock_holder) if st.lock_holder else "no"))

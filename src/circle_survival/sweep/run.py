@@ -67,10 +67,11 @@ from .executors import (
 )
 from .lock import StoreLock
 from .plan import batch_all, check_fits, drop_done
+from .slurm import SlurmOptions, check_slurm, import_submitit, run_slurm
 from .spec import SweepSpec, require_choice, spec_from_configs
 from .status import record_sweep, recorded_batching, recorded_specs
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "ray", "slurm")
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ def check_executor(executor: str, workers: int, spec: SweepSpec) -> None:
         raise ConfigError(f"workers must be >= 1, got {workers}")
     if executor == "ray":
         import_ray()
+    elif executor == "slurm":
+        import_submitit()
     else:
         for device in {c.device for c in spec.configs()}:
             resolve_device(device)
@@ -126,14 +129,16 @@ def run_sweep(spec: SweepSpec, store: str | Path | Store, *, executor: str = "lo
               ray_cpus: float = 1.0, ray_gpus: float | None = None,
               progress: bool = True, completed: Iterable[str] | None = None,
               checkpoint_seconds: float = 300.0, same_base: bool = False,
-              on_start: Callable[[int, int], None] | None = None) -> SweepReport:
+              on_start: Callable[[int, int], None] | None = None,
+              slurm: SlurmOptions | None = None, slurm_dry_run: bool = False) -> SweepReport:
     """Train every run of ``spec`` not yet complete in ``store``.
 
     Args:
         store: the store's path, or the :class:`Store` just opened there (it is not read
             again unless a batch was committed since).
-        executor: "local" (this machine) or "ray" (``address``: a running cluster, or None
-            for a local Ray instance or the one already initialised).
+        executor: "local" (this machine), "ray" (``address``: a running cluster, or None
+            for a private local Ray or the one already initialised) or "slurm" (one job
+            array, :func:`.slurm.run_slurm`, with ``slurm`` its options).
         workers: local worker processes (1: train in this process).
         max_batch: models per batch (default: :func:`.plan.default_max_batch`).
         ray_cpus, ray_gpus: resources each Ray task asks for (gpus: default 1 for cuda runs).
@@ -146,6 +151,8 @@ def run_sweep(spec: SweepSpec, store: str | Path | Store, *, executor: str = "lo
             the seeds (checked on the store as read, before anything is written).
         on_start: called under the lock, before training, with the number of the sweep's
             runs and of those already complete.
+        slurm_dry_run: print the sbatch script the slurm executor would submit for the
+            batches still to train; write and submit nothing.
 
     Raises ConfigError / StoreError before anything is written for a bad spec, settings or
     store, and StoreError when another sweep's setup holds the store's lock too long. A batch
@@ -158,7 +165,7 @@ def run_sweep(spec: SweepSpec, store: str | Path | Store, *, executor: str = "lo
     try:
         planned = batch_all(spec, max_batch)  # before writing: a device error comes first
     except ConfigError as exc:
-        if executor != "ray" or max_batch is not None:
+        if executor == "local" or max_batch is not None:
             raise
         raise ConfigError(f"{exc}; pass --max-batch to size batches for the cluster") from None
     check_store_path(store)
@@ -170,7 +177,13 @@ def run_sweep(spec: SweepSpec, store: str | Path | Store, *, executor: str = "lo
                opened.runs.index if opened is not None else ())
     done &= set(spec.run_ids())
     batches = drop_done(planned, done)
-    check_fits(batches, store, memory=executor != "ray")  # Ray's nodes are not this one
+    if executor == "slurm" and slurm_dry_run:
+        run_slurm(batches, store, slurm or SlurmOptions(), dry_run=True)
+        return SweepReport(spec.name, store, len(spec), len(done), [], opened=opened,
+                           run_ids=tuple(spec.run_ids()))
+    if executor == "slurm":
+        check_slurm()
+    check_fits(batches, store, memory=executor == "local")  # a cluster's nodes are not this one
     options = {"checkpoint_seconds": checkpoint_seconds, "sweep": spec.name}
     with contextlib.ExitStack() as stack:
         if executor == "ray" and batches:  # start Ray (or fail to) before writing anything
@@ -195,6 +208,9 @@ def run_sweep(spec: SweepSpec, store: str | Path | Store, *, executor: str = "lo
         credit = BatchCredit(bar, batches)
         if not batches:
             trained: list[str] = []
+        elif executor == "slurm":
+            trained = run_slurm(batches, store, slurm or SlurmOptions(), credit,
+                                checkpoint_seconds=checkpoint_seconds)
         elif executor == "ray":
             trained = run_ray(batches, store, credit, cpus=ray_cpus, gpus=ray_gpus,
                               options=options)

@@ -35,7 +35,7 @@ from ..config import RunConfig
 from ..errors import CircleSurvivalError, ConfigError
 from ..store.layout import CHECKPOINT, StoreLayout, abandoned, batch_id_for, partial_owner
 from .batch_runner import train_batch
-from .executors import BatchCredit
+from .executors import POLL_SECONDS, BatchCredit
 
 SLURM_INSTALL_HINT = "pip install 'circle-survival[slurm]'"
 _say = partial(print, "circle-survival:", flush=True)  # a line in the task's log
@@ -203,8 +203,9 @@ class SlurmTask:
         resuming = any((d / CHECKPOINT).is_file() and abandoned(d.name, own_process_too=True)
                        for d in layout.partials(bid))
         t0 = time.monotonic()
-        ids = train_batch(configs, self.store, progress=progress if resuming else None,
-                          checkpoint_seconds=self.checkpoint_seconds)
+        while (ids := train_batch(configs, self.store, progress=progress if resuming else None,
+                                  checkpoint_seconds=self.checkpoint_seconds)) is None:
+            time.sleep(POLL_SECONDS)  # another worker holds the batch: wait for its commit
         _say(f"batch {bid}: committed, {len(configs)} runs in {time.monotonic() - t0:.1f} s")
         return ids
 
