@@ -125,3 +125,16 @@ def test_ray_missing_says_how_to_install(spec, tmp_path, capsys, monkeypatch):
 def test_status_of_a_missing_store(tmp_path, capsys):
     code, _, err = run_cli(["sweep", "status", str(tmp_path / "nothing")], capsys)
     assert code == 2 and "no store at" in err
+
+
+def test_plan_gives_the_wall_clock_of_the_executor(spec, capsys):
+    code, out, err = run_cli(["sweep", "plan", str(spec), "--max-batch", "1", "--executor",
+                              "slurm", "--slurm-batches-per-task", "2", "--parallel", "2"],
+                             capsys)
+    assert code == 0, err
+    assert "wall-clock on slurm: about" in out and "(3 array tasks, 2 at once;" in out
+    code, out, _ = run_cli(["sweep", "plan", str(spec), "--executor", "ray", "--parallel",
+                            "4"], capsys)
+    assert code == 0 and "wall-clock on ray: about" in out
+    code, _, err = run_cli(["sweep", "plan", str(spec), "--parallel", "0"], capsys)
+    assert code == 2 and "--parallel must be >= 1" in err

@@ -378,3 +378,30 @@ def test_progress_bar_shows_a_rate_even_when_every_update_is_within_tqdms_interv
     err = capsys.readouterr().err
     assert "6.0/6 runs" in err
     assert "6.0 runs/min" in err or "5.9 runs/min" in err, err
+
+
+def test_wall_clock_is_the_best_greedy_schedule_and_bounded():
+    import itertools
+
+    from circle_survival.sweep import per_task, wall_clock
+
+    jobs = [5.0, 3.0, 3.0, 2.0, 2.0, 2.0]
+    assert wall_clock(jobs, 1) == sum(jobs)
+    assert wall_clock(jobs, 100) == max(jobs)
+    assert wall_clock([], 4) == 0.0
+    # two workers: no schedule beats 9, the longest-first greedy one reaches it
+    best = min(max(sum(j for j, w in zip(jobs, ws, strict=True) if w == k) for k in (0, 1))
+               for ws in itertools.product((0, 1), repeat=len(jobs)))
+    assert best == 9.0 and wall_clock(jobs, 2) == best
+    for n in (2, 3, 4):  # never below the work per worker, nor the longest job
+        assert max(max(jobs), sum(jobs) / n) <= wall_clock(jobs, n) <= sum(jobs)
+    assert per_task(jobs, 4) == [13.0, 4.0] and per_task(jobs, 1) == jobs
+
+
+def test_batch_seconds_follow_the_work():
+    from circle_survival.sweep import batch_seconds
+
+    small = [RunConfig(**BASE, embedding_seed=i) for i in range(2)]
+    big = [RunConfig(**{**BASE, "steps": 60}, embedding_seed=i) for i in range(2)]
+    got = batch_seconds([small, big], 8.0)
+    assert got == pytest.approx([2.0, 6.0]) and sum(got) == pytest.approx(8.0)

@@ -44,6 +44,8 @@ OPTIONS: tuple[tuple[str, Any, Any, str, str | None], ...] = (
      "a flag); repeatable.", "slurm"),
     ("slurm_dry_run", bool, False, "Print the sbatch script that would be submitted; submit "
      "and train nothing.", "slurm"),
+    ("parallel", int | None, None, "For the time estimate (sweep plan, reproduce --dry-run): "
+     "Ray tasks or SLURM array tasks running at once [every array task; 1 Ray task].", None),
 )
 
 
@@ -102,3 +104,33 @@ def slurm_options(given: dict[str, Any]):
         max_array_parallel=given.get("slurm_max_parallel"),
         log_dir=given.get("slurm_log_dir"),
         extra=dict(parse_slurm_opt(o) for o in given.get("slurm_opt") or ()))
+
+
+def echo_wall_clock(batches, serial_seconds: float, given: dict[str, Any]) -> None:
+    """Say how long the chosen executor would take for ``batches``, given their serial
+    time on this machine: its workers, Ray tasks or SLURM array tasks each taking the next
+    batch (or group of batches) as they finish one, each as fast as this machine."""
+    import typer
+
+    from ..sweep import batch_seconds, per_task, wall_clock
+    from .common import human_seconds
+
+    options = run_options(given)
+    seconds = batch_seconds(batches, serial_seconds)
+    executor, parallel = options["executor"], given.get("parallel")
+    if parallel is not None and parallel < 1:
+        raise ConfigError(f"--parallel must be >= 1, got {parallel}")
+    if executor == "local":
+        workers = options["workers"]
+        typer.echo(f"wall-clock here: about {human_seconds(serial_seconds)}"
+                   + (f" ({workers} workers share this machine's cores)" if workers > 1 else ""))
+        return
+    if executor == "ray":
+        slots = parallel or 1
+        jobs, what = seconds, f"{len(seconds)} Ray tasks, {slots} at once"
+    else:
+        jobs = per_task(seconds, options["slurm"].batches_per_task)
+        slots = min(parallel or len(jobs), options["slurm"].max_array_parallel or len(jobs))
+        what = f"{len(jobs)} array tasks, {min(slots, len(jobs))} at once"
+    typer.echo(f"wall-clock on {executor}: about {human_seconds(wall_clock(jobs, slots))} "
+               f"({what}; each as fast as this machine)")

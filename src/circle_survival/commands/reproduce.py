@@ -21,7 +21,7 @@ from .common import (
     device_help,
     human_seconds,
 )
-from .executor_options import run_options, with_executor
+from .executor_options import echo_wall_clock, run_options, with_executor
 
 
 def list_experiments(dtype: str, device: str, refresh: bool) -> None:
@@ -66,8 +66,10 @@ def with_fields(exp, dtype: str | None, device: str | None):
     return exp.with_base(**{k: v for k, v in fields.items() if v is not None})
 
 
-def dry_run(exp, scale: str, store: Path, max_batch: int | None) -> None:
-    """Say what ``reproduce`` would train: runs missing, batches, model-steps, time."""
+def dry_run(exp, scale: str, store: Path, max_batch: int | None,
+            executor: dict[str, Any]) -> None:
+    """Say what ``reproduce`` would train: runs missing, batches, model-steps, time (serial
+    here, and on the chosen executor)."""
     from ..store import completed_run_ids
     from ..sweep import plan_batches
     from ..sweep.costs import estimate_seconds
@@ -78,9 +80,11 @@ def dry_run(exp, scale: str, store: Path, max_batch: int | None) -> None:
     batches = plan_batches(configs, max_batch)
     typer.echo(f"{exp.number}. {exp.title} ({scale} scale): {len(planned):,} runs, "
                f"{len(planned) - len(configs):,} already in {store}")
+    serial = estimate_seconds(configs)
     typer.echo(f"would train {len(configs):,} runs in {len(batches):,} batch(es), "
                f"{sum(c.steps for c in configs):,} model-steps, estimated "
-               f"{human_seconds(estimate_seconds(configs))} (serial, this machine)")
+               f"{human_seconds(serial)} (serial, this machine)")
+    echo_wall_clock(batches, serial, executor)
     for dev in exp.deviations(scale):
         typer.echo(f"  departs from the paper: {dev}")
 
@@ -136,7 +140,7 @@ def reproduce_command(
             from ..sweep.costs import seconds_per_flop
 
             seconds_per_flop(dtype or "float64", device, refresh=True)
-        dry_run(exp, scale, store, max_batch)
+        dry_run(exp, scale, store, max_batch, executor)
         return
     options = run_options(executor)
     train(exp, scale, store, max_batch=max_batch, progress=not quiet, **options)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from .common import Arg, MaxBatchOpt, QuietOpt, StoreArg, human_bytes, human_seconds
-from .executor_options import run_options, with_executor
+from .executor_options import echo_wall_clock, run_options, with_executor
 
 app = typer.Typer(no_args_is_help=True, help="Grids of runs: plan, run (resumable; local, "
                   "Ray or SLURM; many at once on one store), status.")
@@ -38,11 +38,14 @@ def varying_fields(batches) -> list[str]:
 
 
 @app.command("plan")
+@with_executor
 def plan(
     spec: Annotated[Path, Arg(metavar="SPEC", help="Sweep spec (TOML).")],
     max_batch: MaxBatchOpt = None,
+    **executor: Any,
 ) -> None:
-    """Show what a sweep would do: runs, batches, estimated time and disk. Trains nothing."""
+    """Show what a sweep would do: runs, batches, estimated time (serial, and on the chosen
+    executor) and disk. Trains nothing."""
     from ..sweep import SweepSpec, batch_all, estimate_disk, estimate_time
 
     s = SweepSpec.from_toml(spec)
@@ -64,6 +67,7 @@ def plan(
     for c in est.calibrations:
         typer.echo(f"  measured {1000 * c.seconds_per_model_step:.3g} ms per model-step "
                    f"(p={c.cfg.p} d={c.cfg.d}, {c.models} models x {c.steps} steps)")
+    echo_wall_clock(batches, est.seconds, executor)
     disk = estimate_disk(batches)
     parts = ", ".join(f"{k} {human_bytes(v)}" for k, v in disk.items() if v)
     typer.echo(f"estimated disk: {human_bytes(sum(disk.values()))} ({parts}; uncompressed)")

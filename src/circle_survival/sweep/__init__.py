@@ -15,14 +15,17 @@ from .plan import (
     Calibration,
     TimeEstimate,
     batch_all,
+    batch_seconds,
     calibrate,
     default_max_batch,
     drop_done,
     estimate_disk,
     estimate_time,
     model_step_flops,
+    per_task,
     plan_batches,
     plan_sweep,
+    wall_clock,
 )
 from .run import SweepReport, configs_spec, run_sweep, train_to_store
 from .spec import SweepSpec, spec_from_configs
@@ -37,6 +40,7 @@ __all__ = [
     "SweepSpec",
     "TimeEstimate",
     "batch_all",
+    "batch_seconds",
     "calibrate",
     "configs_spec",
     "default_max_batch",
@@ -45,6 +49,7 @@ __all__ = [
     "estimate_disk",
     "estimate_time",
     "model_step_flops",
+    "per_task",
     "plan_batches",
     "plan_sweep",
     "ray_session",
@@ -54,4 +59,5 @@ __all__ = [
     "spec_from_configs",
     "sweep_status",
     "train_to_store",
+    "wall_clock",
 ]

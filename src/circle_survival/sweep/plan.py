@@ -219,6 +219,32 @@ def calibrate(batch: Sequence[RunConfig], budget_s: float = 1.0, max_models: int
     return Calibration(cfg, m, n, per_step / m)
 
 
+def batch_seconds(batches: Sequence[Sequence[RunConfig]], total: float) -> list[float]:
+    """``total`` seconds of training shared among ``batches`` in proportion to their work
+    (runs x steps x :func:`model_step_flops`)."""
+    work = [len(b) * b[0].steps * model_step_flops(b[0]) for b in batches]
+    return [total * w / sum(work) for w in work] if work and sum(work) else [0.0] * len(work)
+
+
+def per_task(seconds: Sequence[float], batches_per_task: int) -> list[float]:
+    """The seconds of each array task that trains ``batches_per_task`` consecutive batches."""
+    k = max(1, batches_per_task)
+    return [sum(seconds[i:i + k]) for i in range(0, len(seconds), k)]
+
+
+def wall_clock(seconds: Sequence[float], parallel: int) -> float:
+    """The time ``parallel`` workers take for jobs of these durations, each worker taking
+    the next job as it finishes one, longest first: the last worker's finishing time."""
+    import heapq
+
+    if not seconds:
+        return 0.0
+    slots = [0.0] * max(1, min(parallel, len(seconds)))
+    for s in sorted(seconds, reverse=True):
+        heapq.heappush(slots, heapq.heappop(slots) + s)
+    return max(slots)
+
+
 @dataclass(frozen=True)
 class TimeEstimate:
     """Serial training time of a set of batches on this machine."""
