@@ -11,10 +11,26 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 GROUPS = ("sweep",)
 
 
+def code_blocks(text: str) -> list[str]:
+    """The text of every fenced code block (a fence opens and the next one closes)."""
+    blocks, current = [], None
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if current is None:
+                current = []
+            else:
+                blocks.append("\n".join(current))
+                current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
 def readme_commands() -> list[str]:
     """The ``circle-survival ...`` command lines of the README's code blocks and tables."""
     lines = []
-    for block in re.findall(r"```(?:bash)?\n(.*?)```", README, re.S):
+    for block in code_blocks(README):
+        block = block.replace("\\\n", " ")  # a command continued over lines is one line
         lines += [ln.split("#")[0].strip() for ln in block.splitlines()]
     lines += re.findall(r"`(circle-survival [^`]+)`", README)
     out = []
@@ -47,3 +63,8 @@ def test_the_readme_has_an_example_of_every_command():
     assert {"train", "show", "sweep plan", "sweep run", "sweep status", "reproduce", "report",
             "analyze", "plot", "gradient", "collaboration", "ode", "ode-r2",
             "ablate"} <= commands
+
+
+def test_code_blocks_pair_their_fences():
+    text = "a\n```bash\nx\n```\nprose `y`\n```\nz \\\n  w\n```\n"
+    assert code_blocks(text) == ["x", "z \\\n  w"]
