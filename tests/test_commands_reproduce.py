@@ -14,15 +14,18 @@ def cached_cost(monkeypatch, tmp_path):
     monkeypatch.setenv(costs.CACHE_ENV, str(tmp_path / "cache"))
     import json
 
+    import time
+
     (tmp_path / "cache").mkdir()
+    entry = {"seconds_per_flop": 1e-11, "measured_at": time.time(), "load": 0.0, "cores": 2}
     (tmp_path / "cache" / costs.CACHE_FILE).write_text(json.dumps(
-        {costs.machine_key(dt, "auto"): 1e-11 for dt in ("float64", "float32")}))
+        {costs.machine_key(dt, "auto"): entry for dt in ("float64", "float32")}))
 
 
 def test_list_and_dry_run_read_the_cache(cached_cost, tmp_path, capsys, monkeypatch):
     from circle_survival import sweep
 
-    monkeypatch.setattr(sweep, "calibrate", lambda *a, **k: pytest.fail("recalibrated"))
+    monkeypatch.setattr(sweep.plan, "calibrate", lambda *a, **k: pytest.fail("recalibrated"))
     code, out, err = run_cli(["reproduce", "--list"], capsys)
     assert code == 0, err
     assert "signal-evolution" in out and "two-circles" in out

@@ -32,7 +32,7 @@ def list_experiments(dtype: str, device: str, refresh: bool) -> None:
     from rich.table import Table
 
     from ..experiments import SCALES, SECONDS_PER_MODEL_STEP, all_experiments
-    from ..sweep.costs import estimate_seconds
+    from ..sweep.costs import calibration, estimate_seconds
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("#", justify="right")
@@ -55,8 +55,8 @@ def list_experiments(dtype: str, device: str, refresh: bool) -> None:
     typer.echo(f"CPU hours: serial training at {SECONDS_PER_MODEL_STEP * 1000:g} ms per float64 "
                "model-step of the default shape (p = 59, d = 128), measured on this project's "
                "2-core CPU; other shapes scale by their work per step. here: serial training "
-               f"on this machine ({dtype}, device {device}) from the cached calibration "
-               "(--recalibrate measures again)")
+               f"on this machine ({dtype}, device {device}) at "
+               f"{calibration(dtype, device).describe()} (--recalibrate measures again)")
 
 
 def with_fields(exp, dtype: str | None, device: str | None):
@@ -70,20 +70,23 @@ def dry_run(exp, scale: str, store: Path, max_batch: int | None,
             executor: dict[str, Any]) -> None:
     """Say what ``reproduce`` would train: runs missing, batches, model-steps, time (serial
     here, and on the chosen executor)."""
-    from ..store import completed_run_ids
+    from ..store import is_store, load
     from ..sweep import plan_batches
-    from ..sweep.costs import estimate_seconds
+    from ..sweep.costs import costs_for, estimate_seconds
 
-    done = completed_run_ids(store)
+    runs = load(store).runs if is_store(store) else None
+    done = set(runs.index) if runs is not None else set()
     planned = exp.planned_configs(scale)
     configs = [c for c in planned if c.run_id not in done]
     batches = plan_batches(configs, max_batch)
     typer.echo(f"{exp.number}. {exp.title} ({scale} scale): {len(planned):,} runs, "
                f"{len(planned) - len(configs):,} already in {store}")
-    serial = estimate_seconds(configs)
+    serial = estimate_seconds(configs, runs=runs)
     typer.echo(f"would train {len(configs):,} runs in {len(batches):,} batch(es), "
                f"{sum(c.steps for c in configs):,} model-steps, estimated "
                f"{human_seconds(serial)} (serial, this machine)")
+    for (dtype, device), cost in costs_for(configs, runs=runs).items():
+        typer.echo(f"  cost ({dtype}, {device}): {cost.describe()}")
     echo_wall_clock(batches, serial, executor)
     for dev in exp.deviations(scale):
         typer.echo(f"  departs from the paper: {dev}")
