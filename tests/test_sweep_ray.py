@@ -1,4 +1,12 @@
-"""The Ray executor on a local Ray instance (CPU only): same store contents as local."""
+"""The Ray executor on a private local Ray instance (CPU only): same store contents as
+local."""
+
+import contextlib
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,11 +23,29 @@ SPEC = {"name": "ray-tiny", "base": {"p": 11, "d": 8, "hidden": [16], "steps": 3
         "axes": {"d": [8, 12]}, "seeds": {"embedding": "0:3", "mlp": "0:3"}}
 
 
+@contextlib.contextmanager
+def ray_temp_dir() -> Iterator[Path]:
+    """Ray's session folders (which it leaves behind) in a private folder, removed after: short,
+    for the unix sockets in it, and never the /tmp/ray of any other Ray on the machine."""
+    folder = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAY_TMPDIR", str(folder))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    yield ray
-    ray.shutdown()
+    """A private local Ray (address "local": never one already running on the machine)."""
+    with ray_temp_dir():
+        ray.init(address="local", num_cpus=2, include_dashboard=False,
+                 logging_level="WARNING")
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
 
 
 def test_ray_matches_local(tmp_path, local_ray):
@@ -57,5 +83,21 @@ def test_cli_ray_executor(tmp_path, local_ray, capsys):
         raise SystemExit(0)
     out = capsys.readouterr()
     assert exc.value.code == 0, out.err
-    assert "trained 2 runs; 2 of 2 complete" in out.out
+    assert re.search(r"trained 2 runs( here)?; 2 of 2 complete", out.out), out.out
     assert len(load(tmp_path / "st")) == 2
+
+
+def test_without_address_ray_starts_a_private_local_instance():
+    """address None -> "local" (a new Ray, never one running on the machine, whatever
+    RAY_ADDRESS says), without the dashboard; a given address is passed as it is."""
+    from circle_survival.sweep.executors import _ray_init
+
+    class FakeRay:
+        def init(self, **kwargs):
+            self.kwargs = kwargs
+
+    fake = FakeRay()
+    _ray_init(fake, None)
+    assert fake.kwargs["address"] == "local" and fake.kwargs["include_dashboard"] is False
+    _ray_init(fake, "auto")
+    assert fake.kwargs["address"] == "auto" and "include_dashboard" not in fake.kwargs

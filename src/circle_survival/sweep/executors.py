@@ -5,12 +5,14 @@
   workers; each worker dies with its parent, so no orphan keeps writing);
 - :func:`run_ray`: each batch a Ray remote task (``pip install 'circle-survival[ray]'``). Ray
   is the one already initialised in the process, or a connection to ``address`` (e.g.
-  ``"auto"`` or ``"HEAD:6379"`` of a cluster started with ``ray start``), or a local Ray
-  (:func:`ray_session`). Each task asks for ``cpus`` CPUs and, for runs on cuda (or "auto" on
-  a cluster with GPUs), ``gpus`` GPUs (default 1; a fraction packs several batches on one
-  GPU). Every task writes its batch directly into the store path, so on a cluster the store
-  must be on storage every node mounts at the same absolute path, and every node needs the
-  same version of this package.
+  ``"auto"`` or ``"HEAD:6379"`` of a cluster started with ``ray start``), or else a private
+  local Ray, never one already running on the machine (:func:`ray_session`). Each task asks
+  for ``cpus`` CPUs and, for runs on cuda (or "auto" on a cluster with GPUs), ``gpus`` GPUs
+  (default 1; a fraction packs several batches on one GPU). Every task writes its batch
+  directly into the store path, so on a cluster the store must be on storage every node
+  mounts at the same absolute path, and every node needs the same version of this package.
+  A task whose node or worker dies is rerun by Ray (:data:`RAY_TASK_RETRIES` times), on
+  another node if need be; the rerun takes over the batch and resumes its checkpoint.
 
 Every executor trains each batch with :func:`.batch_runner.train_batch`: claimed, written
 under ``STORE/tmp/`` and renamed into ``STORE/batches/`` when complete. A batch that another
@@ -242,6 +244,14 @@ def _ray_train(config_dicts: list[dict], store: str, threads: int, options: dict
     return train_batch([RunConfig.from_dict(d) for d in config_dicts], store, **options)
 
 
+#: times Ray reruns a task whose worker or node died (a system failure: a task's own error is
+#: never retried; Ray's default too, set here so that it holds whatever Ray's defaults). The
+#: rerun takes over the dead worker's claim, stale as soon as that process is gone when it ran
+#: on the rerun's host (resuming its checkpoint); while the claim is live (a dead worker of
+#: another host, until its lease runs out) the rerun leaves the batch to finish_pending.
+RAY_TASK_RETRIES = 3
+
+
 def run_ray(batches: Sequence[Sequence[RunConfig]], store: Path, credit: BatchCredit, *,
             cpus: float = 1.0, gpus: float | None = None,
             options: Mapping[str, Any] | None = None) -> list[str]:
@@ -259,7 +269,8 @@ def run_ray(batches: Sequence[Sequence[RunConfig]], store: Path, credit: BatchCr
             dev = b[0].device
             wants_gpu = dev.startswith("cuda") or (dev == "auto" and has_gpus)
             num_gpus = (1.0 if gpus is None else gpus) if wants_gpu else 0
-            ref = task.options(num_cpus=cpus, num_gpus=num_gpus).remote(
+            ref = task.options(num_cpus=cpus, num_gpus=num_gpus,
+                               max_retries=RAY_TASK_RETRIES).remote(
                 [c.to_dict() for c in b], str(store.resolve()), max(1, int(cpus)),
                 dict(options or {}))
             refs[ref] = i
@@ -297,7 +308,9 @@ def ray_failure(ray: Any, exc: BaseException) -> BaseException:
 @contextlib.contextmanager
 def ray_session(address: str | None = None) -> Iterator[Any]:
     """Ray for the duration of a sweep: the one already initialised in this process, or a
-    connection to ``address`` (a cluster), or a local Ray started here (and shut down after).
+    connection to ``address`` (a cluster), or a private local Ray started here (and shut down
+    after): without ``address`` a Ray already running on the machine (``ray start``, or
+    ``RAY_ADDRESS``) is neither joined nor touched.
     """
     ray = import_ray()
     if ray.is_initialized():
@@ -311,12 +324,15 @@ def ray_session(address: str | None = None) -> Iterator[Any]:
 
 
 def _ray_init(ray: Any, address: str | None) -> None:
-    """Start a local Ray (address None) or connect to a cluster; a failure is one line."""
+    """Start a private local Ray (address None) or connect to a cluster; a failure is one
+    line."""
     kwargs: dict[str, Any] = {"logging_level": "WARNING"}
     if address is None:
         kwargs["include_dashboard"] = False
     try:
-        ray.init(address=address, **kwargs)
+        # "local": always a new Ray of this process's own; address=None would join one
+        # already running on the machine (RAY_ADDRESS, or the last 'ray start')
+        ray.init(address="local" if address is None else address, **kwargs)
     except Exception as exc:  # noqa: BLE001 - Ray raises bare Exception ("node timed out")
         where = f"at {address}" if address else "locally"
         msg = " ".join(str(exc).split())[:300]
