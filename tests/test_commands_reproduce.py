@@ -13,7 +13,6 @@ def cached_cost(monkeypatch, tmp_path):
     """A cost cache in tmp_path holding 1e-11 s per unit of work for float64 and float32."""
     monkeypatch.setenv(costs.CACHE_ENV, str(tmp_path / "cache"))
     import json
-
     import time
 
     (tmp_path / "cache").mkdir()

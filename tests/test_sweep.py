@@ -376,7 +376,7 @@ def test_progress_bar_shows_a_rate_even_when_every_update_is_within_tqdms_interv
     bar.add(3)
     bar.close()
     err = capsys.readouterr().err
-    assert "6.0/6 runs" in err
+    assert "6/6 runs" in err and "6.0/6" not in err
     assert "6.0 runs/min" in err or "5.9 runs/min" in err, err
 
 
@@ -405,3 +405,17 @@ def test_batch_seconds_follow_the_work():
     big = [RunConfig(**{**BASE, "steps": 60}, embedding_seed=i) for i in range(2)]
     got = batch_seconds([small, big], 8.0)
     assert got == pytest.approx([2.0, 6.0]) and sum(got) == pytest.approx(8.0)
+
+
+def test_progress_bar_counts_whole_runs():
+    from circle_survival.sweep.executors import BatchCredit, ProgressBar
+
+    bar = ProgressBar(total=3, done=0, enabled=True)
+    credit = BatchCredit(bar, [[RunConfig(steps=10)] * 3])
+    credit.steps(0, 5)  # half the batch: 1.5 runs, shown as 1
+    assert bar.count == 1.5 and bar.bar.n == 1
+    credit.steps(0, 4)
+    assert bar.bar.n == 2  # 2.7 runs: still short of 3, never 99.9% shown as done
+    credit.finished(0)
+    assert bar.bar.n == 3 and isinstance(bar.bar.n, int)
+    bar.close()

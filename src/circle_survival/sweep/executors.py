@@ -40,8 +40,9 @@ RAY_INSTALL_HINT = "pip install 'circle-survival[ray]'"
 class ProgressBar:
     """One bar for the whole sweep: runs done / total, runs per minute, ETA (on stderr).
 
-    The count is kept here and clamped to ``0 .. total``, so the bar never passes 100% and
-    the ETA never turns negative, whatever the credits of in-flight batches add up to.
+    The count is kept here, with the fractions of batches in flight, and clamped to
+    ``0 .. total``, so the bar never passes 100% and the ETA never turns negative; the bar
+    shows whole runs (the count rounded down), and the total exactly once every batch is in.
     """
 
     def __init__(self, total: int, done: int, enabled: bool = True):
@@ -49,20 +50,17 @@ class ProgressBar:
 
         self.total, self.count = total, float(min(done, total))
         self.start_count, self.start_time = self.count, time.monotonic()
-        self.bar = tqdm(total=total, initial=self.count, unit="run", file=sys.stderr,
+        self.bar = tqdm(total=total, initial=int(self.count), unit="run", file=sys.stderr,
                         disable=not enabled, dynamic_ncols=True, smoothing=0.1,
-                        bar_format="{desc}{percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} runs "
+                        bar_format="{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} runs "
                                    "[{elapsed}<{remaining}{postfix}]")
 
     def add(self, runs: float) -> None:
         """Count ``runs`` more runs (fractions while a batch is in flight)."""
-        new = min(float(self.total), max(self.count, self.count + runs))
-        step = new - self.count
-        self.count = new
-        if new >= self.total:
-            step = self.total - self.bar.n  # land exactly on the total
-        if step > 0:
-            self.bar.update(step)
+        self.count = min(float(self.total), max(self.count, self.count + runs))
+        whole = self.total if self.total - self.count < 1e-9 else int(self.count)
+        if whole > self.bar.n:
+            self.bar.update(whole - self.bar.n)
         # tqdm's smoothed rate, or the mean rate until tqdm has one (it has none while every
         # update so far fell within its refresh interval)
         elapsed = time.monotonic() - self.start_time
