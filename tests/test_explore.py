@@ -3,6 +3,7 @@ itself in headless Chromium (Playwright): it loads without console errors, the s
 moves the plotted points, another frequency or run redraws."""
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -143,6 +144,41 @@ def test_page_in_a_browser(store, tmp_path):
         assert page.evaluate("document.getElementById('collab').data.length") > 0
         browser.close()
     assert errors == []
+
+
+OVERLAP = """(id) => {
+    const box = (sel) => { const el = document.querySelector(sel);
+        if (!el) return null; const r = el.getBoundingClientRect();
+        return r.width > 0 ? [r.left, r.top, r.right, r.bottom] : null; };
+    return [box('#' + id + ' .modebar'), box('#' + id + ' .gtitle')];
+}"""
+
+
+def test_the_toolbar_never_hides_a_title(store, tmp_path):
+    """Hovered, each plot shows its toolbar above its title, never over it (screenshot)."""
+    playwright, out = _page(store, tmp_path)
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists()
+                                     else shutil.which("chromium"), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(out.as_uri())
+        page.wait_for_function("document.getElementById('emb').data !== undefined")
+        ids = page.evaluate("[...document.querySelectorAll('.js-plotly-plot')].map(e => e.id)")
+        assert len(ids) >= 4
+        checked = 0
+        for id_ in ids:
+            page.hover(f"#{id_}")
+            bar, title = page.evaluate(OVERLAP, id_)
+            if bar is None or title is None:
+                continue
+            checked += 1
+            apart = bar[3] <= title[1] or title[3] <= bar[1] or bar[2] <= title[0] \
+                or title[2] <= bar[0]
+            assert apart, f"{id_}: toolbar {bar} over title {title}"
+        shot = Path(os.environ.get("CIRCLE_SURVIVAL_SCREENSHOTS", tmp_path)) / "explorer.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert checked >= 4 and shot.stat().st_size > 10_000
 
 
 def test_render_escapes_closing_tags():

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -48,14 +47,20 @@ CLAIM_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
 }
 
 
-def differences_link(out_dir: str | Path | None = None) -> str:
-    """Where a report written into ``out_dir`` links the page of departures from the authors'
-    code: a path relative to ``out_dir`` in a source checkout, else the page's path in the
-    repository."""
+def differences_source() -> Path | None:
+    """The page of departures from the authors' code in a source checkout, or None (an
+    installed package has no docs folder)."""
     page = Path(__file__).resolve().parents[3] / DIFFERENCES_PAGE
-    if out_dir is None or not page.is_file():
+    return page if page.is_file() else None
+
+
+def differences_link(out_dir: str | Path | None = None) -> str:
+    """Where a report links the page of departures from the authors' code: the copy
+    :func:`write_report` puts beside it (a plain file name, so the folder can be moved or
+    shared whole) when the page is at hand, else the page's path in the repository."""
+    if out_dir is None or differences_source() is None:
         return DIFFERENCES_PAGE
-    return Path(os.path.relpath(page, Path(out_dir).resolve())).as_posix()
+    return Path(DIFFERENCES_PAGE).name
 
 
 def find_results(paths: Iterable[str | Path]) -> list[Path]:
@@ -217,9 +222,10 @@ def render_markdown(docs: Sequence[Mapping[str, Any]], link: str = DIFFERENCES_P
 
 
 def write_report(paths: Iterable[str | Path], out: str | Path) -> tuple[Path, Path]:
-    """Write OUT (HTML) and OUT with suffix .md; return both paths. Every input is read and
-    checked, and both documents rendered, before anything (the output folder included) is
-    created."""
+    """Write OUT (HTML, self-contained: figures embedded) and OUT with suffix .md, with the
+    page of departures from the authors' code beside them; return the two paths. Nothing in
+    either links outside their folder. Every input is read and checked, and both documents
+    rendered, before anything (the output folder included) is created."""
     docs = load_results(paths)
     out = Path(out)
     if out.is_dir():
@@ -228,7 +234,10 @@ def write_report(paths: Iterable[str | Path], out: str | Path) -> tuple[Path, Pa
     page, summary = render_html(docs, link=link), render_markdown(docs, link=link)
     out.parent.mkdir(parents=True, exist_ok=True)
     md = out.with_suffix(".md")
-    for path, text in ((out, page), (md, summary)):
+    files = [(out, page), (md, summary)]
+    if (source := differences_source()) is not None:  # beside the report: it travels with it
+        files.append((out.parent / link, source.read_text(encoding="utf-8")))
+    for path, text in files:
         tmp = path.with_suffix(path.suffix + ".part")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)

@@ -3,7 +3,15 @@ const DATA = JSON.parse(document.getElementById('data').textContent);
 const $ = id => document.getElementById(id);
 const PALETTE = ['#1f77b4','#d62728','#2ca02c','#ff7f0e','#9467bd','#8c564b','#e377c2',
                  '#17becf','#bcbd22','#7f7f7f'];
-const CFG = {displaylogo: false, responsive: false};
+// the toolbar shows on hover only, in the top margin kept free above each title
+const CFG = {displaylogo: false, responsive: false, displayModeBar: 'hover'};
+
+// every plot: its title at the top of its margin, below the toolbar's strip
+function draw(id, traces, layout) {
+  layout.title = Object.assign({y: 1, yref: 'container', yanchor: 'top', pad: {t: 32}},
+                               layout.title || {});
+  return Plotly.react(id, traces, layout, CFG);
+}
 let RUN = DATA.runs[0];
 
 function decode(b64, scale) {
@@ -29,17 +37,17 @@ function drawSignals() {
       hovertemplate: `k=${k}, Δ=${r.deltas[i]}<br>step %{customdata}<br>S=%{y:.4g}` +
                      '<extra></extra>', customdata: r.signal_steps});
   }
-  Plotly.react('signals', traces, {title: {text: 'signals S_k'}, xaxis: {type: 'log',
-    title: {text: 'step + 1'}}, yaxis: {title: {text: 'S_k'}}, margin: {t: 40}}, CFG);
+  draw('signals', traces, {title: {text: 'signals S_k'}, xaxis: {type: 'log',
+    title: {text: 'step + 1'}}, yaxis: {title: {text: 'S_k'}}, margin: {t: 70}});
 }
 
 function drawLoss() {
   const r = RUN;
-  Plotly.react('loss', [
+  draw('loss', [
     {x: plus1(r.metric_steps), y: r.train_loss, name: 'train', mode: 'lines'},
     {x: plus1(r.metric_steps), y: r.test_loss_curve, name: 'test', mode: 'lines'}],
     {title: {text: 'loss'}, xaxis: {type: 'log', title: {text: 'step + 1'}},
-     yaxis: {type: 'log', title: {text: 'cross-entropy'}}, margin: {t: 40}}, CFG);
+     yaxis: {type: 'log', title: {text: 'cross-entropy'}}, margin: {t: 70}});
 }
 
 function fillFreq() {
@@ -86,7 +94,7 @@ function range(kind, ki) {
 
 function drawEmbedding() {
   const e = RUN.embedding;
-  const empty = (id, msg) => Plotly.react(id, [], {title: {text: msg}, margin: {t: 40}}, CFG);
+  const empty = (id, msg) => draw(id, [], {title: {text: msg}, margin: {t: 70}});
   if (!e) {
     $('embnote').textContent = `No embeddings in this page for this run (the page carries ` +
       `them for the first ${DATA.max_embedding_runs} runs).`;
@@ -104,7 +112,7 @@ function drawEmbedding() {
   const ord = [];
   for (let j = 0; j <= p; j++) ord.push((j * delta) % p);
   const rg = range(kind, ki);
-  Plotly.react('emb', [
+  draw('emb', [
     {x: ord.map(j => x[j]), y: ord.map(j => y[j]), mode: 'lines', hoverinfo: 'skip',
      line: {color: colour(RUN, k), width: 1}, showlegend: false},
     {x: x, y: y, mode: 'markers+text', text: tokens, textposition: 'top center',
@@ -112,18 +120,18 @@ function drawEmbedding() {
      hovertemplate: 'token %{text}<br>(%{x:.3g}, %{y:.3g})<extra></extra>'}],
     {title: {text: `k=${k}, Δ=${delta}, step ${e.steps[t]}`},
      xaxis: {range: rg, title: {text: 'Re F[k]'}},
-     yaxis: {range: rg, title: {text: 'Im F[k]'}, scaleanchor: 'x'}, margin: {t: 40}}, CFG);
+     yaxis: {range: rg, title: {text: 'Im F[k]'}, scaleanchor: 'x'}, margin: {t: 70}});
   for (let q = 0; q < 2; q++) {
     const id = 'pca' + (q + 1);
     if (q >= e.n_pca) { empty(id, 'no such PCA plane'); continue; }
     const [px, py] = coords(q, 0, t);
-    Plotly.react(id, [{x: px, y: py, mode: 'markers+text', text: tokens,
+    draw(id, [{x: px, y: py, mode: 'markers+text', text: tokens,
       textposition: 'top center', textfont: {size: 9}, marker: {size: 6, color: '#444'},
       hovertemplate: 'token %{text}<extra></extra>'}],
       {title: {text: `PCA plane ${2 * q + 1}-${2 * q + 2}, step ${e.steps[t]}`},
        xaxis: {title: {text: `pc${2 * q + 1}`}},
        yaxis: {title: {text: `pc${2 * q + 2}`}, scaleanchor: 'x'},
-       margin: {t: 40}}, CFG);
+       margin: {t: 70}});
   }
 }
 
@@ -132,7 +140,7 @@ function drawCollab() {
   if (!c) {
     $('collabnote').textContent = 'No parameter snapshots in this page for this run.';
     sel.innerHTML = '';
-    Plotly.react('collab', [], {title: {text: 'no snapshots'}, margin: {t: 40}}, CFG);
+    draw('collab', [], {title: {text: 'no snapshots'}, margin: {t: 70}});
     return;
   }
   const modes = Object.keys(c.modes);
@@ -147,28 +155,28 @@ function drawCollab() {
     line: {color: colour(RUN, +k)}, showlegend: RUN.circles.includes(+k),
     hovertemplate: `k=${k}<br>step %{customdata}<br>loss %{y:.4g}<extra></extra>`,
     customdata: c.steps}));
-  Plotly.react('collab', traces, {title: {text: `collaboration: ${mode}`}, xaxis: {type: 'log',
-    title: {text: 'step + 1'}}, yaxis: {type: 'log', title: {text: 'loss'}}, margin: {t: 40}}, CFG);
+  draw('collab', traces, {title: {text: `collaboration: ${mode}`}, xaxis: {type: 'log',
+    title: {text: 'step + 1'}}, yaxis: {type: 'log', title: {text: 'loss'}}, margin: {t: 70}});
 }
 
 function drawStore() {
   const s = DATA.summary, ps = [...new Set(s.rates.p)];
-  Plotly.react('rates', ps.map(p => {
+  draw('rates', ps.map(p => {
     const idx = s.rates.p.map((q, i) => q === p ? i : -1).filter(i => i >= 0);
     return {x: idx.map(i => s.rates.k[i]), y: idx.map(i => s.rates.rate[i]), type: 'bar',
             name: `p=${p}`, customdata: idx.map(i => s.rates.n_runs[i]),
             hovertemplate: 'k=%{x}<br>rate %{y:.2f} of %{customdata} runs<extra></extra>'};
   }), {title: {text: 'survival rate by frequency'}, xaxis: {title: {text: 'k'}},
-       yaxis: {title: {text: 'survival rate'}, range: [0, 1]}, margin: {t: 40}}, CFG);
+       yaxis: {title: {text: 'survival rate'}, range: [0, 1]}, margin: {t: 70}});
   const cur = s.circles.run_id.indexOf(RUN.id);
-  Plotly.react('ncircles', [{x: s.circles.n_circles, type: 'histogram', name: 'runs'},
+  draw('ncircles', [{x: s.circles.n_circles, type: 'histogram', name: 'runs'},
     {x: [s.circles.n_circles[cur]], y: [0], mode: 'markers', name: 'this run',
      marker: {size: 14, color: '#d62728', symbol: 'triangle-up'}}],
     {title: {text: 'circles per run'}, xaxis: {title: {text: 'circles'}, dtick: 1},
-     yaxis: {title: {text: 'runs'}}, margin: {t: 40}}, CFG);
+     yaxis: {title: {text: 'runs'}}, margin: {t: 70}});
   const f = s.freq, jit = f.k.map((k, i) => ((i * 7919) % 97) / 97 * 0.3 - 0.15);
   const mine = f.run_id.map(r => r === RUN.id);
-  Plotly.react('initial', [false, true].map(own => {
+  draw('initial', [false, true].map(own => {
     const idx = f.k.map((_, i) => i).filter(i => mine[i] === own);
     return {x: idx.map(i => f.initial_signal[i]), y: idx.map(i => (f.survived[i] ? 1 : 0) + jit[i]),
             mode: 'markers', name: own ? 'this run' : 'other runs',
@@ -178,7 +186,7 @@ function drawStore() {
   }), {title: {text: `initial signal against survival (r = ${s.correlation.r === null ? 'n/a' :
        s.correlation.r.toFixed(3)} over rates)`}, xaxis: {title: {text: 'initial S_k'}},
        yaxis: {title: {text: 'survived'}, tickvals: [0, 1], ticktext: ['died', 'survived']},
-       margin: {t: 40}}, CFG);
+       margin: {t: 70}});
 }
 
 function selectRun() {
