@@ -26,7 +26,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,15 +116,20 @@ POLL_SECONDS = 2.0
 
 def finish_pending(batches: Sequence[Sequence[RunConfig]], pending: Sequence[int], store: Path,
                    credit: BatchCredit, options: Mapping[str, Any] | None = None, *,
-                   poll: float = POLL_SECONDS) -> list[str]:
+                   poll: float = POLL_SECONDS,
+                   attempt: Callable[[int], list[str] | None] | None = None) -> list[str]:
     """Wait until every batch ``batches[i]`` for ``i`` in ``pending`` (held by other workers)
-    is committed, training here each one whose holder's claim goes stale; return the run ids
-    trained here."""
-    pending, trained = list(pending), []
+    is committed, training each one whose holder's claim goes stale: here, or by
+    ``attempt(i)`` (e.g. a new Ray task, so that a GPU batch trains where the GPUs are);
+    return the run ids trained by this sweep."""
+    def here(i: int) -> list[str] | None:
+        return train_batch(batches[i], store, progress=lambda n: credit.steps(i, n),
+                           **(options or {}))
+
+    pending, trained, attempt = list(pending), [], attempt or here
     while pending:
         for i in list(pending):
-            ids = train_batch(batches[i], store, progress=lambda n, i=i: credit.steps(i, n),
-                              **(options or {}))
+            ids = attempt(i)
             if ids is not None:  # committed, by its holder or here
                 trained += ids
                 credit.finished(i)
@@ -262,16 +267,19 @@ def run_ray(batches: Sequence[Sequence[RunConfig]], store: Path, credit: BatchCr
     refs: dict[Any, int] = {}
     trained: list[str] = []
     held: list[int] = []
+
+    def submit(i: int) -> Any:
+        dev = batches[i][0].device
+        wants_gpu = dev.startswith("cuda") or (dev == "auto" and has_gpus)
+        num_gpus = (1.0 if gpus is None else gpus) if wants_gpu else 0
+        return task.options(num_cpus=cpus, num_gpus=num_gpus,
+                            max_retries=RAY_TASK_RETRIES).remote(
+            [c.to_dict() for c in batches[i]], str(store.resolve()), max(1, int(cpus)),
+            dict(options or {}))
+
     try:
-        for i, b in enumerate(batches):
-            dev = b[0].device
-            wants_gpu = dev.startswith("cuda") or (dev == "auto" and has_gpus)
-            num_gpus = (1.0 if gpus is None else gpus) if wants_gpu else 0
-            ref = task.options(num_cpus=cpus, num_gpus=num_gpus,
-                               max_retries=RAY_TASK_RETRIES).remote(
-                [c.to_dict() for c in b], str(store.resolve()), max(1, int(cpus)),
-                dict(options or {}))
-            refs[ref] = i
+        for i in range(len(batches)):
+            refs[submit(i)] = i
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
@@ -282,11 +290,14 @@ def run_ray(batches: Sequence[Sequence[RunConfig]], store: Path, credit: BatchCr
                     continue
                 trained += ids
                 credit.finished(refs[ref])
+        # held by other workers: waited for, and taken over by a new task on the cluster
+        trained += finish_pending(batches, held, store, credit, options,
+                                  attempt=lambda i: ray.get(submit(i)))
     except BaseException as exc:
         for ref in refs:
             ray.cancel(ref, force=True)
         raise ray_failure(ray, exc) from None
-    return trained + finish_pending(batches, held, store, credit, options)
+    return trained
 
 
 def ray_failure(ray: Any, exc: BaseException) -> BaseException:
