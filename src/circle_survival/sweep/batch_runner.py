@@ -24,7 +24,8 @@ from .claims import DEFAULT_LEASE, claimed
 def train_batch(configs: Sequence[RunConfig], store: str | Path, *,
                 progress: Callable[[int], None] | None = None, chunk_size: int | None = None,
                 checkpoint_seconds: float = 300.0, sweep: str = "",
-                lease: float = DEFAULT_LEASE) -> list[str] | None:
+                lease: float = DEFAULT_LEASE,
+                on_resume: Callable[[int], None] | None = None) -> list[str] | None:
     """Train one batch and commit it atomically into ``store`` (which must exist); return its
     run ids (empty when the batch was already committed; None when another live worker holds
     its claim and trains it now).
@@ -38,6 +39,7 @@ def train_batch(configs: Sequence[RunConfig], store: str | Path, *,
         checkpoint_seconds: about how often the batch in flight saves its state.
         sweep: the sweep's name, written into the claim (``sweep status`` shows it).
         lease: seconds the claim stays valid without its heartbeat (:mod:`.claims`).
+        on_resume: called with the step a checkpoint resumes the batch from.
 
     A batch already committed (same runs, same order) is skipped. The batch is claimed for the
     time it trains; a checkpointed partial batch of the same runs left by a dead worker (a
@@ -59,13 +61,13 @@ def train_batch(configs: Sequence[RunConfig], store: str | Path, *,
             return None
         if layout.is_complete(bid):  # committed by its holder between the check and the claim
             return []
-        _train_claimed(configs, store, progress, chunk_size, checkpoint_seconds)
+        _train_claimed(configs, store, progress, chunk_size, checkpoint_seconds, on_resume)
     return ids
 
 
 def _train_claimed(configs: list[RunConfig], store: str | Path,
                    progress: Callable[[int], None] | None, chunk_size: int | None,
-                   checkpoint_seconds: float) -> None:
+                   checkpoint_seconds: float, on_resume: Callable[[int], None] | None) -> None:
     """Train and commit a batch this worker holds the claim of."""
     trainer = Trainer(configs, chunk_size=chunk_size)
     try:
@@ -82,6 +84,8 @@ def _train_claimed(configs: list[RunConfig], store: str | Path,
                 trainer = Trainer(configs, chunk_size=chunk_size)
             if progress is not None and trainer.step_count:
                 progress(trainer.step_count)
+            if on_resume is not None and trainer.step_count:
+                on_resume(trainer.step_count)
         result = trainer.run(writer, progress=progress, checkpoint=writer.save_checkpoint,
                              checkpoint_seconds=checkpoint_seconds)
         writer.commit(result, trainer.state_dict())

@@ -193,17 +193,12 @@ class SlurmTask:
             _say(f"batch {bid}: already complete, skipped")
             return []
         _claim_earlier_partial(layout, bid, earlier)
-        said: list[int] = []
 
-        def progress(n: int) -> None:  # a resumed batch first reports the step it resumes at
-            if not said:
-                said.append(n)
-                _say(f"batch {bid}: resumed at step {n} from its checkpoint")
+        def resumed(n: int) -> None:
+            _say(f"batch {bid}: resumed at step {n} from its checkpoint")
 
-        resuming = any((d / CHECKPOINT).is_file() and abandoned(d.name, own_process_too=True)
-                       for d in layout.partials(bid))
         t0 = time.monotonic()
-        while (ids := train_batch(configs, self.store, progress=progress if resuming else None,
+        while (ids := train_batch(configs, self.store, on_resume=resumed,
                                   checkpoint_seconds=self.checkpoint_seconds)) is None:
             time.sleep(POLL_SECONDS)  # another worker holds the batch: wait for its commit
         _say(f"batch {bid}: committed, {len(configs)} runs in {time.monotonic() - t0:.1f} s")
