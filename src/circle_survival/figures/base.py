@@ -3,14 +3,18 @@ survivors and the dead), a short title, and the scale note (the run count and ev
 from the paper) as a caption under the figure.
 
 Every figure module builds its figures with :func:`figure` (no pyplot state is touched) and
-finishes them with :func:`titled`, which applies the style and places the title and the
-caption. :func:`figure_text` reads both back.
+finishes them with :func:`titled` (or :func:`captioned`, which keeps the titles), which applies
+the style and places the title and the caption. A figure's key (:func:`set_key`: what its marks
+mean, e.g. which panels carry a title) opens the caption and is kept when a caller titles the
+figure again with its own note. :func:`figure_text` reads title and caption back.
 """
 
 from __future__ import annotations
 
 import textwrap
 
+import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
@@ -19,6 +23,9 @@ from matplotlib.ticker import NullFormatter
 #: survivors drawn in one colour, dead frequencies in grey (the paper's convention)
 SURVIVED_COLOR = "tab:red"
 DEAD_COLOR = "0.6"
+#: several survivors (or groups) in distinct colours: tab10 without its grey (C7), so that no
+#: survivor is drawn grey
+SURVIVOR_COLORS = tuple(c for i, c in enumerate(colormaps["tab10"].colors) if i != 7)
 #: font sizes in points: the figure's title, panel titles, axis labels, tick labels and
 #: legends, and the caption under the figure
 TITLE_SIZE = 11
@@ -32,6 +39,20 @@ CAPTION_COLOR = "0.25"
 MIN_NOTE_WIDTH = 6.0
 #: the gid of the caption's Text artist
 CAPTION_GID = "caption"
+#: the figure attribute that holds the key (set_key) and the note (titled) of the caption
+_KEY_ATTR, _NOTE_ATTR = "_circle_survival_key", "_circle_survival_note"
+
+
+def runs_text(n: int) -> str:
+    """'1 run' or 'n runs' (thousands separated)."""
+    return f"{n:,} run" if n == 1 else f"{n:,} runs"
+
+
+def survivor_colors(n: int) -> list:
+    """n distinct, non-grey colours: tab10 without grey, then evenly spaced on 'turbo'."""
+    if n <= len(SURVIVOR_COLORS):
+        return list(SURVIVOR_COLORS[:n])
+    return [colormaps["turbo"](x) for x in np.linspace(0.05, 0.95, n)]
 
 
 def figure(width: float, height: float) -> Figure:
@@ -43,9 +64,12 @@ def figure(width: float, height: float) -> Figure:
 
 def apply_style(fig: Figure) -> Figure:
     """Give every axes of ``fig`` the shared font sizes (titles, labels, ticks, legends,
-    colour bars) so that all figures of a report read alike. Returns ``fig``."""
-    for ax in fig.axes:
-        ax.title.set_fontsize(PANEL_TITLE_SIZE)
+    colour bars, inset colour bars included) so that all figures of a report read alike; in a
+    figure without a suptitle the axes titles are the figure's titles (:data:`TITLE_SIZE`).
+    Returns ``fig``."""
+    title_size = PANEL_TITLE_SIZE if fig.get_suptitle() else TITLE_SIZE
+    for ax in [a for top in fig.axes for a in (top, *top.child_axes)]:
+        ax.title.set_fontsize(title_size)
         ax.xaxis.label.set_fontsize(LABEL_SIZE)
         ax.yaxis.label.set_fontsize(LABEL_SIZE)
         ax.tick_params(labelsize=TICK_SIZE)
@@ -82,24 +106,44 @@ def shared_legend(fig: Figure, ax, **kwargs) -> Legend:
 
 
 def titled(fig: Figure, title: str, note: str | None = None) -> Figure:
-    """Apply the shared style, set the suptitle to ``title`` and put ``note`` (the scale and
-    the departures from the paper), wrapped, as a caption under the figure; a figure with a
-    note is widened to at least :data:`MIN_NOTE_WIDTH`. The caption lies below the axes and is
-    kept by :func:`circle_survival.figures.io.save_figure` (a tight bounding box). Returns
-    ``fig``."""
-    apply_style(fig)
+    """Set the suptitle to ``title`` (before the style, so panel titles stay smaller) and
+    finish the figure with :func:`captioned`. Returns ``fig``."""
     fig.suptitle(title, fontsize=TITLE_SIZE)
+    return captioned(fig, note)
+
+
+def captioned(fig: Figure, note: str | None = None) -> Figure:
+    """Apply the shared style and put the figure's key (:func:`set_key`) and ``note`` (the
+    scale and the departures from the paper), wrapped, as a caption under the figure; titles
+    are left as they are. A figure with a caption is widened to at least
+    :data:`MIN_NOTE_WIDTH`. The caption lies below the axes and is kept by
+    :func:`circle_survival.figures.io.save_figure` (a tight bounding box). Returns ``fig``."""
+    setattr(fig, _NOTE_ATTR, note)
+    apply_style(fig)
     for old in [t for t in fig.texts if t.get_gid() == CAPTION_GID]:
         old.remove()
-    if note:
+    parts = [x for x in (getattr(fig, _KEY_ATTR, None), note) if x]
+    if parts:
         width, height = fig.get_size_inches()
         if width < MIN_NOTE_WIDTH:
             fig.set_size_inches(MIN_NOTE_WIDTH, height)
             width = MIN_NOTE_WIDTH
-        lines = textwrap.wrap(note, int(width * 15.5))
+        lines = [line for part in parts for line in textwrap.wrap(part, int(width * 15.5))]
         fig.text(0.01, -0.01, "\n".join(lines), ha="left", va="top", fontsize=CAPTION_SIZE,
                  color=CAPTION_COLOR, gid=CAPTION_GID, wrap=False)
     return fig
+
+
+def set_key(fig: Figure, key: str | None) -> Figure:
+    """Set what the figure's marks mean (one or two sentences): the caption opens with it,
+    before any note, and keeps it when the figure is titled again. Returns ``fig``."""
+    setattr(fig, _KEY_ATTR, key)
+    return captioned(fig, getattr(fig, _NOTE_ATTR, None))
+
+
+def key(fig: Figure) -> str:
+    """The key :func:`set_key` gave ``fig`` ("" if none)."""
+    return getattr(fig, _KEY_ATTR, None) or ""
 
 
 def caption(fig: Figure) -> str:

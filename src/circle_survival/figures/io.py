@@ -8,9 +8,16 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 FORMATS = ("png", "svg", "pdf")
+#: what a figure is written as unless PDF is asked for too
+DEFAULT_FORMATS = ("png", "svg")
 
 
-def save_figure(fig: Figure, path_stem: str | Path, formats: Sequence[str] = ("png", "svg"),
+def figure_formats(pdf: bool = False) -> tuple[str, ...]:
+    """The formats to write: PNG and SVG, and PDF when ``pdf`` (a ``--pdf`` option)."""
+    return (*DEFAULT_FORMATS, "pdf") if pdf else DEFAULT_FORMATS
+
+
+def save_figure(fig: Figure, path_stem: str | Path, formats: Sequence[str] = DEFAULT_FORMATS,
                 dpi: int = 150) -> list[Path]:
     """Write ``fig`` as PATH_STEM.png, PATH_STEM.svg, ... and return the paths written.
 
