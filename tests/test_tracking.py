@@ -199,3 +199,25 @@ def test_a_refused_file_store_or_a_missing_sql_backend_is_one_line(store, tmp_pa
     monkeypatch.setitem(sys.modules, "mlflow.store.tracking.sqlalchemy_store", None)
     assert INSTALL in one_line_error("cannot open sqlite", store=store,
                                      uri=f"sqlite:///{tmp_path / 'no-sql.db'}")
+
+
+def test_sweep_run_tracks_its_runs_once(tmp_path, capsys):
+    from cli_runner import run_cli
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text('name = "tracked"\n[base]\np = 11\nd = 6\nhidden = [12]\nsteps = 20\n'
+                    'device = "cpu"\n[seeds]\nembedding = "0:2"\n')
+    uri = f"sqlite:///{tmp_path / 'ml.db'}"
+    argv = ["sweep", "run", str(spec), str(tmp_path / "st"), "--quiet", "--track", "mlflow",
+            "--track-uri", uri]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0 and "MLflow: 2 runs logged" in out, err
+    code, out, _ = run_cli(argv, capsys)
+    assert code == 0 and "0 runs logged, 0 replaced, 2 already there" in out
+    runs = MlflowClient(uri).search_runs(
+        [MlflowClient(uri).get_experiment_by_name("circle-survival/st").experiment_id])
+    assert sorted(r.data.tags[RUN_TAG] for r in runs) == sorted(cs.load(tmp_path / "st").runs.index)
+    code, _, err = run_cli(["sweep", "run", str(spec), str(tmp_path / "s2"), "--track-uri",
+                            uri], capsys)
+    assert code == 2 and "--track-uri applies only with --track" in err
+    assert not (tmp_path / "s2").exists()

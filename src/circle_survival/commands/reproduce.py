@@ -22,6 +22,7 @@ from .common import (
     human_seconds,
 )
 from .executor_options import echo_wall_clock, run_options, with_executor
+from .tracking_options import TrackOpt, TrackUriOpt, check_track
 
 
 def list_experiments(dtype: str, device: str, refresh: bool) -> None:
@@ -113,6 +114,8 @@ def reproduce_command(
                                      "training cost again (--list, --dry-run).")] = False,
     pdf: Annotated[bool, Opt("--pdf", help="Also write each figure as PDF.")] = False,
     quiet: QuietOpt = False,
+    track: TrackOpt = None,
+    track_uri: TrackUriOpt = None,
     **executor: Any,
 ) -> None:
     """Reproduce one of the paper's experiments: train what is missing, analyse, write
@@ -146,6 +149,7 @@ def reproduce_command(
         dry_run(exp, scale, store, max_batch, executor)
         return
     options = run_options(executor)
+    check_track(track, track_uri)
     train(exp, scale, store, max_batch=max_batch, progress=not quiet, **options)
     if options.get("slurm_dry_run"):
         return
@@ -162,3 +166,8 @@ def reproduce_command(
         typer.echo(f"  [{verdict_text(c.holds)}] paper: {c.paper}\n"
                    f"      criterion: {c.criterion}\n      here: {c.observed}")
     typer.echo(f"figures and numbers: {path.parent}")
+    if track is not None:
+        from ..report.tracking import track_runs
+
+        typer.echo(track_runs(analysed, list(analysed.runs.index.intersection(ids)),
+                              tracker=track, uri=track_uri).summary())

@@ -15,6 +15,7 @@ import typer
 
 from .common import Arg, MaxBatchOpt, QuietOpt, StoreArg, human_bytes, human_seconds
 from .executor_options import echo_wall_clock, run_options, with_executor
+from .tracking_options import TrackOpt, TrackUriOpt, check_track, track_sweep
 
 app = typer.Typer(no_args_is_help=True, help="Grids of runs: plan, run (resumable; local, "
                   "Ray or SLURM; many at once on one store), status.")
@@ -82,6 +83,8 @@ def run(
                  "cluster; many sweeps may train into one store at once).")],
     max_batch: MaxBatchOpt = None,
     quiet: QuietOpt = False,
+    track: TrackOpt = None,
+    track_uri: TrackUriOpt = None,
     **executor: Any,
 ) -> None:
     """Train every run of a sweep not yet complete in the store (resumable; other sweeps on
@@ -89,6 +92,7 @@ def run(
     from ..sweep import SweepSpec, run_sweep
 
     options = run_options(executor)
+    check_track(track, track_uri)
     s = SweepSpec.from_toml(spec)
     report = run_sweep(s, store, max_batch=max_batch, progress=not quiet, **options)
     if options.get("slurm_dry_run"):
@@ -98,6 +102,7 @@ def run(
     else:
         typer.echo(f"sweep {s.name!r}: trained {len(report.trained)} runs here; "
                    f"{len(report.runs())} of {report.total} complete in {store}")
+    track_sweep(report, track, track_uri)
 
 
 @app.command("status")

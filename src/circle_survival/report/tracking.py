@@ -14,7 +14,8 @@ nothing but the store's own files lives inside a store, and never the current fo
 where MLflow's own defaults (``./mlruns``, ``./mlflow.db``) would write. SQLite, not a file
 store (``mlruns/``), because MLflow 3 keeps the file store in maintenance mode and refuses to
 open one unless ``MLFLOW_ALLOW_FILE_STORE=true`` is set (for the writer and every reader, the
-UI included); a file store given as ``uri=`` works where MLflow allows it.
+UI included); a file store given as ``uri=`` works where MLflow allows it. An SQLite URI given
+as ``uri=`` opens as MLflow opens it (up to 3.4 at least, making ``./mlruns`` where it runs).
 ``mlflow ui --backend-store-uri sqlite:////data/runs-mlflow/mlflow.db`` shows the runs.
 
 One MLflow run per run of the store, named by its run id:
@@ -153,19 +154,20 @@ def track_runs(store: Store | str | Path, run_ids: Iterable[str] | None = None, 
     one-line :class:`ConfigError`\\ s."""
     if tracker not in TRACKERS:
         raise ConfigError(f"unknown tracker {tracker!r} (known: {', '.join(TRACKERS)})")
-    mlflow = _import_mlflow()
+    mlflow = import_mlflow()
     if not isinstance(store, Store):
         store = load(store)
     ids = list(dict.fromkeys(store.run_ids(run_ids)))  # each once, in order
     store_path = Path(store.path).resolve()
     uri = resolve_uri(store_path, uri)
     name = experiment or default_experiment(store_path)
-    artifacts = None
+    home = artifacts = None
     if uri == default_uri(store_path):
-        tracking_dir(store_path).mkdir(parents=True, exist_ok=True)
-        artifacts = (tracking_dir(store_path) / "artifacts").as_uri()
+        home = tracking_dir(store_path)
+        home.mkdir(parents=True, exist_ok=True)
+        artifacts = (home / "artifacts").as_uri()
     with _quiet(), _one_line(mlflow, uri):
-        client = _client(mlflow, uri)
+        client = _client(mlflow, uri, home)
         exp_id = _experiment(client, name, artifacts, uri)
         found = _logged_runs(mlflow, client, exp_id, str(store_path))
         counts = {"logged": 0, "replaced": 0, "skipped": 0}
@@ -188,7 +190,7 @@ def track_runs(store: Store | str | Path, run_ids: Iterable[str] | None = None, 
                        mlflow_run_ids=mlflow_ids, **counts)
 
 
-def _import_mlflow() -> Any:
+def import_mlflow() -> Any:
     try:
         import mlflow
         import mlflow.entities
@@ -200,10 +202,15 @@ def _import_mlflow() -> Any:
     return mlflow
 
 
-def _client(mlflow: Any, uri: str) -> Any:
-    """An MlflowClient at ``uri``, its backend opened (MlflowClient opens it at once)."""
+def _client(mlflow: Any, uri: str, home: Path | None = None) -> Any:
+    """An MlflowClient at ``uri``, its backend opened (MlflowClient opens it at once), from
+    the folder ``home`` when given: MLflow's SQL backend (2.x, and 3.x up to 3.4 at least)
+    makes its default artifact root, ``./mlruns``, in the current folder when it opens (once
+    per URI and process), so the default URI is opened from the folder beside the store. (The
+    current folder changes for that moment, for every thread of the process.)"""
     try:
-        return mlflow.tracking.MlflowClient(tracking_uri=uri)
+        with contextlib.chdir(home) if home else contextlib.nullcontext():
+            return mlflow.tracking.MlflowClient(tracking_uri=uri)
     except ImportError as exc:  # the SQL backend without sqlalchemy or alembic
         raise ConfigError(f"MLflow cannot open {uri}: {' '.join(str(exc).split())} (an "
                           f"SQLite URI needs sqlalchemy and alembic: {INSTALL})") from None
