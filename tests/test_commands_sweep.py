@@ -70,7 +70,7 @@ def test_run_then_status(spec, tmp_path, capsys):
 def test_run_shows_progress(spec, tmp_path, capsys):
     code, _, err = run_cli(["sweep", "run", str(spec), str(tmp_path / "s"),
                             "--max-batch", "3"], capsys)
-    assert code == 0 and "6.0/6 runs" in err and "runs/min" in err
+    assert code == 0 and "6/6 runs" in err and "runs/min" in err
 
 
 @pytest.mark.parametrize("toml, message", [
