@@ -5,10 +5,13 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from scipy import stats
 
 from circle_survival import load
+from circle_survival.analysis.survival import frequency_table
 from circle_survival.errors import ConfigError
 from circle_survival.experiments import (
     MODULES,
@@ -21,7 +24,7 @@ from circle_survival.experiments import (
 from circle_survival.experiments import ode as linear_ode
 from circle_survival.experiments.collaboration import Collaboration
 from circle_survival.experiments.initial_gradient import InitialGradient
-from circle_survival.experiments.ode import PAPER_D_GRID, LinearODE
+from circle_survival.experiments.ode import PAPER_D_GRID, LinearODE, r2_claim
 from circle_survival.experiments.result import scale_note
 from circle_survival.figures.base import figure_text
 from circle_survival.store import init_store
@@ -129,29 +132,53 @@ def test_initial_gradient_end_to_end(trained, tmp_path):
     result = exp.analyze(store, "smoke")
     assert result.n_runs == 7  # two sets of 4, the all-zero run in both
     n = result.numbers
-    assert n["runs_per_set"] == {"mlp": 4, "split": 4} and set(n["by_set"]) == {"mlp", "split"}
-    assert n["frequencies"] == 7 * 5 and n["survival_rule"] == f"final {label}"
-    assert {"ttest_p_grad_4", "svm_accuracy", "svm_baseline_accuracy", "survived", "dead",
-            "by_rule", "rules", "survival_rate_curves"} <= set(n)
-    assert set(n["rules"]) == set(n["by_rule"]) == {label, "S_k > 10", "2x-mean"}
-    assert set(n["rules"][label]["ttest"]) == {"s=1", "s=2", "s=3", "s=4"}
+    assert n["runs_per_set"] == {"mlp": 4, "split": 4}
+    assert set(n["by_set"]) == set(n["sets"]) == {"mlp", "split", "pooled"}
+    assert n["paper_set"] == "mlp" and n["frequencies"] == 4 * 5
+    assert [n["sets"][v]["frequencies"] for v in ("mlp", "split", "pooled")] == [20, 20, 35]
+    assert n["survival_rule"] == f"final {label}"
+    assert {"ttest_p_grad_4", "ttest_t_grad_4", "svm_accuracy", "svm_baseline_accuracy",
+            "survived", "dead", "other_rules", "survival_rate_curves"} <= set(n)
+    assert set(n["other_rules"]) == {"S_k > 10", "2x-mean"}
+    assert all(set(v) == {"mlp", "split"} for v in n["other_rules"].values())
+    assert set(n["sets"]["mlp"]["ttest"]) == {"s=1", "s=2", "s=3", "s=4"}
+    # each set's numbers are those of its own runs: the t-test recomputed from its rows
+    table = frequency_table(store, list(dict.fromkeys(ids)), rule="absolute",
+                            threshold=threshold, s_max=4)
+    for name, spec in zip(("mlp", "split"), exp.specs("smoke"), strict=True):
+        part = table[table["run_id"].isin(spec.run_ids())]
+        alive = part["survived"].to_numpy(bool)
+        want = stats.ttest_ind(part["grad_4"][alive], part["grad_4"][~alive])
+        got = n["sets"][name]["ttest"]["s=4"]
+        assert got["statistic"] == pytest.approx(want.statistic)
+        assert got["p_value"] == pytest.approx(want.pvalue)
+        assert n["by_set"][name]["ttest_t"] == pytest.approx(want.statistic)
+    assert n["ttest_t_grad_4"] == n["sets"]["mlp"]["ttest"]["s=4"]["statistic"]
     assert any("instead of > 10" in d for d in result.deviations)
-    assert len(result.claims) == 2
-    hist = result.figures["gradient_histograms"]
-    assert len(hist.axes) == 4
-    assert all(len(ax.patches) > 0 for ax in hist.axes)
-    curves = result.figures["survival_rate_curves"]
-    assert len(curves.axes) == 4
-    for ax, s in zip(curves.axes, (1, 2, 3, 4), strict=True):
-        rows = [r for r in n["survival_rate_curves"] if r["s"] == s]
-        assert len(ax.lines[0].get_xdata()) == len(rows)
-        assert "n = " in ax.get_title()
-    plane = result.figures["svm_plane"].axes[0]
-    assert sum(len(c.get_offsets()) for c in plane.collections) == 35
+    assert any("analysed on its own" in d for d in result.deviations)
+    assert len(result.claims) == 4  # t-test and SVM, for each set
+    assert ["MLP-varied" in c.paper for c in result.claims] == [True, True, False, False]
+    assert all("split-varied" in c.paper for c in result.claims[2:])
+    assert all("pooled" in c.observed for c in result.claims)
     assert "Student" in result.claims[0].criterion and "binomial" in result.claims[1].criterion
-    assert "Student p" in hist.axes[0].get_title()
+    assert "rounded to 5 decimals" in result.claims[1].criterion
+    for suffix, name in (("", "mlp"), ("_split", "split")):
+        hist = result.figures[f"gradient_histograms{suffix}"]
+        assert len(hist.axes) == 4 and all(len(ax.patches) > 0 for ax in hist.axes)
+        assert "Student p" in hist.axes[0].get_title()
+        curves = result.figures[f"survival_rate_curves{suffix}"]
+        assert len(curves.axes) == 4
+        for ax, s in zip(curves.axes, (1, 2, 3, 4), strict=True):
+            rows = [r for r in n["survival_rate_curves"][name] if r["s"] == s]
+            assert len(ax.lines[0].get_xdata()) == len(rows)
+            assert "n = " in ax.get_title()
+        plane = result.figures[f"svm_plane{suffix}"].axes[0]
+        assert sum(len(c.get_offsets()) for c in plane.collections) == 20
+    assert "split-varied" in figure_text(result.figures["svm_plane_split"])
     doc = _check_common(result, tmp_path)
-    assert set(doc["figures"]) == {"gradient_histograms", "survival_rate_curves", "svm_plane"}
+    assert set(doc["figures"]) == {f"{f}{x}" for f in ("gradient_histograms",
+                                                        "survival_rate_curves", "svm_plane")
+                                   for x in ("", "_split")}
 
 
 def test_collaboration_end_to_end(trained, tmp_path):
@@ -180,32 +207,73 @@ def test_ode_end_to_end(trained, tmp_path):
     assert result.n_runs == 1 + 4
     n = result.numbers
     assert {"r2", "rollout_errors", "r2_by_d", "median_relative_rmse",
-            "r2_per_frequency"} <= set(n)
+            "r2_per_frequency", "converged", "n_iter"} <= set(n)
     assert set(n["r2"]) == {"lasso", "lasso0", "ols"}
+    assert n["converged"]["ols"] is None and isinstance(n["converged"]["lasso0"], bool)
     assert n["window"] == 30 and n["embedding_seed"] == 1
     assert len(n["rollout_errors"]) == 9 * 5  # nine predictions x five frequencies
     assert {(r["d"], r["method"]) for r in n["r2_by_d"]} == {
-        (d, m) for d in (4, 8) for m in ("lasso", "lasso0", "ols")}
+        (d, m) for d in (4, 8) for m in ("lasso", "lasso0", "ols", "ols_cv", "ols_cv_blocks")}
     assert all(r["runs"] == 2 for r in n["r2_by_d"])
+    assert all(r["low"] <= r["mean"] <= r["high"] for r in n["r2_by_d"]
+               if np.isfinite(r["low"]))
     assert len(result.claims) == 3 and all(c.criterion for c in result.claims)
     assert "Lasso(α = 0)" in result.claims[0].criterion
+    r2_claim = result.claims[2]
+    assert "nicely characterized" in r2_claim.paper and "held-out" in r2_claim.criterion
+    assert "contiguous blocks" in r2_claim.observed
+    assert "0.9" not in r2_claim.criterion  # no R^2 bound of ours
+    assert "the authors' linear regression" in r2_claim.observed
     traj = result.figures["ode_trajectories"]
     panels = [ax for ax in traj.axes if ax.lines]
     assert len(panels) == 5 and all(len(ax.lines) == 4 for ax in panels)
     coef = result.figures["ode_coefficients"].axes[0]
     assert coef.images[0].get_array().shape == (5, 5)
     r2 = result.figures["ode_r2_vs_d"].axes[0]
-    assert len(r2.containers) == 3  # the three fits' error bars
-    assert "2 runs per d" in r2.get_title()
+    assert len(r2.containers) == 4  # the three fits and the held-out R^2 of the claim
+    assert "2 runs per d" in r2.get_title() and "95% t interval" in r2.get_title()
     _check_common(result, tmp_path)
 
 
-def _gradient_rules(p_value, higher, svm_acc, svm_p):
-    t = {"p_value": p_value, "mean_survived": 2.0 if higher else -2.0, "mean_dead": 0.0,
+def _by_d(cv_means, cv_p_above, cv_p_below):
+    """A per-d summary with the held-out rows as given and in-sample rows of the fits."""
+    rows = []
+    for d, (m, pa, pb) in enumerate(zip(cv_means, cv_p_above, cv_p_below, strict=True)):
+        for method in ("lasso", "lasso0", "ols", "ols_cv"):
+            cv = method == "ols_cv"
+            rows.append({"d": 4 + d, "method": method, "runs": 3,
+                         "mean": m if cv else 0.9, "low": 0.8, "high": 0.95, "sd": 0.01,
+                         "t": 1.0, "p_above_0": pa if cv else 1e-4,
+                         "p_below_0": pb if cv else 1.0,
+                         "not_converged": 3 if method == "lasso0" else 0,
+                         "max_n_iter": 1000 if method.startswith("lasso") else None})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("cv, paper, smoke", [
+    (([0.9, 0.8], [1e-4, 1e-3], [1.0, 1.0]), True, True),
+    (([0.9, 0.1], [1e-4, 0.2], [1.0, 0.3]), False, None),    # a miss: undecided at smoke
+    (([0.9, -0.5], [1e-4, 0.99], [1.0, 0.01]), False, False),  # significantly below 0
+    (([0.9, 0.8], [1e-4, np.nan], [1.0, np.nan]), None, None),  # undefined at one d
+])
+def test_ode_r2_claim_verdicts(cv, paper, smoke):
+    by_d = _by_d(*cv)
+    assert r2_claim(by_d, refutes=True).holds is paper
+    assert r2_claim(by_d, refutes=False).holds is smoke
+    claim = r2_claim(by_d)
+    assert ("linear regression (did not converge in 6 of 6 runs: scikit-learn's "
+            "ConvergenceWarning, 1,000 iterations used)") in claim.observed
+    assert "d = 4" in claim.observed and "d = 5" in claim.observed
+
+
+def _gradient_sets(p_value, higher, svm_acc, svm_p):
+    t = {"p_value": p_value, "statistic": 3.0 if higher else -3.0,
+         "mean_survived": 2.0 if higher else -2.0, "mean_dead": 0.0,
          "n_survived": 10, "n_dead": 40}
     svm = {"accuracy": svm_acc, "baseline_accuracy": 0.8, "n_test": 50, "p_value": svm_p}
-    return {"S_k > 10": {"ttest": {"s=4": t}, "svm": svm, "svm_standardised": None,
-                         "survived": 10, "dead": 40}}
+    one = {"ttest": {"s=4": t}, "svm": svm, "svm_standardised": None, "survived": 10,
+           "dead": 40, "runs": 5}
+    return {"mlp": one, "split": one, "pooled": one}
 
 
 @pytest.mark.parametrize("p_value, higher, svm_acc, svm_p, paper, smoke", [
@@ -215,7 +283,9 @@ def _gradient_rules(p_value, higher, svm_acc, svm_p):
 ])
 def test_initial_gradient_verdicts_at_each_scale(p_value, higher, svm_acc, svm_p, paper, smoke):
     exp = InitialGradient()
-    rules = _gradient_rules(p_value, higher, svm_acc, svm_p)
+    sets = _gradient_sets(p_value, higher, svm_acc, svm_p)
     for refutes, want in ((True, paper), (False, smoke)):
-        claims = exp._claims("S_k > 10", rules, {}, refutes)
-        assert tuple(c.holds for c in claims) == want
+        claims = exp._claims("S_k > 10", sets, {}, refutes)
+        assert len(claims) == 4
+        assert tuple(c.holds for c in claims[:2]) == want  # the MLP-varied set
+        assert tuple(c.holds for c in claims[2:]) == want  # the split-varied set

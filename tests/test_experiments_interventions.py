@@ -28,7 +28,14 @@ from circle_survival.experiments.ablation import (
     count_spikes,
     track_ratio,
 )
-from circle_survival.experiments.perturbation import AXIS_CORRECTION, Perturbation
+from circle_survival.experiments.perturbation import (
+    AXIS_CORRECTION,
+    WITHIN_NOTE,
+    Perturbation,
+    perturbation_claims,
+    pooled_numbers,
+    within_numbers,
+)
 from circle_survival.experiments.two_circles import DRAW_NOTE, TwoCircles, ratio_rates
 from circle_survival.figures.base import figure_text
 from circle_survival.store import init_store
@@ -126,7 +133,7 @@ def test_perturbation_paper_grid():
     paper = exp.sized("paper")
     assert paper.k == 25 and paper.embeddings == 8 and paper.runs == 50
     assert np.allclose(paper.alphas, np.linspace(0.85, 1.15, 50))
-    assert exp.deviations("paper") == [AXIS_CORRECTION]
+    assert exp.deviations("paper") == [AXIS_CORRECTION, WITHIN_NOTE]
 
     # the paper's grid with fewer embeddings and runs
     small = Perturbation(paper=replace(perturbation.PAPER, embeddings=2, runs=3))
@@ -253,18 +260,31 @@ def test_perturbation_result(trained):
     res = trained["results"]["perturbation"]
     assert res.n_runs == 8
     n = res.numbers
-    assert {"k", "spearman_r", "spearman_p", "pearson_r", "points", "runs_per_point"} <= set(n)
+    assert {"k", "spearman_r", "spearman_p", "pearson_r", "points", "runs_per_point", "within",
+            "per_embedding", "stouffer_z", "stouffer_p", "reference_alpha"} <= set(n)
     assert n["k"] == 3 and n["n_points"] == 4 and n["runs_per_point"] == 2
-    assert len(res.claims) == 1 and res.claims[0].holds in (True, None)
-    ax = res.figures["perturbation_survival"].axes[0]
-    assert len(ax.containers) == 2  # one curve (with its intervals) per embedding
-    assert "2 runs per point" in ax.get_title()
-    # x = alpha * S_k - mean_k S_k of the unperturbed embedding
-    store = trained["store"]
-    rid = trained["presets"]["perturbation"].specs("smoke")[0].run_ids()[0]
-    s = fourier.signal(unedited(store, rid))
-    x0 = 0.5 * s[3] - s.mean()
-    assert np.isclose(n["points"]["x"][0], x0)
+    assert n["reference_alpha"] == 0.5 and set(n["per_embedding"]) == {0, 1}
+    assert len(res.claims) == 2 and all(c.holds in (True, None) for c in res.claims)
+    assert "fixed effect" in res.claims[0].criterion and "Stouffer" in res.claims[0].criterion
+    assert "not the causal test" in res.claims[1].criterion
+    authors, corrected = res.figures["perturbation_survival"].axes[:2]
+    assert len(corrected.containers) == len(authors.containers) == 2  # one per embedding
+    assert "2 runs per point" in corrected.get_title()
+    assert "authors' axis" in authors.get_title() and "α = 0.5" in authors.get_xlabel()
+    assert "unperturbed" in corrected.get_xlabel()
+    # x = alpha * S_k - mean_k S_k of the unperturbed embedding; the authors' x_authors the
+    # same with both measured on the alpha = 0.5 embedding (the grid's first)
+    store, exp = trained["store"], trained["presets"]["perturbation"]
+    ids, cfgs = exp.specs("smoke")[0].run_ids(), exp.specs("smoke")[0].configs()
+    s = fourier.signal(unedited(store, ids[0]))
+    assert np.isclose(n["points"]["x"][0], 0.5 * s[3] - s.mean())
+    ref = next(r for r, c in zip(ids, cfgs, strict=True)
+               if c.embedding_seed == 0 and c.intervention["alpha"] == 0.5)
+    s_ref = fourier.signal(initial(store, ref))
+    assert np.isclose(s_ref[3], 0.5 * s[3])
+    pts = n["points"]
+    i = next(j for j in range(4) if pts["embedding_seed"][j] == 0 and pts["alpha"][j] == 1.5)
+    assert np.isclose(pts["x_authors"][i], 1.5 * s_ref[3] - s_ref.mean())
 
 
 def test_two_circles_result(trained):
@@ -334,3 +354,51 @@ def test_ratio_rates():
     assert rates["n_larger_only"].tolist() == [1, 1] and rates["n_both"].tolist() == [1, 0]
     assert rates["rate_larger"].tolist() == pytest.approx([2 / 3, 0.5])
     assert (rates["ci_low_larger"] <= rates["rate_larger"]).all()
+
+
+def _synthetic_perturbation(beta, seed=0, embeddings=8, runs=50):
+    """Runs and points of experiment 6 drawn from a known model: embedding e has its own
+    survival log-odds (rising with its S_k: the between-embedding effect of experiment 5)
+    and α acts within it with log-odds slope ``beta``."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    alphas = np.linspace(0.85, 1.15, 5)
+    s_k = 87 + 20 * np.linspace(-1.5, 1.5, embeddings)  # the embeddings' unperturbed S_k
+    rows = []
+    for e in range(embeddings):
+        for a in alphas:
+            logit = (s_k[e] - 87) / 10 + beta * (a - 1)
+            for survived in rng.random(runs) < 1 / (1 + np.exp(-logit)):
+                rows.append({"run_id": f"{e}-{a}-{len(rows)}", "embedding_seed": e,
+                             "alpha": a, "x": a * s_k[e] - 87, "x_authors": a * 0.85 * s_k[e]
+                             - 86, "survived": bool(survived)})
+    runs_df = pd.DataFrame(rows)
+    rates = (runs_df.groupby(["embedding_seed", "alpha"]).agg(
+        x=("x", "mean"), x_authors=("x_authors", "mean"), n_runs=("run_id", "size"),
+        n_survived=("survived", "sum")).reset_index())
+    rates["rate"] = rates["n_survived"] / rates["n_runs"]
+    numbers = {"k": 25, "n_points": len(rates), "runs_per_point": runs,
+               "reference_alpha": 0.85, **pooled_numbers(rates), **within_numbers(runs_df, rates)}
+    return numbers
+
+
+def test_within_embedding_claim_holds_with_an_alpha_effect_and_fails_without():
+    """The causal claim is judged within embeddings: with an effect of α it holds; with none
+    (only the embeddings differ) it fails, though the pooled Spearman over the points, the
+    authors' view, holds on the between-embedding effect alone."""
+    with_effect = _synthetic_perturbation(beta=12.0)
+    claims = perturbation_claims(with_effect, refutes=True)
+    assert claims[0].holds is True and claims[1].holds is True
+    assert with_effect["within"]["p_greater"] < 0.01 and with_effect["stouffer_p"] < 0.01
+    assert set(with_effect["per_embedding"]) == set(range(8))
+    without = _synthetic_perturbation(beta=0.0, seed=1)  # a draw with no trend either way
+    claims = perturbation_claims(without, refutes=True)
+    assert claims[0].holds is False and claims[1].holds is True
+    assert without["spearman_p"] < 1e-3 and 0.05 < without["within"]["p_greater"] < 0.95
+    assert perturbation_claims(without, refutes=False)[0].holds is None  # smoke: undecided
+    against = _synthetic_perturbation(beta=-12.0)
+    assert perturbation_claims(against, refutes=False)[0].holds is False
+    # the combined fixed-effect test agrees with a second computation: Stouffer's method
+    # over the embeddings' own tests
+    assert np.sign(with_effect["stouffer_z"]) == np.sign(with_effect["within"]["z"]) == 1

@@ -6,16 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from scipy import stats
 
 from circle_survival.analysis.gradient import survival_rate_by_gradient
 from circle_survival.figures.base import DEAD_COLOR
 from circle_survival.figures.dynamics import (
     collaboration_figure,
+    gradient_signal_plane,
     initial_gradient_histograms,
     ode_coefficients,
     ode_trajectories,
     r2_vs_d,
     survival_rate_curves,
+    survival_rate_panels,
 )
 
 
@@ -160,3 +163,33 @@ def test_r2_vs_d():
     assert ax.get_xlabel() == "embedding dimension d" and "R^2" in ax.get_ylabel()
     single = r2_vs_d(df.drop(columns="method"))
     assert len(single.axes[0].containers) == 1
+    t95 = r2_vs_d(df, interval="t95")
+    _render(t95)
+    bars = t95.axes[0].containers[0]
+    x = df.query("d == 4 and method == 'lasso'")["r2"].to_numpy()
+    half = stats.t.ppf(0.975, 2) * stats.sem(x)
+    seg = bars.lines[2][0].get_segments()[0]  # the d = 4 error bar: mean ± the t half-width
+    np.testing.assert_allclose([seg[0][1], seg[1][1]], [x.mean() - half, x.mean() + half])
+    assert "95% t interval" in t95.axes[0].get_legend().get_title().get_text()
+    assert [t.get_text() for t in t95.axes[0].get_legend().get_texts()] == ["lasso", "ols"]
+    with pytest.raises(ValueError, match="interval"):
+        r2_vs_d(df, interval="iqr")
+
+
+def test_survival_rate_panels_and_plane(gradient_table):
+    from circle_survival.analysis.stats import wilson_interval
+
+    rates = survival_rate_by_gradient(gradient_table, (1, 4), bins=5, binning="width")
+    lo, hi = wilson_interval(rates["n_survived"], rates["n"])
+    fig = survival_rate_panels(rates.assign(wilson_lo=lo, wilson_hi=hi))
+    _render(fig)
+    assert len(fig.axes) == 2 and "s = 4" in fig.axes[1].get_title()
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(),
+                               rates.query("s == 1")["rate"].to_numpy())
+    svm = {"accuracy": 0.8, "baseline_accuracy": 0.7}
+    plane = gradient_signal_plane(gradient_table, 4, svm)
+    _render(plane)
+    (ax,) = plane.axes
+    assert sum(len(c.get_offsets()) for c in ax.collections) == len(gradient_table)
+    assert "0.800" in ax.get_title() and "0.700" in ax.get_title()
+    assert "skipped" in gradient_signal_plane(gradient_table, 4, None).axes[0].get_title()

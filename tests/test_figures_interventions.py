@@ -36,12 +36,13 @@ def test_ablation_missing_variants_are_skipped():
 
 
 def test_perturbation_survival():
-    rows = [{"embedding_seed": e, "alpha": a, "x": 10 * (a - 1) + e, "n_runs": 50,
+    rows = [{"embedding_seed": e, "alpha": a, "x": 10 * (a - 1) + e,
+             "x_authors": 0.85 * 10 * a - 9 + e, "n_runs": 50,
              "n_survived": int(50 * a / 1.2)} for e in range(3) for a in (0.85, 1.0, 1.15)]
     rates = pd.DataFrame(rows)
     fig = figs.perturbation_survival(rates, 25, note="paper scale, 450 runs",
                                      statistic="Spearman r = +0.9")
-    ax = fig.axes[0]
+    (ax,) = fig.axes  # without a reference α: the corrected axis alone
     assert len(ax.containers) == 3  # one error-bar curve per embedding
     xs = ax.containers[0].lines[0].get_xdata()
     assert np.allclose(xs, [-1.5, 0.0, 1.5])
@@ -51,6 +52,26 @@ def test_perturbation_survival():
     assert "S_25" in ax.get_xlabel() and "k = 25" in ax.get_ylabel()
     assert "paper scale, 450 runs" in figure_text(fig)
     assert any("Spearman" in t.get_text() for t in ax.texts)
+
+
+def test_perturbation_survival_both_axes():
+    """The authors' axis (measured on the α = 0.85 embedding) beside the corrected one, each
+    labelled, the same survival rates on both."""
+    rows = [{"embedding_seed": e, "alpha": a, "x": 10 * (a - 1) + e,
+             "x_authors": 0.85 * 10 * a - 9 + e, "n_runs": 50,
+             "n_survived": int(50 * a / 1.2)} for e in range(2) for a in (0.85, 1.0, 1.15)]
+    fig = figs.perturbation_survival(pd.DataFrame(rows), 25, statistic="within: p = 0.01",
+                                     reference_alpha=0.85)
+    authors, corrected = fig.axes
+    assert "authors' axis" in authors.get_title() and "α = 0.85" in authors.get_xlabel()
+    assert "corrected axis" in corrected.get_title()
+    assert "unperturbed" in corrected.get_xlabel()
+    assert np.allclose(authors.containers[0].lines[0].get_xdata(),
+                       [0.85 * 10 * a - 9 for a in (0.85, 1.0, 1.15)])
+    assert np.allclose(corrected.containers[0].lines[0].get_xdata(), [-1.5, 0.0, 1.5])
+    for a, c in zip(authors.containers, corrected.containers, strict=True):
+        assert np.allclose(a.lines[0].get_ydata(), c.lines[0].get_ydata())
+    assert any("within" in t.get_text() for t in corrected.texts)
 
 
 def test_two_circles_survival():

@@ -8,6 +8,7 @@ from circle_survival.analysis.gradient import (
     gradient_ttest,
     initial_gradients,
     survival_rate_by_gradient,
+    svm_authors,
     svm_separation,
 )
 from circle_survival.fourier import signal
@@ -109,3 +110,27 @@ def test_survival_rate_rises_with_the_gradient():
         assert np.all(np.diff(grp["center"]) > 0)
     width = survival_rate_by_gradient(table, s_values=(4,), bins=4, binning="width")
     assert width["n"].sum() == len(table)
+
+
+def test_svm_authors_rounds_as_the_authors_script():
+    """The authors' SVM on features rounded to 5 decimals (their ``round(float(x), 5)``)
+    equals scikit-learn's SVC fitted by hand on the rounded columns."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.svm import SVC
+
+    rng = np.random.default_rng(2)
+    n = 400
+    alive = rng.random(n) < 0.3
+    table = pd.DataFrame({"grad_4": 1e-4 * rng.standard_normal(n) + 4e-5 * alive,
+                          "initial_signal": 87 + 4 * rng.standard_normal(n) + 2 * alive,
+                          "survived": alive})
+    svm = svm_authors(table, 4)
+    x = np.array([[round(float(g), 5), round(float(s), 5)]
+                  for g, s in zip(table["grad_4"], table["initial_signal"], strict=True)])
+    x_tr, x_te, y_tr, y_te = train_test_split(x, alive, test_size=0.2, random_state=42)
+    ref = SVC(kernel="linear").fit(x_tr, y_tr)
+    assert svm.accuracy == pytest.approx((ref.predict(x_te) == y_te).mean())
+    np.testing.assert_allclose(svm.coef, ref.coef_.ravel(), rtol=1e-9)
+    assert np.unique(np.round(x[:, 0], 5)).size < n  # the rounding merges gradients
+    raw = svm_authors(table, 4, decimals=None)
+    assert raw.n_test == svm.n_test == 80

@@ -1,12 +1,17 @@
-"""Tests of analysis/ode.py: recovery of a known linear system, identifiability, the analytic
-solution against numerical integration."""
+"""Tests of analysis/ode.py and analysis/ode_quality.py: recovery of a known linear system,
+identifiability, the analytic solution against numerical integration, the Lasso fits'
+convergence, the held-out R^2 against a direct computation, the per-d summary against
+scipy."""
 
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy import stats
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
+from sklearn.exceptions import ConvergenceWarning
 
 from circle_survival.analysis.ode import (
     NonIdentifiableWarning,
@@ -17,6 +22,7 @@ from circle_survival.analysis.ode import (
     ode_window,
     rollout,
 )
+from circle_survival.analysis.ode_quality import held_out_r2, mean_held_out_r2, r2_summary
 
 # A stable system with rotation and coupling (eigenvalues -0.1 +- 0.05i, -0.2, -0.3).
 A_TRUE = np.array([
@@ -193,3 +199,76 @@ def test_lasso0_is_the_unpenalised_coordinate_descent():
         ref = Lasso(alpha=0.0).fit(traj[:-1], np.diff(traj, axis=0))
     np.testing.assert_allclose(fit.A, ref.coef_, rtol=1e-12, atol=1e-14)
     assert fit.alpha == 0.0
+
+
+# -- convergence of the authors' fits; held-out R^2; the per-d summary --------------------------
+def test_lasso_fits_report_convergence():
+    sig, steps, _ = _signals_like_a_run()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        short = fit_linear_ode(sig, steps, 11, window=60, method="lasso0", max_iter=3, tol=1e-12)
+    assert short.converged is False and short.n_iter == short.max_iter == 3
+    assert any(issubclass(w.category, ConvergenceWarning) for w in caught)  # passed on
+    long = fit_linear_ode(sig, steps, 11, window=60, method="lasso", alpha=1.0,
+                          max_iter=100_000, tol=1e-4)
+    assert long.converged is True and 0 < long.n_iter < 100_000
+    ols = fit_linear_ode(sig, steps, 11, window=60, method="ols")
+    assert (ols.converged, ols.n_iter, ols.max_iter) == (None, None, None)
+
+
+def _cv_by_hand(traj, folds, contiguous):
+    """The held-out R^2 the long way: scikit-learn's LinearRegression per held-out fold."""
+    from sklearn.linear_model import LinearRegression
+
+    x, y = traj[:-1], np.diff(traj, axis=0)
+    t = np.arange(len(x))
+    res = np.zeros(y.shape[1])
+    base = np.zeros(y.shape[1])
+    for j in range(folds):
+        held = (t * folds // len(x) == j) if contiguous else (t % folds == j)
+        model = LinearRegression().fit(x[~held], y[~held])
+        res += ((y[held] - model.predict(x[held])) ** 2).sum(0)
+        base += ((y[held] - y[~held].mean(0)) ** 2).sum(0)
+    return 1 - res / base
+
+
+@pytest.mark.parametrize("scheme", ["interleaved", "contiguous"])
+def test_held_out_r2_matches_a_direct_computation(trajectory, scheme):
+    rng = np.random.default_rng(0)
+    noisy = trajectory + rng.normal(0, 0.5, trajectory.shape)
+    direct = _cv_by_hand(noisy, 5, scheme == "contiguous")
+    np.testing.assert_allclose(held_out_r2(noisy, 5, scheme), direct, rtol=1e-8)
+    np.testing.assert_allclose(held_out_r2(trajectory, scheme=scheme), 1.0, atol=1e-8)
+    assert mean_held_out_r2(noisy, scheme=scheme) == pytest.approx(np.mean(direct))
+    with pytest.raises(ValueError, match="blocks"):
+        held_out_r2(trajectory[:8], 5, scheme)
+    with pytest.raises(ValueError, match="scheme"):
+        held_out_r2(trajectory, 5, "random")
+
+
+@pytest.mark.parametrize("scheme", ["interleaved", "contiguous"])
+def test_held_out_r2_fails_where_the_changes_do_not_follow_the_state(scheme):
+    """Changes unrelated to the state (a random walk): in-sample R^2 of least squares is
+    still above 0, the held-out R^2 is not."""
+    walk = np.random.default_rng(1).normal(0, 1, (201, 4)).cumsum(0)
+    assert fit_trajectory(walk, "ols").r2_mean > 0
+    assert mean_held_out_r2(walk, scheme=scheme) < 0
+
+
+def test_r2_summary_intervals_and_tests():
+    df = pd.DataFrame({"d": [4] * 6 + [8] * 6, "method": ["ols", "lasso0"] * 6,
+                       "r2": [0.9, 0.8, 0.95, 0.82, 0.92, 0.85, 0.5, 0.4, -0.2, 0.3, 0.1, 0.6],
+                       "converged": [None, False] * 6, "n_iter": [None, 1000.0] * 6})
+    out = r2_summary(df, methods=("lasso0", "ols"))
+    assert list(zip(out["d"], out["method"], strict=True)) == [
+        (4, "lasso0"), (4, "ols"), (8, "lasso0"), (8, "ols")]
+    for row in out.itertuples():
+        x = df.query("d == @row.d and method == @row.method")["r2"].to_numpy()
+        lo, hi = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+        assert (row.mean, row.low, row.high) == (pytest.approx(x.mean()), pytest.approx(lo),
+                                                 pytest.approx(hi))
+        ref = stats.ttest_1samp(x, 0.0, alternative="greater")
+        assert row.t == pytest.approx(ref.statistic) and row.p_above_0 == pytest.approx(ref.pvalue)
+        assert row.runs == 3
+    assert list(out["not_converged"]) == [3, 0, 3, 0]
+    assert out["max_n_iter"].iloc[0] == 1000

@@ -242,10 +242,16 @@ def _svm_result(model, svc, cols, x_tr, x_te, y_tr, y_te) -> SVMResult:
     )
 
 
+#: the authors round both features to this many decimals before their SVM
+AUTHORS_DECIMALS = 5
+
+
 def svm_authors(table: pd.DataFrame, s: int = 4, *, test_size: float = 0.2,
-                seed: int = 42) -> SVMResult:
+                seed: int = 42, decimals: int | None = AUTHORS_DECIMALS) -> SVMResult:
     """The authors' SVM: ``SVC(kernel="linear")`` on the unscaled features (grad_{s},
-    initial_signal), an unstratified 80/20 split with ``random_state=42``.
+    initial_signal), each rounded to ``decimals`` decimals first as their script does
+    (``round(float(x), 5)``; None: unrounded), an unstratified 80/20 split with
+    ``random_state=42``.
 
     Returns SVMResult (coef in raw feature units); ValueError with fewer than two of a class.
     """
@@ -254,6 +260,8 @@ def svm_authors(table: pd.DataFrame, s: int = 4, *, test_size: float = 0.2,
 
     cols = (grad_column(s), "initial_signal")
     x, y = _svm_data(table, cols)
+    if decimals is not None:
+        x = np.round(x, decimals)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_size, random_state=seed)
     if len(set(y_tr)) < 2:
         raise ValueError("the training split holds one class only")

@@ -62,6 +62,9 @@ class ODEFit:
     method: "lasso" or "ols"; alpha: the Lasso penalty (None for OLS).
     identifiable, rank: whether the design [s_t, 1] has full column rank K + 1, and its rank.
     condition: its condition number. n_samples: number of transitions N.
+    converged, n_iter, max_iter (the Lasso fits; None for OLS): whether coordinate descent
+    reached its tolerance (False where scikit-learn raised its ConvergenceWarning), the
+    iterations it used (the most over the K targets) and its limit.
     """
 
     A: np.ndarray
@@ -75,6 +78,9 @@ class ODEFit:
     rank: int
     condition: float
     n_samples: int
+    converged: bool | None = None
+    n_iter: int | None = None
+    max_iter: int | None = None
 
 
 def ode_window(
@@ -162,16 +168,22 @@ def fit_trajectory(
     if method == "ols":
         coef, *_ = np.linalg.lstsq(design, y, rcond=None)
         a, b = coef[:k].T, coef[k]
-        used_alpha = None
+        used_alpha, converged, n_iter, max_iter = None, None, None, None
     else:
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import Lasso
 
         used = 0.0 if method == "lasso0" else alpha
         model = Lasso(alpha=used, fit_intercept=True, max_iter=max_iter, tol=tol)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             if method == "lasso0":  # scikit-learn advises against alpha = 0; that is the point
                 warnings.filterwarnings("ignore", message=".*alpha.*")
             model.fit(x, y)
+        for w in caught:  # pass them on, having noted whether coordinate descent converged
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        n_iter = int(np.max(model.n_iter_))
         a = np.atleast_2d(model.coef_).reshape(k, k)
         b = np.atleast_1d(model.intercept_).reshape(k)
         used_alpha = float(used)
@@ -182,7 +194,8 @@ def fit_trajectory(
         r2=r2,
         r2_mean=float(np.nanmean(r2)) if np.isfinite(r2).any() else float("nan"),
         method=method, alpha=used_alpha, identifiable=identifiable, rank=rank,
-        condition=condition, n_samples=n,
+        condition=condition, n_samples=n, converged=converged, n_iter=n_iter,
+        max_iter=max_iter,
     )
 
 

@@ -72,7 +72,8 @@ def gradient_lines(numbers: dict[str, Any], s: int) -> list[str]:
     else:
         lines.append(f"Student's t-test of grad_{s}: skipped (needs at least two survivors "
                      "and two dead frequencies)")
-    lines.append(_svm_line("the authors' linear SVM (SVC, unscaled, 80/20, random_state 42)",
+    lines.append(_svm_line("the authors' linear SVM (SVC, features rounded to 5 decimals, "
+                           "unscaled, 80/20, random_state 42)",
                            numbers["svm"], numbers.get("svm_skipped"), s))
     lines.append(_svm_line("standardised LinearSVC (stratified 80/20)",
                            numbers["svm_standardised"], numbers.get("svm_standardised_skipped"),

@@ -1,5 +1,5 @@
 """Experiment 8 of the paper: survival against the initial gradient of each frequency, over two
-sets of runs on one fixed embedding (MLP varied; split varied).
+sets of runs on one fixed embedding (MLP varied; split varied), each analysed on its own.
 """
 
 from __future__ import annotations
@@ -11,16 +11,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from ..analysis.stats import wilson_interval
-from ..figures.base import DEAD_COLOR, SURVIVED_COLOR, figure, titled
+from ..figures.base import titled
 from ..store import Store
 from ..sweep import SweepSpec
 from .departures import PAPER_STEPS, single_steps_deviation
 from .preset import Experiment, Sizes
 from .result import Claim, ExperimentResult, scale_note
-from .texts import count_text, override_text
+from .texts import override_text
 from .verdicts import ALPHA, scale_verdict
 
 #: the steps s of the gradient histograms and survival-rate curves
@@ -29,6 +28,17 @@ S_VALUES = (1, 2, 3, 4)
 MAIN_S = 4
 #: the paper's survival rule: final S_k above this
 THRESHOLD = 10.0
+#: the two sets of runs (the MLP-varied one is the paper's figures') and the pooled view
+SET_NAMES = ("mlp", "split")
+PAPER_SET = "mlp"
+SET_LABELS = {"mlp": "MLP-varied set", "split": "split-varied set", "pooled": "both sets pooled"}
+#: where each set's claims come from
+SET_SOURCES = {"mlp": "the paper's figures", "split": "the authors' script analyses it too"}
+FIGURE_SUFFIX = {"mlp": "", "split": "_split"}
+#: how the analysis departs from a pooled reading
+PER_SET_NOTE = ("each set of runs analysed on its own, as the authors' script does (the "
+                "MLP-varied set is the paper's figures'; the split-varied set beside it, both "
+                "pooled as an extra)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,11 +64,13 @@ class InitialGradient(Experiment):
     one varying only the MLP init (``mlp_seed`` 0 .. n-1, split seed 0), one varying only the
     split (``split_seed`` 0 .. n-1, MLP seed 0); the run with all seeds 0 belongs to both
     and trains once. The paper gives no run count; the paper scale takes 500 per
-    set. Survival by the absolute rule (final S_k > 10); Student's two-sample t-test; the
-    survival-rate curves over 20 equal-width bins; the authors' SVM (unscaled
-    ``SVC(kernel="linear")``, 80/20 split, random_state 42) and, next to it, a standardised
-    ``LinearSVC`` on a stratified split; each against the majority-class baseline with an
-    exact binomial test.
+    set. Each set is analysed on its own, as the authors' script does (the MLP-varied set is
+    the paper's figures'; the split-varied set beside it, both pooled as an extra): survival
+    by the absolute rule (final S_k > 10); Student's two-sample t-test; the survival-rate
+    curves over 20 equal-width bins; the authors' SVM (unscaled ``SVC(kernel="linear")`` on
+    the features rounded to 5 decimals, 80/20 split, random_state 42) and, next to it, a
+    standardised ``LinearSVC`` on a stratified split; each against the majority-class
+    baseline with an exact binomial test.
 
     Args:
         smoke, paper: the sizes at each scale (:class:`GradientSizes`: runs per set, steps,
@@ -106,6 +118,7 @@ class InitialGradient(Experiment):
             out = [f"{sizes.runs} runs per set (the paper gives no run count)"]
         else:
             out = [f"{sizes.runs} runs per set instead of {PAPER.runs}"]
+        out.append(PER_SET_NOTE)
         if sizes.steps != PAPER_STEPS:
             out.append(single_steps_deviation(sizes.steps, "survival"))
         if sizes.threshold != self.threshold:
@@ -138,113 +151,160 @@ class InitialGradient(Experiment):
 
         by_set = self.set_ids(store, sizes)
         ids = list(dict.fromkeys(r for v in by_set.values() for r in v))
+        views = {**by_set, "pooled": ids}
         tables = {label: frequency_table(store, ids, rule=rule, threshold=thr,
                                          s_max=max(S_VALUES))
                   for label, (rule, thr) in self.rule_thresholds(sizes).items()}
-        rules = {label: self._rule_numbers(t) for label, t in tables.items()}
         label = next(iter(tables))
-        main, a = tables[label], rules[label]
-        per_set = {name: self._rule_numbers(main[main["run_id"].isin(set_ids)])
-                   for name, set_ids in by_set.items()}
-        rates = survival_rate_by_gradient(main, S_VALUES, bins=self.bins, binning="width")
-        lo, hi = wilson_interval(rates["n_survived"], rates["n"])
-        rates = rates.assign(wilson_lo=lo, wilson_hi=hi)
-        t_main, svm = a["ttest"][f"s={MAIN_S}"], a["svm"]
+        main = tables[label]
+        parts = {v: main[main["run_id"].isin(v_ids)] for v, v_ids in views.items()}
+        sets = {v: self._rule_numbers(t) for v, t in parts.items()}
+        others = {rule: {v: _rule_summary(self._rule_numbers(t[t["run_id"].isin(v_ids)]))
+                         for v, v_ids in by_set.items()}
+                  for rule, t in tables.items() if rule != label}
+        curves = {}
+        for v, t in parts.items():
+            rates = survival_rate_by_gradient(t, S_VALUES, bins=self.bins, binning="width")
+            lo, hi = wilson_interval(rates["n_survived"], rates["n"])
+            curves[v] = rates.assign(wilson_lo=lo, wilson_hi=hi)
+        paper = sets[PAPER_SET]
+        t_main, svm = paper["ttest"][f"s={MAIN_S}"], paper["svm"]
         numbers: dict[str, Any] = {
             "runs": len(ids),
             "runs_per_set": {k: len(v) for k, v in by_set.items()},
-            "frequencies": len(main),
             "survival_rule": f"final {label}",
-            "survived": a["survived"],
-            "dead": a["dead"],
+            "paper_set": PAPER_SET,
+            # the paper's set (MLP varied), as in the paper's figures
+            "frequencies": paper["frequencies"], "survived": paper["survived"],
+            "dead": paper["dead"],
+            f"ttest_t_grad_{MAIN_S}": t_main["statistic"],
             f"ttest_p_grad_{MAIN_S}": t_main["p_value"],
             f"mean_grad_{MAIN_S}_survived": t_main["mean_survived"],
             f"mean_grad_{MAIN_S}_dead": t_main["mean_dead"],
             "svm_accuracy": None if svm is None else svm["accuracy"],
             "svm_baseline_accuracy": None if svm is None else svm["baseline_accuracy"],
             "svm_p_value": None if svm is None else svm["p_value"],
-            "by_rule": {k: _rule_summary(r) for k, r in rules.items()},
-            "by_set": {k: _rule_summary(r) for k, r in per_set.items()},
-            "rules": rules,
-            "survival_rate_curves": rates.to_dict(orient="records"),
+            "by_set": {k: _rule_summary(r) for k, r in sets.items()},
+            "sets": sets,
+            "other_rules": others,
+            "survival_rate_curves": {v: r.to_dict(orient="records") for v, r in curves.items()},
         }
         result = ExperimentResult(self.name, self.number, self.title, sizes.scale, len(ids),
-                                  numbers, {}, self._claims(label, rules, per_set, sizes.refutes),
+                                  numbers, {}, self._claims(label, sets, others, sizes.refutes),
                                   self.deviations_at(sizes))
-        result.figures = self._figures(main, rates, svm, label, result)
+        result.figures = self._figures(parts, curves, sets, label, result)
         return result
 
     def _rule_numbers(self, table: pd.DataFrame) -> dict[str, Any]:
         return gradient_numbers(table, MAIN_S, svm_seed=self.svm_seed)
 
-    def _claims(self, label: str, rules: dict[str, dict[str, Any]],
-                per_set: dict[str, dict[str, Any]], refutes: bool = True) -> list[Claim]:
-        """The two claims; where the runs cannot refute (``refutes`` False: the smoke scale),
-        a miss is undecided unless the result goes significantly the other way."""
-        a = rules[label]
-        others = [k for k in rules if k != label]
-        t = a["ttest"][f"s={MAIN_S}"]
-        if not np.isfinite(t["p_value"]):
-            obs1, holds1 = (f"t-test undecidable: {a['survived']} survivors, {a['dead']} dead "
-                            f"(final {label})"), None
-        else:
-            higher = t["mean_survived"] > t["mean_dead"]
-            holds1 = scale_verdict(bool(t["p_value"] < ALPHA and higher), refutes,
-                                   against=bool(t["p_value"] < ALPHA and not higher))
-            obs1 = (f"mean step-{MAIN_S} gradient {t['mean_survived']:.3g} (survivors, "
-                    f"n={t['n_survived']}) vs {t['mean_dead']:.3g} (dead, n={t['n_dead']}); "
-                    f"Student p = {t['p_value']:.2g} (final {label})")
-        obs1 += "".join(f"; {k}: p = {rules[k]['ttest'][f's={MAIN_S}']['p_value']:.2g}"
-                        for k in others)
-        obs1 += "".join(f"; {k}-varied set: p = {r['ttest'][f's={MAIN_S}']['p_value']:.2g}"
-                        for k, r in per_set.items())
-        claims = [Claim("Frequencies that survive have larger initial gradients than those "
-                        "that die.", obs1, holds1,
-                        f"Student's two-sample t-test of the step-{MAIN_S} gradient p < 0.05 "
-                        "and the survivors' mean higher (both sets together)")]
-        svm, std = a["svm"], a["svm_standardised"]
-        if svm is None:
-            obs2, holds2 = f"SVM skipped: {a['svm_skipped']}", None
-        else:
-            # held-out accuracy at or below the baseline refutes nothing at the smoke scale
-            holds2 = scale_verdict(bool(svm["accuracy"] > svm["baseline_accuracy"]
-                                        and svm["p_value"] < ALPHA), refutes)
-            obs2 = (f"the authors' SVM: held-out accuracy {svm['accuracy']:.3f} vs majority "
-                    f"baseline {svm['baseline_accuracy']:.3f} ({svm['n_test']} held out), "
-                    f"binomial p = {svm['p_value']:.2g}")
-        if std is not None:
-            obs2 += (f"; standardised LinearSVC (stratified split): {std['accuracy']:.3f} vs "
-                     f"{std['baseline_accuracy']:.3f}, p = {std['p_value']:.2g}")
-        for k in others:
-            o = rules[k]["svm"]
-            obs2 += (f"; {k}: skipped" if o is None else
-                     f"; {k}: {o['accuracy']:.3f} vs {o['baseline_accuracy']:.3f}")
-        claims.append(Claim(f"A linear SVM on (step-{MAIN_S} initial gradient, initial signal) "
-                            "separates survivors from the dead.", obs2, holds2,
-                            "the authors' SVM (SVC(kernel='linear'), unscaled, 80/20, "
-                            "random_state 42) beats the majority-class baseline on the held-out "
-                            "fifth, one-sided exact binomial test p < 0.05"))
+    def _claims(self, label: str, sets: dict[str, dict[str, Any]],
+                others: dict[str, dict[str, dict[str, Any]]] | None = None,
+                refutes: bool = True) -> list[Claim]:
+        """The t-test and SVM claims for each set of runs (the MLP-varied set first: the
+        paper's figures), the pooled view and the other survival rules in the observed
+        text; where the runs cannot refute (``refutes`` False: the smoke scale), a miss is
+        undecided unless the result goes significantly the other way."""
+        others = others or {}
+        claims = []
+        for name in (n for n in SET_NAMES if n in sets):
+            extra = {k: v for k, v in sets.items() if k != name and k not in SET_NAMES}
+            rule_extra = {rule: v[name] for rule, v in others.items() if name in v}
+            claims += set_claims(name, label, sets[name], extra, rule_extra, refutes)
         return claims
 
-    def _figures(self, table: pd.DataFrame, rates: pd.DataFrame, svm: dict | None,
-                 label: str, result: ExperimentResult) -> dict[str, Figure]:
-        from ..figures.dynamics import initial_gradient_histograms
+    def _figures(self, parts: dict[str, pd.DataFrame], curves: dict[str, pd.DataFrame],
+                 sets: dict[str, dict[str, Any]], label: str,
+                 result: ExperimentResult) -> dict[str, Figure]:
+        from ..figures.dynamics import (
+            gradient_signal_plane,
+            initial_gradient_histograms,
+            survival_rate_panels,
+        )
 
         rule = f"survival: final {label.replace('S_k', '$S_k$')}"
         note = scale_note(result)
-        hist = initial_gradient_histograms(table, S_VALUES, equal_var=True)
-        for ax in hist.axes:  # the panel titles carry the p-values; keep them inside the panel
-            ax.title.set_fontsize("medium")
-        return {
-            "gradient_histograms": titled(
-                hist, f"Initial gradient of survivors and dead frequencies ({rule})", note),
-            "survival_rate_curves": titled(
-                survival_rate_panels(rates), f"Survival rate against initial gradient ({rule}; "
-                f"{self.bins} equal-width bins)", note),
-            "svm_plane": titled(
-                gradient_signal_plane(table, MAIN_S, svm),
-                f"Survivors and the dead on (gradient, initial signal) ({rule})", note),
-        }
+        out = {}
+        for name in SET_NAMES:
+            table, suffix = parts[name], FIGURE_SUFFIX[name]
+            what = SET_LABELS[name] + (" (the paper's)" if name == PAPER_SET else "")
+            hist = initial_gradient_histograms(table, S_VALUES, equal_var=True)
+            for ax in hist.axes:  # the panel titles carry the p-values; keep them inside
+                ax.title.set_fontsize("medium")
+            out[f"gradient_histograms{suffix}"] = titled(
+                hist, f"Initial gradient of survivors and dead frequencies, {what} ({rule})",
+                note)
+            out[f"survival_rate_curves{suffix}"] = titled(
+                survival_rate_panels(curves[name]), f"Survival rate against initial gradient, "
+                f"{what} ({rule}; {self.bins} equal-width bins)", note)
+            out[f"svm_plane{suffix}"] = titled(
+                gradient_signal_plane(table, MAIN_S, sets[name]["svm"]),
+                f"Survivors and the dead on (gradient, initial signal), {what} ({rule})", note)
+        return out
+
+
+def set_claims(name: str, label: str, a: dict[str, Any], extra: dict[str, dict[str, Any]],
+               rule_extra: dict[str, dict[str, Any]], refutes: bool = True) -> list[Claim]:
+    """The two claims (t-test, SVM) on one set of runs: ``a`` its :func:`gradient_numbers`
+    under the main rule ``label``; ``extra`` other views (the pooled one) and ``rule_extra``
+    the set under other rules (:func:`_rule_summary`), shown in the observed text."""
+    what = SET_LABELS[name]
+    source = f"the {what}: {SET_SOURCES[name]}"
+    t = a["ttest"][f"s={MAIN_S}"]
+    if not np.isfinite(t["p_value"]):
+        obs1, holds1 = (f"t-test undecidable: {a['survived']} survivors, {a['dead']} dead "
+                        f"(final {label})"), None
+    else:
+        higher = t["mean_survived"] > t["mean_dead"]
+        holds1 = scale_verdict(bool(t["p_value"] < ALPHA and higher), refutes,
+                               against=bool(t["p_value"] < ALPHA and not higher))
+        obs1 = (f"mean step-{MAIN_S} gradient {t['mean_survived']:.3g} (survivors, "
+                f"n={t['n_survived']}) vs {t['mean_dead']:.3g} (dead, n={t['n_dead']}); "
+                f"Student t = {t['statistic']:.2f}, p = {t['p_value']:.2g} (final {label}, "
+                f"{a['runs']} runs)")
+    obs1 += "".join(f"; {k}: t = {num_text(r['ttest_t'])}, p = {num_text(r['ttest_p'])}"
+                    for k, r in rule_extra.items())
+    obs1 += "".join(f"; {SET_LABELS[k]}: t = {r['ttest'][f's={MAIN_S}']['statistic']:.2f}, "
+                    f"p = {r['ttest'][f's={MAIN_S}']['p_value']:.2g}" for k, r in extra.items())
+    claims = [Claim(f"Frequencies that survive have larger initial gradients than those that "
+                    f"die ({source}).", obs1, holds1,
+                    f"Student's two-sample t-test of the step-{MAIN_S} gradient p < 0.05 and "
+                    f"the survivors' mean higher, on the {what} alone")]
+    svm, std = a["svm"], a["svm_standardised"]
+    if svm is None:
+        obs2, holds2 = f"SVM skipped: {a['svm_skipped']}", None
+    else:
+        # held-out accuracy at or below the baseline refutes nothing at the smoke scale
+        holds2 = scale_verdict(bool(svm["accuracy"] > svm["baseline_accuracy"]
+                                    and svm["p_value"] < ALPHA), refutes)
+        obs2 = f"the authors' SVM: {_svm_text(svm)}"
+    if std is not None:
+        obs2 += f"; standardised LinearSVC (stratified split): {_svm_text(std)}"
+    for k, r in rule_extra.items():
+        obs2 += (f"; {k}: skipped" if r["svm_accuracy"] is None else
+                 f"; {k}: {r['svm_accuracy']:.3f} vs {r['svm_baseline_accuracy']:.3f}")
+    for k, r in extra.items():
+        obs2 += (f"; {SET_LABELS[k]}: skipped" if r["svm"] is None else
+                 f"; {SET_LABELS[k]}: {_svm_text(r['svm'])}")
+    claims.append(Claim(f"A linear SVM on (step-{MAIN_S} initial gradient, initial signal) "
+                        f"separates survivors from the dead ({source}).", obs2, holds2,
+                        "the authors' SVM (SVC(kernel='linear') on the features rounded to 5 "
+                        "decimals, unscaled, 80/20, random_state 42) beats the majority-class "
+                        f"baseline on the held-out fifth of the {what}, one-sided exact "
+                        "binomial test p < 0.05"))
+    return claims
+
+
+def _svm_text(svm: Mapping[str, Any]) -> str:
+    return (f"held-out accuracy {svm['accuracy']:.3f} vs majority baseline "
+            f"{svm['baseline_accuracy']:.3f} ({svm['n_test']} held out), binomial p = "
+            f"{svm['p_value']:.2g}")
+
+
+def num_text(v: float | None) -> str:
+    """'0.0123', or 'n/a' for None or NaN."""
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:.3g}"
+
 
 def gradient_numbers(table: pd.DataFrame, s: int = MAIN_S, *, s_values: Sequence[int] = S_VALUES,
                      equal_var: bool = True, svm_seed: int = 0) -> dict[str, Any]:
@@ -277,62 +337,14 @@ def gradient_numbers(table: pd.DataFrame, s: int = MAIN_S, *, s_values: Sequence
 
 
 def _rule_summary(r: dict[str, Any]) -> dict[str, Any]:
-    """The key numbers of one survival rule (counts, t-test of grad_4, SVM)."""
+    """The key numbers of one set under one survival rule (counts, t-test of grad_4, SVM)."""
     t, svm = r["ttest"][f"s={MAIN_S}"], r["svm"]
-    return {"survived": r["survived"], "dead": r["dead"], "ttest_p": t["p_value"],
+    return {"runs": r["runs"], "survived": r["survived"], "dead": r["dead"],
+            "ttest_t": t["statistic"], "ttest_p": t["p_value"],
             "mean_survived": t["mean_survived"], "mean_dead": t["mean_dead"],
             "svm_accuracy": svm and svm["accuracy"],
             "svm_baseline_accuracy": svm and svm["baseline_accuracy"],
             "svm_p_value": svm and svm["p_value"]}
-
-
-def survival_rate_panels(rates: pd.DataFrame) -> Figure:
-    """Survival rate against the binned step-s gradient, one panel per s, with Wilson 95%
-    intervals (columns s, center, rate, n, wilson_lo, wilson_hi); each panel names the
-    number of (run, frequency) pairs per bin."""
-    s_values = sorted(rates["s"].unique())
-    fig = figure(3.2 * max(1, len(s_values)), 3.4)
-    axes = fig.subplots(1, max(1, len(s_values)), squeeze=False, sharey=True)[0]
-    for ax, s in zip(axes, s_values, strict=False):
-        g = rates[rates["s"] == s]
-        x, y = g["center"].to_numpy(float), g["rate"].to_numpy(float)
-        err = np.vstack([y - g["wilson_lo"].to_numpy(float),
-                         g["wilson_hi"].to_numpy(float) - y]).clip(min=0.0)  # rounding
-        ax.errorbar(x, y, yerr=err, marker="o", ms=4, capsize=2, color=f"C{int(s) - 1}",
-                    label="rate, Wilson 95% CI")
-        ax.set_title(f"s = {s}: {len(g)} bins, n = {count_text(g['n'])} each",
-                     fontsize="medium")
-        ax.set_xlabel(f"initial gradient at step {s} (bin mean)")
-        ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("survival rate")
-    axes[0].legend(fontsize="small", loc="upper left")
-    return fig
-
-
-def gradient_signal_plane(table: pd.DataFrame, s: int, svm: Mapping[str, Any] | None) -> Figure:
-    """Every (run, frequency) on the plane (step-s gradient, initial signal), survivors
-    coloured; the SVM's held-out accuracy and baseline in the title."""
-    from ..analysis.gradient import grad_column
-    fig = figure(5.5, 4.4)
-    ax = fig.subplots()
-    alive = table["survived"].to_numpy(bool)
-    x, y = table[grad_column(s)].to_numpy(float), table["initial_signal"].to_numpy(float)
-    ax.scatter(x[~alive], y[~alive], s=6, color=DEAD_COLOR, alpha=0.5,
-               label=f"dead (n={int((~alive).sum())})")
-    ax.scatter(x[alive], y[alive], s=8, color=SURVIVED_COLOR, alpha=0.8,
-               label=f"survived (n={int(alive.sum())})")
-    ax.set_xlabel(f"initial gradient at step {s}")
-    ax.set_ylabel("initial signal $S_k(0)$")
-    if svm is None:
-        ax.set_title("linear SVM: skipped (too few of one class)", fontsize="medium")
-    else:
-        ax.set_title(f"linear SVM: held-out accuracy {svm['accuracy']:.3f}, majority baseline "
-                     f"{svm['baseline_accuracy']:.3f}", fontsize="medium")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
-    return fig
 
 
 EXPERIMENTS: list[Experiment] = [InitialGradient()]

@@ -1,5 +1,6 @@
-"""Figures of the training dynamics: initial gradients (experiment 8), circle collaboration
-(experiment 10) and the linear ODE fits (experiment 11).
+"""Figures of the training dynamics: initial gradients (experiment 8: histograms, survival-rate
+curves, the (gradient, signal) plane), circle collaboration (experiment 10) and the linear ODE
+fits (experiment 11).
 
 Every function takes data (arrays or the DataFrames of :mod:`circle_survival.analysis`) and
 returns a :class:`matplotlib.figure.Figure` drawn on an Agg canvas; no pyplot state is touched.
@@ -9,10 +10,12 @@ Save with ``fig.savefig(path)``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..analysis.gradient import grad_column, gradient_ttest
 from .base import DEAD_COLOR, SURVIVED_COLOR, shared_legend
@@ -86,6 +89,56 @@ def survival_rate_curves(rates: pd.DataFrame) -> Figure:
     ax.set_ylim(-0.02, 1.02)
     ax.set_title("Survival rate against initial gradient")
     ax.legend(title="step")
+    return fig
+
+
+def survival_rate_panels(rates: pd.DataFrame) -> Figure:
+    """Survival rate against the binned step-s gradient, one panel per s, with Wilson 95%
+    intervals (columns s, center, rate, n, wilson_lo, wilson_hi); each panel names the
+    number of (run, frequency) pairs per bin."""
+    s_values = sorted(rates["s"].unique())
+    fig = _figure(3.2 * max(1, len(s_values)), 3.4)
+    axes = fig.subplots(1, max(1, len(s_values)), squeeze=False, sharey=True)[0]
+    for ax, s in zip(axes, s_values, strict=False):
+        g = rates[rates["s"] == s]
+        x, y = g["center"].to_numpy(float), g["rate"].to_numpy(float)
+        err = np.vstack([y - g["wilson_lo"].to_numpy(float),
+                         g["wilson_hi"].to_numpy(float) - y]).clip(min=0.0)  # rounding
+        ax.errorbar(x, y, yerr=err, marker="o", ms=4, capsize=2, color=f"C{int(s) - 1}",
+                    label="rate, Wilson 95% CI")
+        n = g["n"].to_numpy(int)
+        counts = f"{n.min()}" if n.min() == n.max() else f"{n.min()}-{n.max()}"
+        ax.set_title(f"s = {s}: {len(g)} bins, n = {counts} each",
+                     fontsize="medium")
+        ax.set_xlabel(f"initial gradient at step {s} (bin mean)")
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("survival rate")
+    axes[0].legend(fontsize="small", loc="upper left")
+    return fig
+
+
+def gradient_signal_plane(table: pd.DataFrame, s: int, svm: Mapping[str, Any] | None) -> Figure:
+    """Every (run, frequency) on the plane (step-s gradient, initial signal), survivors
+    coloured; the SVM's held-out accuracy and baseline in the title."""
+    fig = _figure(5.5, 4.4)
+    ax = fig.subplots()
+    alive = table["survived"].to_numpy(bool)
+    x, y = table[grad_column(s)].to_numpy(float), table["initial_signal"].to_numpy(float)
+    ax.scatter(x[~alive], y[~alive], s=6, color=DEAD_COLOR, alpha=0.5,
+               label=f"dead (n={int((~alive).sum())})")
+    ax.scatter(x[alive], y[alive], s=8, color=SURVIVED_COLOR, alpha=0.8,
+               label=f"survived (n={int(alive.sum())})")
+    ax.set_xlabel(f"initial gradient at step {s}")
+    ax.set_ylabel("initial signal $S_k(0)$")
+    if svm is None:
+        ax.set_title("linear SVM: skipped (too few of one class)", fontsize="medium")
+    else:
+        ax.set_title(f"linear SVM: held-out accuracy {svm['accuracy']:.3f}, majority baseline "
+                     f"{svm['baseline_accuracy']:.3f}", fontsize="medium")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
     return fig
 
 
@@ -230,23 +283,42 @@ def ode_coefficients(
     return fig
 
 
-def r2_vs_d(results: pd.DataFrame, title: str = "Fit quality of the linear ODE") -> Figure:
-    """R^2 against the embedding width d: mean +- SD over seeds.
+def r2_vs_d(results: pd.DataFrame, title: str = "Fit quality of the linear ODE",
+            interval: str = "sd") -> Figure:
+    """R^2 against the embedding width d: the mean over runs with error bars.
 
     Args:
-        results: columns d, seed, r2 (and optionally method: one curve per method).
+        results: columns d, r2 (and optionally method: one curve per method).
+        interval: "sd" (mean ± SD over runs, as the authors drew it) or "t95" (the mean's
+            95% t interval over runs).
     """
-    fig = _figure(5.0, 3.6)
+    from ..analysis.stats import mean_interval
+
+    if interval not in ("sd", "t95"):
+        raise ValueError(f"interval must be 'sd' or 't95', got {interval!r}")
+    fig = _figure(7.0, 4.4)
     ax = fig.subplots()
     groups = results.groupby("method") if "method" in results.columns else [(None, results)]
+    what = "mean ± SD" if interval == "sd" else "mean, 95% t interval"
     for method, grp in groups:
-        stats_ = grp.groupby("d")["r2"].agg(["mean", "std", "count"]).reset_index()
-        label = "mean ± SD over seeds" if method is None else f"{method} (mean ± SD)"
-        ax.errorbar(stats_["d"].to_numpy(float), stats_["mean"].to_numpy(float),
-                    yerr=stats_["std"].fillna(0.0).to_numpy(float), marker="o", ms=4,
-                    capsize=3, label=label)
+        ds, mean, low, high = [], [], [], []
+        for d, g in grp.groupby("d", sort=True):
+            r2 = g["r2"].to_numpy(float)
+            m, lo, hi = mean_interval(r2)
+            if interval == "sd":
+                sd = float(np.nanstd(r2, ddof=1)) if np.isfinite(r2).sum() > 1 else 0.0
+                lo, hi = m - sd, m + sd
+            ds.append(float(d))
+            mean.append(m)
+            low.append(lo if np.isfinite(lo) else m)
+            high.append(hi if np.isfinite(hi) else m)
+        mean_a = np.asarray(mean)
+        err = np.vstack([mean_a - np.asarray(low), np.asarray(high) - mean_a]).clip(min=0.0)
+        label = f"{what} over runs" if method is None else str(method)
+        ax.errorbar(np.asarray(ds), mean_a, yerr=err, marker="o", ms=4, capsize=3, label=label)
     ax.set_xlabel("embedding dimension d")
     ax.set_ylabel("$R^2$ of the fitted differences")
     ax.set_title(title)
-    ax.legend()
+    ax.legend(fontsize="x-small", title=f"{what} over runs", title_fontsize="x-small",
+              loc="lower right")
     return fig

@@ -90,38 +90,54 @@ def perturbation_survival(
     k: int,
     note: str | None = None,
     statistic: str | None = None,
+    reference_alpha: float | None = None,
 ) -> Figure:
     """Survival rate of the perturbed frequency against its shifted initial signal,
     one curve per fixed embedding, with Wilson 95% intervals.
 
+    With ``reference_alpha`` (and a column x_authors) two panels: the authors' axis (S_k and
+    the mean measured on the embedding of that α, as their plotting script does) on the
+    left, the corrected axis (both from the unperturbed embedding) on the right; otherwise
+    the corrected axis alone.
+
     Args:
         rates: one row per (embedding, alpha): columns embedding_seed, x (alpha * S_k minus
-            the mean of the embedding's unperturbed signals), n_runs, n_survived.
+            the mean of the embedding's unperturbed signals), n_runs, n_survived, and for the
+            authors' panel x_authors.
         k: the perturbed frequency (for the labels).
         note: the scale note printed under the title.
-        statistic: a line about the trend (e.g. Spearman's r) shown in the axes.
+        statistic: a line about the trend (e.g. Spearman's r) shown in the last panel.
+        reference_alpha: the α of the authors' reference embedding (their 0.85).
     """
-    fig = _figure(7.5, 5.0)
-    ax = fig.subplots()
+    panels = [("x", f"α·S_{k} − mean_k S_k  (both from the unperturbed embedding)",
+               "corrected axis")]
+    if reference_alpha is not None and "x_authors" in rates.columns:
+        a = f"{reference_alpha:g}"
+        panels.insert(0, ("x_authors", f"α·S_{k} − mean_k S_k  (both from the α = {a} "
+                          "embedding)", f"the authors' axis, as they plotted it (α = {a})"))
+    fig = _figure(7.5 * len(panels), 5.0)
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
     groups = list(rates.groupby("embedding_seed", sort=True))
     cmap = colormaps["viridis"]
-    for i, (seed, g) in enumerate(groups):
-        g = g.sort_values("x")
-        color = cmap(i / max(1, len(groups) - 1) * 0.9)
-        _rate_errorbars(ax, g["x"].to_numpy(float), g["n_survived"].to_numpy(float),
-                        g["n_runs"].to_numpy(float), color=color, marker="o", lw=1.0,
-                        alpha=0.85, label=f"embedding {seed}")
-    ax.axvline(0.0, color="0.6", lw=0.8, ls=":")
-    ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel(f"α·S_{k} − mean_k S_k  (perturbed signal of k = {k} above the mean, "
-                  "both from the unperturbed embedding)")
-    ax.set_ylabel(f"survival rate of k = {k}")
-    ax.set_title(f"{_runs_text(rates['n_runs'].to_numpy())}; Wilson 95% intervals",
-                 fontsize="small")
-    ax.legend(fontsize="x-small", ncol=1 + len(groups) // 9, loc="upper left")
+    runs = _runs_text(rates["n_runs"].to_numpy())
+    for ax, (col, xlabel, name) in zip(axes, panels, strict=True):
+        for i, (seed, g) in enumerate(groups):
+            g = g.sort_values(col)
+            color = cmap(i / max(1, len(groups) - 1) * 0.9)
+            _rate_errorbars(ax, g[col].to_numpy(float), g["n_survived"].to_numpy(float),
+                            g["n_runs"].to_numpy(float), color=color, marker="o", lw=1.0,
+                            alpha=0.85, label=f"embedding {seed}")
+        ax.axvline(0.0, color="0.6", lw=0.8, ls=":")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel(xlabel)
+        ax.set_title(f"{name}: {runs}; Wilson 95% intervals" if len(panels) > 1
+                     else f"{runs}; Wilson 95% intervals", fontsize="small")
+    axes[0].set_ylabel(f"survival rate of k = {k}")
+    axes[0].legend(fontsize="x-small", ncol=1 + len(groups) // 9, loc="upper left")
     if statistic:
-        ax.text(0.98, 0.03, statistic, transform=ax.transAxes, ha="right", va="bottom",
-                fontsize="small", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
+        axes[-1].text(0.98, 0.03, statistic, transform=axes[-1].transAxes, ha="right",
+                      va="bottom", fontsize="small",
+                      bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
     titled(fig, f"Survival of frequency k = {k} after scaling its Fourier component by α", note)
     return fig
 
