@@ -68,37 +68,35 @@ TABLE_DAMAGE = {
 }
 
 
-@pytest.mark.parametrize("case", TABLE_DAMAGE)
-def test_a_damaged_table_is_named_and_the_rest_stays_usable(store, case):
-    damage, what = TABLE_DAMAGE[case]
-    (bad_run, bad), (good_run, _) = batches(store)
-    damage(bad)
-    with pytest.warns(DamagedBatchWarning,
-                      match=f"batch {bad.name} of store {store} is damaged: .*{what}"):
-        s = load(store)
-    assert list(s.runs.index) == [good_run] and bad.name in s.damaged
-    assert s.signals(good_run)[1].shape[0] == 13
-    with pytest.raises(StoreError, match=f"1 damaged batch.*batch {bad.name} is damaged"):
-        load(store, verify=True)
-
-
 def truncate_chunk(b):
     chunk = b / "arrays.zarr" / "signals" / "c" / "0" / "0" / "0"
     chunk.write_bytes(chunk.read_bytes()[:10])
 
 
+def flip_byte(path, offset=-5):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+#: damage found when the data is read (and by verify): the table and the files are there
 ARRAY_DAMAGE = {
-    "truncated chunk": (truncate_chunk, "signals", "array signals does not read"),
-    "deleted chunk": (lambda b: (b / "arrays.zarr/signals/c/0/0/0").unlink(), "signals",
-                      "arrays.zarr/signals/c/0/0/0 is missing"),
+    "truncated chunk": (truncate_chunk, "signals",
+                        "arrays.zarr/signals/c/0/0/0 does not match its checksum"),
+    "a flipped byte in a signals chunk": (
+        lambda b: flip_byte(b / "arrays.zarr/signals/c/0/0/0"), "signals",
+        "arrays.zarr/signals/c/0/0/0 does not match its checksum"),
+    "a flipped byte in a metrics chunk": (
+        lambda b: flip_byte(b / "arrays.zarr/metrics/c/0/0/0"), "metrics",
+        "arrays.zarr/metrics/c/0/0/0 does not match its checksum"),
     "invalid zarr.json": (lambda b: (b / "arrays.zarr/metrics/zarr.json").write_text("{"),
-                          "metrics", "array metrics does not read"),
-    "deleted array": (lambda b: shutil.rmtree(b / "arrays.zarr/metrics"), "metrics",
-                      "arrays.zarr/metrics/.* is missing"),
-    "deleted weights": (lambda b: (b / "weights.safetensors").unlink(), "weights",
-                        "weights.safetensors is missing"),
+                          "metrics", "arrays.zarr/metrics/zarr.json does not match"),
     "damaged weights": (lambda b: (b / "weights.safetensors").write_bytes(b"\x00" * 9),
-                        "weights", "weights.safetensors does not load"),
+                        "weights", "weights.safetensors does not match its checksum"),
+    "an unlisted chunk among the run's": (
+        lambda b: shutil.copy(b / "arrays.zarr/signals/c/0/0/0",
+                              b / "arrays.zarr/signals/c/0/1"), "signals",
+        "arrays.zarr/signals/c/0/1 is not in its checksums"),
 }
 
 
@@ -107,7 +105,7 @@ def test_damaged_arrays_and_weights_are_errors_never_zeros(store, case):
     damage, read, what = ARRAY_DAMAGE[case]
     (bad_run, bad), (good_run, _) = batches(store)
     damage(bad)
-    s = load(store)  # the tables are intact: both runs listed
+    s = load(store)  # the tables and the listed files are there: both runs listed
     reader = {"signals": s.signals, "metrics": s.metrics, "weights": s.weights}[read]
     with pytest.raises(DamagedBatch, match=f"batch {bad.name} of store {store} is damaged: "
                                            f"{what}"):
@@ -115,6 +113,84 @@ def test_damaged_arrays_and_weights_are_errors_never_zeros(store, case):
     reader(good_run)  # the other batch stays usable
     with pytest.raises(StoreError, match=f"batch {bad.name} is damaged"):
         load(store, verify=True)
+    with pytest.warns(DamagedBatchWarning, match=f"batch {bad.name} .* is damaged"):
+        assert list(load(store, every_byte=True).runs.index) == [good_run]  # what show lists
+
+
+def link_to_copy(path, outside):
+    """Replace ``path`` by a link to a copy of it outside the store (same bytes)."""
+    shutil.copy(path, outside)
+    path.unlink()
+    os.symlink(outside, path)
+
+
+#: damage every load finds (the batch is left out, named, and the rest stays usable)
+LOAD_DAMAGE = {
+    "deleted chunk": (lambda b, o: (b / "arrays.zarr/signals/c/0/0/0").unlink(),
+                      "arrays.zarr/signals/c/0/0/0 is missing"),
+    "deleted array": (lambda b, o: shutil.rmtree(b / "arrays.zarr/metrics"),
+                      "arrays.zarr/metrics/.* is missing"),
+    "deleted weights": (lambda b, o: (b / "weights.safetensors").unlink(),
+                        "weights.safetensors is missing"),
+    "a chunk that is a link to the same bytes": (
+        lambda b, o: link_to_copy(b / "arrays.zarr/signals/c/0/0/0", o),
+        "arrays.zarr/signals/c/0/0/0 is a symbolic link"),
+    "weights that are a link": (lambda b, o: link_to_copy(b / "weights.safetensors", o),
+                                "weights.safetensors is a symbolic link"),
+    "no checksums": (lambda b, o: (b / CHECKSUMS).unlink(), "checksums.json is missing"),
+    "checksums listing a path out of the batch": (
+        lambda b, o: (b / CHECKSUMS).write_text(json.dumps({"algorithm": "sha256", "files": {
+            "../../../escaped": "0" * 64}})), "checksums.json lists '../../../escaped'"),
+    "a flipped byte in runs.parquet's numbers": (
+        lambda b, o: rewrite_table(b, lambda t: t.assign(test_loss=t.test_loss + 1e-9)),
+        "runs.parquet does not match its checksum"),
+    "COMPLETE as a link": (lambda b, o: link_to_copy(b / "COMPLETE", o), "no COMPLETE"),
+}
+
+
+#: every damage a load finds: the table's, then the files'
+FOUND_AT_LOAD = {**{k: (lambda b, o, f=f: f(b), f".*{w}") for k, (f, w) in TABLE_DAMAGE.items()},
+                 **LOAD_DAMAGE}
+
+
+@pytest.mark.parametrize("case", FOUND_AT_LOAD)
+def test_damage_found_at_load_is_named_and_the_rest_stays_usable(store, tmp_path, case):
+    damage, what = FOUND_AT_LOAD[case]
+    (bad_run, bad), (good_run, _) = batches(store)
+    damage(bad, tmp_path / "outside")
+    with pytest.warns(DamagedBatchWarning,
+                      match=f"batch {bad.name} of store {store} is damaged: {what}"):
+        s = load(store)
+    assert list(s.runs.index) == [good_run] and bad.name in s.damaged
+    assert s.signals(good_run)[1].shape[0] == 13
+    with pytest.raises(StoreError, match=f"1 damaged batch.*batch {bad.name} is damaged"):
+        load(store, verify=True)
+
+
+def test_a_file_removed_after_load_is_an_error_when_read(store):
+    (bad_run, bad), _ = batches(store)
+    s = load(store)
+    (bad / "arrays.zarr/signals/c/0/0/0").unlink()
+    with pytest.raises(DamagedBatch, match="arrays.zarr/signals/c/0/0/0 is missing"):
+        s.signals(bad_run)
+
+
+def test_each_chunk_is_hashed_once_and_only_when_read(store, monkeypatch):
+    import circle_survival.store.reader as reader
+
+    hashed = []
+    real = reader.file_digest
+    monkeypatch.setattr(reader, "file_digest", lambda p: hashed.append(p) or real(p))
+    (run, _), _ = batches(store)
+    s = load(store)
+    s.signals(run)
+    first = sorted(p.relative_to(store).as_posix().split("/", 2)[2] for p in hashed)
+    assert first == ["arrays.zarr/signal_steps/c/0", "arrays.zarr/signal_steps/zarr.json",
+                     "arrays.zarr/signals/c/0/0/0", "arrays.zarr/signals/zarr.json",
+                     "arrays.zarr/zarr.json"]
+    s.signals(run)
+    s.stack("signals", [run], steps=slice(0, 2))
+    assert len(hashed) == len(first)  # cached: read again, hashed once
 
 
 def test_verify_passes_an_intact_store_and_checks_every_file(store):
@@ -126,6 +202,8 @@ def test_verify_passes_an_intact_store_and_checks_every_file(store):
     assert changed_files(batch, sums) == []
     (batch / "run_ids.json").write_text("[]")
     assert changed_files(batch, sums) == ["run_ids.json does not match its checksum"]
+    (batch / "notes.txt").write_text("x")
+    assert changed_files(batch, sums)[-1] == "notes.txt is not in checksums.json"
 
 
 def test_a_batch_directory_that_is_a_link_or_not_an_id_is_left_out(store, tmp_path):

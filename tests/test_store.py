@@ -12,7 +12,7 @@ from processes import kill_when
 from circle_survival import RunConfig, StoreError, load, train, train_to_store
 from circle_survival.fourier import circles
 from circle_survival.fourier import signal as signal_of
-from circle_survival.store.integrity import DamagedBatchWarning
+from circle_survival.store.integrity import DamagedBatchWarning, write_checksums
 
 SMALL = dict(p=13, d=8, hidden=(16, 16), steps=30)
 
@@ -81,6 +81,7 @@ def test_batches_written_before_a_later_field_still_load_and_resume(tmp_path):
     (table_path,) = tmp_path.glob("batches/*/runs.parquet")
     table = pq.read_table(table_path)
     pq.write_table(table.drop(["signal_dense_until"]), table_path)
+    write_checksums(table_path.parent)  # as the writer of that time recorded them
     dense = small(embedding_seed=2, signal_dense_until=5, signal_every=10)
     assert train_to_store([old, dense], tmp_path) == [dense.run_id]
     store = load(tmp_path)

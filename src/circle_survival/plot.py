@@ -66,6 +66,13 @@ def _check_ks(ks: Sequence[int] | None, p: int) -> list[int] | None:
     return [int(q) for q in ks]
 
 
+def check_plane_ks(ks: Sequence[int] | None) -> None:
+    """The planes figure takes two frequencies (or None: its default pair)."""
+    if ks is not None and len(ks) != 2:
+        raise ConfigError(f"--k: the planes figure takes two frequencies (e.g. --k 5,17), got "
+                          f"{len(ks)}: {', '.join(map(str, ks))}")
+
+
 def _survivors(sig_final: np.ndarray, p: int, rule: str, threshold: float) -> list[int]:
     from .analysis.survival_arrays import survived
     from .fourier import n_freq
@@ -121,6 +128,7 @@ def planes(store: Store | str | Path, run_id: str | None = None,
     from .fourier import signal
 
     _rule(rule, threshold)
+    check_plane_ks(ks)
     s = _open(store)
     rid = _run(s, run_id)
     cfg = s.config(rid)

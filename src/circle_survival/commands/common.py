@@ -25,7 +25,17 @@ from ..errors import ConfigError, StoreError
 Arg, Opt = typer.Argument, typer.Option
 
 # -- arguments and options of many commands ------------------------------------------------
-StoreArg = Annotated[Path, Arg(metavar="STORE", help="A store directory.")]
+def store_path(text: str | Path) -> Path:
+    """A STORE argument as a path; an empty one (which would be the current directory) is
+    refused in one line."""
+    if isinstance(text, Path):
+        return text
+    if not text.strip():
+        raise typer.BadParameter("the path is empty; name a store directory")
+    return Path(text)
+
+
+StoreArg = Annotated[Path, Arg(metavar="STORE", help="A store directory.", parser=store_path)]
 QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")]
 MaxBatchOpt = Annotated[int | None, Opt(help="Models per batch (default: from memory).")]
 RunOpt = Annotated[str | None, Opt(help="Run id (default: the store's only run).")]
@@ -191,23 +201,32 @@ def check_out_dir(out: Path | None, what: str) -> None:
         raise ConfigError(f"--out {out} is a file; give a directory to write {what} into")
 
 
+def out_file(out: Path, name: str) -> Path:
+    """The file ``name`` under ``-o/--out DIR``: one plain name, never written through a link
+    (:func:`circle_survival.store.layout.safe_path`, the one check of every path a command
+    writes)."""
+    from ..store.layout import safe_path
+
+    return safe_path(out, name)
+
+
 def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
     """Write each table as NAME.csv and NAME.parquet under ``out``; return the paths."""
+    paths = [out_file(out, f"{name}.{ext}") for name in tables for ext in ("csv", "parquet")]
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
     for name, df in tables.items():
-        _csv_ready(df).to_csv(out / f"{name}.csv", index=False)
-        _parquet_ready(df).to_parquet(out / f"{name}.parquet", index=False)
-        paths += [out / f"{name}.csv", out / f"{name}.parquet"]
+        _csv_ready(df).to_csv(out_file(out, f"{name}.csv"), index=False)
+        _parquet_ready(df).to_parquet(out_file(out, f"{name}.parquet"), index=False)
     return paths
 
 
 def write_csv(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
     """Write each table as NAME.csv under ``out`` (as it is); return the paths."""
+    paths = [out_file(out, f"{name}.csv") for name in tables]
     out.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
-        df.to_csv(out / f"{name}.csv", index=False)
-    return [out / f"{name}.csv" for name in tables]
+        df.to_csv(out_file(out, f"{name}.csv"), index=False)
+    return paths
 
 
 def _csv_ready(df: pd.DataFrame) -> pd.DataFrame:
@@ -234,6 +253,7 @@ def write_json(data: dict, path: Path) -> Path:
     """Write ``data`` as indented JSON (NumPy values as Python ones, NaN as null)."""
     from ..plain import json_ready
 
+    path = out_file(path.parent, path.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(json_ready(data), indent=2) + "\n")
     return path
@@ -241,12 +261,21 @@ def write_json(data: dict, path: Path) -> Path:
 
 def save_figures(figures: dict[str, Any], out: Path) -> list[Path]:
     """Write each figure as NAME.png and NAME.svg under ``out``; return the paths."""
-    from ..figures.io import save_figure
-
     paths = []
     for name, fig in figures.items():
-        paths += save_figure(fig, out / name)
+        paths += save_checked(fig, out, name)
     return paths
+
+
+def save_checked(fig: Any, out: Path, stem: str, formats: Sequence[str] = ("png", "svg")
+                 ) -> list[Path]:
+    """Write ``fig`` as STEM.png and STEM.svg under ``out``, each path checked first
+    (:func:`out_file`)."""
+    from ..figures.io import save_figure
+
+    for fmt in formats:
+        out_file(out, f"{stem}.{fmt}")
+    return save_figure(fig, out_file(out, stem), formats)
 
 
 def report_written(paths: Sequence[Path], out: Path) -> None:

@@ -18,9 +18,11 @@ from .common import (
     RuleOpt,
     StoreArg,
     ThresholdOpt,
+    check_out_dir,
     open_store,
     parse_ints,
     pick_run,
+    save_checked,
 )
 
 KINDS = ("signal-evolution", "circles-fft", "circles-pca", "planes", "n-circles",
@@ -48,13 +50,15 @@ def plot_command(
     """Draw one figure from a store and write it as PNG and SVG."""
     from .. import plot
     from ..analysis.survival import check_rule
-    from ..figures.io import save_figure
 
     if kind not in KINDS:
         raise ConfigError(f"unknown figure kind {kind!r} (choose from {', '.join(KINDS)})")
     check_rule(rule, threshold)
     ks = parse_ints(k, "--k")
+    if kind == "planes":
+        plot.check_plane_ks(ks)
     step_list = parse_ints(steps, "--steps")
+    check_out_dir(out, "the figure")
     s = open_store(store)
     if kind in RUN_KINDS:
         rid = pick_run(s, run)
@@ -64,7 +68,7 @@ def plot_command(
                "circles-pca": lambda: plot.circles_pca(s, rid),
                "planes": lambda: plot.planes(s, rid, ks, step_list, rule=rule,
                                              threshold=threshold)}[kind]()
-        stem = Path(out) / f"{kind}-{rid}"
+        stem = f"{kind}-{rid}"
     else:
         if run is not None:
             raise ConfigError(f"--run applies only to the figures of one run "
@@ -74,6 +78,6 @@ def plot_command(
         else:
             fig = plot.survival_rate(s, group_by=group_by or [], rule=rule,
                                      threshold=threshold)
-        stem = Path(out) / kind
-    paths = save_figure(fig, stem)
+        stem = kind
+    paths = save_checked(fig, Path(out), stem)
     typer.echo("wrote " + ", ".join(str(p) for p in paths))

@@ -22,7 +22,16 @@ import typer
 
 from ..config import SEED_FIELDS, RunConfig, field_help
 from ..errors import ConfigError
-from .common import Arg, MaxBatchOpt, Opt, QuietOpt, device_help, parse_list, print_runs
+from .common import (
+    Arg,
+    MaxBatchOpt,
+    Opt,
+    QuietOpt,
+    device_help,
+    parse_list,
+    print_runs,
+    store_path,
+)
 
 SEED_KEYS = ("embedding_seeds", "mlp_seeds", "split_seeds")
 #: RunConfig fields without an option: the seeds come from the seed lists (--seeds,
@@ -109,7 +118,7 @@ def train_spec(fields: dict, seeds: dict[str, str | None], grid: bool):
 
 
 def train_command(
-    store: Annotated[Path, Arg(metavar="STORE",
+    store: Annotated[Path, Arg(metavar="STORE", parser=store_path,
             help="Store directory to train into (created if needed).")],
     config: Annotated[Path | None, Opt(help="TOML file of config fields (options override "
                                             "it).")] = None,

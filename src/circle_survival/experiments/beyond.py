@@ -30,8 +30,11 @@ ALPHA = 0.05
 
 
 def result_dir(store: Store, name: str) -> Path:
-    """Where a section's result is written: ``STORE/results/<name>-store``."""
-    return Path(store.path) / "results" / f"{name}-{SCALE}"
+    """Where a section's result is written: ``STORE/results/<name>-store`` (never through a
+    link: ``StoreLayout.result_dir``)."""
+    from ..store.layout import StoreLayout
+
+    return StoreLayout(store.path).result_dir(name, SCALE)
 
 
 def store_deviations(store: Store, run_ids: Iterable[str]) -> list[str]:

@@ -89,12 +89,16 @@ def write_result(result: ExperimentResult, out: str | Path, *, runs: Any = None,
     dtype go into the provenance record (:func:`circle_survival.report.provenance.provenance`)."""
     from ..figures.io import save_figure
     from ..report.provenance import provenance
+    from ..store.layout import safe_path
 
     out = Path(out)
+    for name in [RESULT_FILE, f"{RESULT_FILE}.part"] + [
+            f"{n}.{f}" for n in result.figures for f in formats]:
+        safe_path(out, name)  # every file written: a plain name, never through a link
     out.mkdir(parents=True, exist_ok=True)
     figures = {}
     for name, fig in result.figures.items():
-        paths = save_figure(fig, out / name, formats)
+        paths = save_figure(fig, safe_path(out, name), formats)
         figures[name] = [p.name for p in paths]
     doc = {
         "name": result.name,
@@ -109,8 +113,8 @@ def write_result(result: ExperimentResult, out: str | Path, *, runs: Any = None,
         "not_finite": _not_finite(result.numbers),
         "provenance": provenance(runs),
     }
-    path = out / RESULT_FILE
-    tmp = path.with_suffix(".json.part")
+    path = safe_path(out, RESULT_FILE)
+    tmp = safe_path(out, f"{RESULT_FILE}.part")
     tmp.write_text(json.dumps(doc, indent=2, allow_nan=False))
     tmp.replace(path)
     return path

@@ -28,11 +28,17 @@ A batch is written under ``tmp/`` and renamed into ``batches/`` only when comple
 is atomic, so a process killed at any moment leaves either a complete batch or none. Nothing
 in a store is pickled: Parquet, Zarr, JSON and safetensors only.
 
-Every :func:`load` checks each batch's table (columns, types, ``batch_id``, ``batch_index``); a
-damaged batch is left out with a warning ("batch X of store S is damaged: what") and the rest
-stays usable. ``load(path, verify=True)`` also checks every file against its checksum, every
-array's shape and every weights file, and raises naming each damaged batch. A chunk that is
-missing or does not decode is an error when it is read, never zeros.
+Every :func:`load` checks each batch's table (columns, types, run ids of their pattern,
+``batch_id`` their digest, ``batch_index``, the table's checksum) and that every listed file is
+there as a plain file; a damaged batch is left out with a warning ("batch X of store S is
+damaged: what") and the rest stays usable. Every read hashes what it reads against the
+checksums at its first read (a chunk, an array's metadata, a weights file), so a chunk that
+is missing, altered or does not decode is an error when it is read, never zeros or other
+values. ``load(path, verify=True)`` also checks every file against its checksum, every
+array's shape, every weights file and every run id against its config, and raises naming each
+damaged batch; a sweep sets a damaged batch aside (:func:`.loading.set_aside`: moved to
+``damaged/``) and trains its runs again. Nothing in a store is followed as a link, and every
+path written goes through :func:`.layout.safe_path`.
 
 Zarr is imported only when a store is opened or written, so training in memory needs none.
 """

@@ -11,7 +11,16 @@ from pathlib import Path
 
 from ..errors import StoreError
 from .integrity import os_error_line
-from .layout import BATCHES, CLAIMS, LOCK_FILE, MARKER, RESULTS, SWEEPS, TMP, StoreLayout
+from .layout import (
+    BATCHES,
+    FOLDERS,
+    LOCK_FILE,
+    MARKER,
+    TMP,
+    StoreLayout,
+    plain_file,
+    safe_path,
+)
 
 FORMAT = "circle-survival-store"
 VERSION = 1
@@ -29,9 +38,11 @@ def import_zarr():
 
 
 def is_store(path: str | Path) -> bool:
-    """Whether ``path`` holds a store's marker (False for a path the system cannot look up)."""
+    """Whether ``path`` holds a store's marker (False for a path the system cannot look up;
+    a marker that is a link counts, so that :func:`read_marker` refuses it in one line)."""
     try:
-        return StoreLayout(path).marker.is_file()
+        marker = StoreLayout(path).marker
+        return marker.is_file() or marker.is_symlink()
     except OSError:
         return False
 
@@ -56,11 +67,13 @@ def init_store(path: str | Path) -> Path:
         elif is_store(path):
             read_marker(path)
         layout = StoreLayout(path)
-        layout.batches.mkdir(parents=True, exist_ok=True)
-        layout.tmp.mkdir(exist_ok=True)
+        layout.check_folders()
+        path.mkdir(parents=True, exist_ok=True)
+        layout.ensure(BATCHES)
+        layout.ensure(TMP)
         if not is_store(path):
-            tmp = path / f".{MARKER}.{uuid.uuid4().hex}"
-            tmp.write_text(json.dumps({"format": FORMAT, "version": VERSION}))
+            tmp = safe_path(path, f".{MARKER}.{uuid.uuid4().hex}")
+            write_new(tmp, json.dumps({"format": FORMAT, "version": VERSION}).encode())
             os.replace(tmp, layout.marker)
     except OSError as exc:
         raise StoreError(os_error_line(f"cannot create store {path}", exc)) from None
@@ -69,8 +82,16 @@ def init_store(path: str | Path) -> Path:
 
 def _store_entry(name: str) -> bool:
     """Whether a directory entry is one a store being created holds."""
-    return (name in (MARKER, BATCHES, TMP, LOCK_FILE, SWEEPS, RESULTS, CLAIMS)
-            or name.startswith(f".{MARKER}."))
+    return name in (MARKER, LOCK_FILE, *FOLDERS) or name.startswith(f".{MARKER}.")
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """Write ``data`` to a file that must not exist yet (never through a link planted at its
+    name: ``O_EXCL``); the file gets the umask's permissions."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                 0o666)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
 
 
 def check_store_path(path: str | Path) -> None:
@@ -107,9 +128,9 @@ def _check_store_path(path: Path) -> None:
             raise StoreError(f"cannot create store {path}: {target} is not a directory")
     if not os.access(target, os.W_OK | os.X_OK):
         raise StoreError(f"cannot create or write store {path}: {target} is not writable")
-    for sub in (StoreLayout(path).tmp, StoreLayout(path).batches):
-        if sub.is_symlink() or (sub.exists() and not sub.is_dir()):
-            raise StoreError(f"store {path}: {sub.name}/ is not a plain directory")
+    layout = StoreLayout(path)
+    layout.check_folders()  # a link or a file in place of a folder: refused
+    for sub in (layout.tmp, layout.batches):
         if sub.is_dir() and not os.access(sub, os.W_OK | os.X_OK):
             raise StoreError(f"cannot write store {path}: {sub} is not writable")
 
@@ -122,6 +143,9 @@ def _name_max(directory: Path) -> int:
 
 
 def read_marker(path: Path) -> dict:
+    if not plain_file(StoreLayout(path).marker):
+        raise StoreError(f"{path}: {MARKER} is not a plain file (a link or another kind of "
+                         "file)")
     try:
         meta = json.loads(StoreLayout(path).marker.read_bytes().decode("utf-8"))
     except (OSError, ValueError):

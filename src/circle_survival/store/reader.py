@@ -6,10 +6,17 @@ and the long ("tidy") frames a notebook asks for.
     store.metrics_frame(run_ids)           # run_id, step, metric, value
 
 Join either frame with ``store.runs`` (indexed by run_id) for the config columns.
+
+Every read is checked against the batch's checksums, once per file (at its first read, cached
+by the :class:`Store`): an array's metadata, each chunk of the runs read (and that no other
+file, or link, lies among them), a weights or snapshot file. A file that is missing, a link
+or differs from its checksum raises :class:`DamagedBatch` naming the batch: altered data
+never reaches an analysis.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,8 +30,16 @@ from ..errors import StoreError
 from ..model import ModularAdditionMLP
 from ..training.record_plan import METRIC_NAMES
 from .create import import_zarr
-from .integrity import DamagedBatch, read_checksums
-from .layout import ARRAYS, SNAPSHOTS, WEIGHTS, StoreLayout, snapshot_file, snapshot_step
+from .integrity import DamagedBatch, file_digest, read_checksums, walk_files
+from .layout import (
+    ARRAYS,
+    BATCH_FILE_RE,
+    SNAPSHOTS,
+    WEIGHTS,
+    StoreLayout,
+    snapshot_file,
+    snapshot_step,
+)
 from .run_table import config_from_row
 
 
@@ -42,7 +57,13 @@ class Store:
         self.runs = runs
         self.damaged = dict(damaged or {})
         self._groups: dict[str, Any] = {}
-        self._checksums: dict[str, dict[str, str] | None] = {}
+        self._arrays: dict[tuple[str, str], Any] = {}
+        self._checksums: dict[str, dict[str, str]] = {}
+        #: per batch: the chunk files of each (array, first index) and of each array
+        self._chunks: dict[str, dict[tuple[str, int | None], list[str]]] = {}
+        #: (batch, file) checked against its checksum; (batch, "name/c/i") chunk sets checked
+        self._checked: set[tuple[str, str]] = set()
+        self._dirs: dict[str, Path] = {}
 
     def __len__(self) -> int:
         return len(self.runs)
@@ -57,46 +78,120 @@ class Store:
         except KeyError:
             raise StoreError(f"no run {run_id!r} in {self.path}") from None
         bid = str(row["batch_id"])
-        return bid, int(row["batch_index"]), StoreLayout(self.path).batch(bid)
+        return bid, int(row["batch_index"]), self._dir(bid)
+
+    def _dir(self, bid: str) -> Path:
+        """A batch's directory (its id checked once)."""
+        if bid not in self._dirs:
+            self._dirs[bid] = StoreLayout(self.path).batch(bid)
+        return self._dirs[bid]
+
+    def _sums(self, bid: str) -> dict[str, str]:
+        """The batch's checksums (read once), with its chunk files indexed."""
+        if bid not in self._checksums:
+            sums = read_checksums(self.path, self._dir(bid))
+            index: dict[tuple[str, int | None], list[str]] = {}
+            for key in sums:
+                parts = key.split("/")
+                if len(parts) > 3 and parts[0] == ARRAYS and parts[2] == "c":
+                    index.setdefault((parts[1], None), []).append(key)
+                    index.setdefault((parts[1], int(parts[3])), []).append(key)
+            self._checksums[bid], self._chunks[bid] = sums, index
+        return self._checksums[bid]
+
+    def _check(self, bid: str, key: str) -> None:
+        """Check one file of a batch against its checksum, once."""
+        if (bid, key) in self._checked:
+            return
+        sums = self._sums(bid)
+        if key not in sums:
+            raise DamagedBatch(self.path, bid, f"{key} is not in its checksums")
+        path = self._dir(bid) / key
+        try:
+            same = file_digest(path) == sums[key]
+        except FileNotFoundError:
+            raise DamagedBatch(self.path, bid, f"{key} is missing") from None
+        except OSError:
+            raise DamagedBatch(self.path, bid, f"{key} is not a plain file (a link?)") from None
+        if not same:
+            raise DamagedBatch(self.path, bid, f"{key} does not match its checksum")
+        self._checked.add((bid, key))
+
+    def _check_chunks(self, bid: str, name: str, first: int | None) -> None:
+        """Check the chunks of ``name`` holding run ``first`` (None: all of them), once: the
+        files there are exactly those listed, none a link, each equal to its checksum."""
+        token = (bid, f"{name}/c/{'' if first is None else first}")
+        if token in self._checked:
+            return
+        self._sums(bid)
+        listed = set(self._chunks[bid].get((name, first), ()))
+        rel = f"{ARRAYS}/{name}/c" + ("" if first is None else f"/{first}")
+        bdir = self._dir(bid)
+        if (bid, f"{name}/c") not in self._checked:  # the folders above: no link, once
+            c = f"{ARRAYS}/{name}/c"
+            if os.path.realpath(bdir / c) != os.path.join(os.path.realpath(bdir), *c.split("/")):
+                raise DamagedBatch(self.path, bid, f"{c} is a symbolic link or lies under one")
+            self._checked.add((bid, f"{name}/c"))
+        if os.path.islink(bdir / rel):
+            raise DamagedBatch(self.path, bid, f"{rel} is a symbolic link")
+        files, others = walk_files(bdir / rel, f"{rel}/")
+        if others:
+            raise DamagedBatch(self.path, bid, f"{others[0]} is a symbolic link or not a file")
+        lost, extra = sorted(listed - set(files)), sorted(set(files) - listed)
+        if lost:
+            raise DamagedBatch(self.path, bid, f"{lost[0]} is missing")
+        if extra:
+            raise DamagedBatch(self.path, bid, f"{extra[0]} is not in its checksums")
+        for key in sorted(listed):
+            self._check(bid, key)
+        self._checked.add(token)
+
+    def trust(self, bid: str) -> None:
+        """Take every file of a batch as checked (it was, just now, in full)."""
+        sums = self._sums(bid)
+        self._checked |= {(bid, k) for k in sums}
+        self._checked |= {(bid, f"{n}/c/{'' if i is None else i}") for n, i in self._chunks[bid]}
 
     def _group(self, bid: str) -> Any:
         if bid not in self._groups:
             zarr = import_zarr()
-            bdir = StoreLayout(self.path).batch(bid)
+            bdir = self._dir(bid)
+            self._check(bid, f"{ARRAYS}/zarr.json")
             try:
                 self._groups[bid] = zarr.open_group(str(bdir / ARRAYS), mode="r")
             except Exception as exc:  # noqa: BLE001 - any failure here means a damaged batch
                 raise DamagedBatch(self.path, bid, f"{ARRAYS} does not open "
                                    f"({type(exc).__name__})") from None
-            self._checksums[bid] = read_checksums(self.path, bdir)
         return self._groups[bid]
 
     def _has(self, bid: str, name: str) -> bool:
-        return name in self._group(bid)
+        return f"{ARRAYS}/{name}/zarr.json" in self._sums(bid) and name in self._group(bid)
 
     def _read(self, bid: str, name: str, index: Any = ()) -> np.ndarray:
-        """``array[index]`` of one batch; a missing or undecodable chunk is an error."""
+        """``array[index]`` of one batch, its metadata and chunks checked at their first
+        read; a missing, altered or undecodable chunk is an error."""
         g = self._group(bid)
-        sums = self._checksums.get(bid)
-        if sums is not None:
-            first = index[0] if isinstance(index, tuple) and index else index
-            prefix = f"{ARRAYS}/{name}/c/" + (f"{first}/" if isinstance(first, int) else "")
-            bdir = StoreLayout(self.path).batch(bid)
-            lost = [k for k in sums if k.startswith(prefix) and not (bdir / k).is_file()]
-            if lost:
-                raise DamagedBatch(self.path, bid, f"{lost[0]} is missing")
+        if f"{ARRAYS}/{name}/zarr.json" not in self._sums(bid):
+            raise DamagedBatch(self.path, bid, f"array {name} is missing")
+        self._check(bid, f"{ARRAYS}/{name}/zarr.json")
+        first = index[0] if isinstance(index, tuple) and index else index
+        first = int(first) if isinstance(first, int | np.integer) else None
+        self._check_chunks(bid, name, first)
         try:
-            return np.asarray(g[name][index])
+            if (bid, name) not in self._arrays:  # its metadata read once, as checked
+                self._arrays[bid, name] = g[name]
+            return np.asarray(self._arrays[bid, name][index])
         except Exception as exc:  # noqa: BLE001 - zarr's, numcodecs' or the OS's: damaged
             raise DamagedBatch(self.path, bid, f"array {name} does not read "
                                f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
                                ) from None
 
-    def _tensors(self, bid: str, path: Path, index: int) -> dict[str, np.ndarray]:
+    def _tensors(self, bid: str, path: Path, index: Any) -> dict[str, np.ndarray]:
+        self._check(bid, path.relative_to(self._dir(bid)).as_posix())
         try:
             return {k: v[index] for k, v in load_file(str(path)).items()}
         except FileNotFoundError:
-            what = f"{path.relative_to(StoreLayout(self.path).batch(bid))} is missing"
+            what = f"{path.relative_to(self._dir(bid))} is missing"
         except Exception as exc:  # noqa: BLE001 - safetensors' errors: a damaged file
             what = f"{path.name} does not load ({type(exc).__name__})"
         raise DamagedBatch(self.path, bid, what)
@@ -105,7 +200,12 @@ class Store:
         """The run's full config."""
         if run_id not in self.runs.index:
             raise StoreError(f"no run {run_id!r} in {self.path}")
-        return config_from_row(self.runs.loc[run_id])
+        try:
+            return config_from_row(self.runs.loc[run_id])
+        except Exception as exc:  # noqa: BLE001 - a row the config cannot be rebuilt from
+            what = " ".join(str(exc).split())[:120]
+            raise DamagedBatch(self.path, str(self.runs.loc[run_id, "batch_id"]),
+                               f"the config of run {run_id} does not load ({what})") from None
 
     def signals(self, run_id: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps (T,), S_k (T, p//2 + 1)) of one run."""
@@ -142,17 +242,15 @@ class Store:
         return self._tensors(bid, bdir / WEIGHTS, i)
 
     def snapshot_steps(self, run_id: str) -> list[int]:
-        _, _, bdir = self._locate(run_id)
-        d = bdir / SNAPSHOTS
-        if not d.is_dir():
-            return []
-        return sorted(snapshot_step(f) for f in d.glob("step_*.safetensors"))
+        bid, _, _ = self._locate(run_id)
+        return sorted(snapshot_step(Path(k)) for k in self._sums(bid)
+                      if k.startswith(f"{SNAPSHOTS}/") and BATCH_FILE_RE.fullmatch(k))
 
     def snapshot(self, run_id: str, step: int) -> dict[str, np.ndarray]:
         """Parameters of one run at a snapshot step (as :meth:`weights`)."""
         bid, i, bdir = self._locate(run_id)
         f = snapshot_file(bdir, step)
-        if not f.is_file():
+        if step not in self.snapshot_steps(run_id):
             raise StoreError(f"run {run_id!r} has no snapshot at step {step}")
         return self._tensors(bid, f, i)
 

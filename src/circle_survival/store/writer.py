@@ -23,7 +23,7 @@ from ..config import RunConfig
 from ..errors import StoreError, StoreWarning
 from ..training.record_plan import METRIC_NAMES, BatchResult, array_shapes
 from .create import import_zarr
-from .integrity import share_like_others, write_checksums
+from .integrity import share_like_others, walk_files, write_checksums
 from .layout import (
     ARRAYS,
     BATCHES,
@@ -72,11 +72,19 @@ class BatchWriter:
             self._create()
 
     def _create(self) -> None:
-        """A fresh partial batch: its run ids and empty arrays."""
+        """A fresh partial batch: its run ids and empty arrays; removed again when it cannot
+        be written whole (a full disk), so that nothing is left in ``tmp/``."""
+        self.tmp.mkdir()
+        try:
+            self._fill()
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+
+    def _fill(self) -> None:
         zarr = import_zarr()
         from zarr.codecs import BloscCodec
 
-        self.tmp.mkdir()
         (self.tmp / RUN_IDS).write_text(json.dumps(self.run_ids))
         self.group = zarr.open_group(str(self.tmp / ARRAYS), mode="w")
         self.arrays = {}
@@ -94,8 +102,8 @@ class BatchWriter:
         for d in self.layout.partials(self.batch_id):
             if not abandoned(d.name, own_process_too=True, other_hosts=self.claimed):
                 continue
-            if not (d / CHECKPOINT).is_file() or (d / CHECKPOINT).is_symlink():
-                continue
+            if not (d / CHECKPOINT).is_file() or walk_files(d)[1]:
+                continue  # no checkpoint, or a link inside: never written through
             try:
                 os.rename(d, self.tmp)  # atomic: only one process can claim it
             except OSError:
@@ -186,9 +194,12 @@ class BatchWriter:
         return final
 
     def abort(self) -> None:
-        """Give up the batch: remove it, unless it holds a checkpoint worth resuming."""
+        """Give up the batch: remove it, unless it holds a checkpoint worth resuming (then
+        only a checkpoint half-written is removed)."""
         if not (self.tmp / CHECKPOINT).is_file():
             shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            (self.tmp / f".{CHECKPOINT}.part").unlink(missing_ok=True)
 
 
 def _chunks(name: str, shape: tuple[int, ...]) -> tuple[int, ...]:

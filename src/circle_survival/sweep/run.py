@@ -14,7 +14,9 @@
    its batching recorded (``STORE/sweeps/<name>.json``); partial batches of dead processes of
    this host are removed, unless they hold a checkpoint to resume from; a checkpoint of this
    sweep's runs batched otherwise than now is removed with a warning (its runs train from the
-   start);
+   start); a damaged batch (its table or files, read in full for the batches of the sweep's
+   runs before the lock: :func:`find_damaged`) is set aside into ``STORE/damaged/`` with a
+   warning naming it, and its runs train again;
 4. the batches still to train are handed to an executor (:mod:`.executors`), which claims
    each batch before training it (:mod:`.claims`): many sweeps on one store, on one machine or
    many, share the batches, and each waits at the end for those the others hold. A sweep
@@ -36,6 +38,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +59,8 @@ from ..store import (
     read_batch_table,
     refuse_other_base,
 )
-from ..store.layout import CHECKPOINT, RUN_IDS, StoreLayout, abandoned, batch_id_for
+from ..store.layout import CHECKPOINT, RUN_IDS, StoreLayout, abandoned, batch_id_for, is_batch_id
+from ..store.loading import check_batch, set_aside
 from .executors import (
     BatchCredit,
     ProgressBar,
@@ -170,7 +175,11 @@ def run_sweep(spec: SweepSpec, store: str | Path | Store, *, executor: str = "lo
         raise ConfigError(f"{exc}; pass --max-batch to size batches for the cluster") from None
     check_store_path(store)
     if opened is None and completed is None and is_store(store):
-        opened = load(store)
+        opened = quiet_load(store)
+    suspects, intact = find_damaged(opened, spec) if opened is not None else ({}, set())
+    if suspects and opened is not None:  # (set aside under the lock)
+        opened = Store(opened.path, opened.runs[~opened.runs["batch_id"].isin(list(suspects))],
+                       {**opened.damaged, **suspects})
     if same_base and opened is not None:
         check_same_base(opened, spec.configs()[0])
     done = set(completed if completed is not None else
@@ -191,6 +200,13 @@ def run_sweep(spec: SweepSpec, store: str | Path | Store, *, executor: str = "lo
         init_store(store)
         with StoreLock(store, spec.name):  # the setup only: the training is shared by claims
             now = read_under_lock(store, opened)
+            found = find_damaged(now, spec, intact)[0]
+            if found:
+                set_aside_damaged(store, found)
+                now = quiet_load(store)
+            for name, what in now.damaged.items():  # not named as a batch: left, and said
+                warnings.warn(f"{store}/batches/{name[:80]} is damaged: {what}; move it out "
+                              "of the store", StoreWarning, stacklevel=2)
             if same_base:
                 if now is not opened:
                     check_same_base(now, spec.configs()[0])
@@ -223,14 +239,46 @@ def run_sweep(spec: SweepSpec, store: str | Path | Store, *, executor: str = "lo
                        run_ids=tuple(spec.run_ids()))
 
 
+def find_damaged(store: Store, spec: SweepSpec, intact: Iterable[str] = ()
+                 ) -> tuple[dict[str, str], set[str]]:
+    """({batch id: what is wrong}, intact batch ids) of a store as read: the batches it left
+    out as damaged (named by a batch id) and those holding runs of ``spec``, every byte of
+    each read (:func:`check_batch`), on a few threads; those in ``intact`` (checked just
+    before) are not read again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    layout = StoreLayout(store.path)
+    runs = store.runs
+    mine = runs.index.isin(spec.run_ids()) if "batch_id" in runs else []
+    bids = set(runs.loc[mine, "batch_id"].astype(str)) if len(runs) else set()
+    todo = sorted((bids | {b for b in store.damaged if is_batch_id(b)}) - set(intact))
+    with ThreadPoolExecutor(max(1, min(8, len(todo), os.cpu_count() or 1))) as pool:
+        found = dict(zip(todo, pool.map(lambda b: check_batch(store.path, layout.batch(b)),
+                                        todo), strict=True))
+    damaged = {b: what for b, what in found.items() if what is not None}
+    return damaged, (set(found) - set(damaged)) | (set(intact) & bids)
+
+
+def set_aside_damaged(store: Path, damaged: dict[str, str]) -> list[str]:
+    """Move each damaged batch to ``damaged/`` (under the lock; another worker may have moved
+    it first), with a warning naming it; return the ids set aside."""
+    out = []
+    for bid, what in sorted(damaged.items()):
+        dst = set_aside(store, bid)
+        if dst is not None:
+            warnings.warn(f"batch {bid} of store {store} is damaged: {what}; set aside as "
+                          f"damaged/{dst.name}, its runs train again", StoreWarning,
+                          stacklevel=3)
+            out.append(bid)
+    return out
+
+
 def agreed_batching(store: Path, spec: SweepSpec, planned: list[list[RunConfig]],
                     max_batch: int | None) -> list[list[RunConfig]]:
     """The batches this worker trains: ``planned``, or the batching recorded for the same
     spec when another worker may be training it now (so that no run is trained in two
     batches; an explicit other ``max_batch`` is then overruled, with a warning) or when both
     were planned by default (a GPU's default follows its free memory)."""
-    import warnings
-
     rec = recorded_batching(store, spec)
     ids = [[c.run_id for c in b] for b in planned]
     if rec is None or rec["batches"] == ids:
@@ -268,7 +316,17 @@ def read_under_lock(store: Path, opened: Store | None) -> Store:
             known |= set(opened.runs["batch_id"].astype(str))
         if {d.name for d in StoreLayout(store).batch_dirs()} == known:
             return opened
-    return load(store)
+    return quiet_load(store)
+
+
+def quiet_load(store: Path) -> Store:
+    """The store, read without a warning for its damaged batches (a sweep sets them aside
+    and says so itself: :func:`set_aside_damaged`)."""
+    from ..store import DamagedBatchWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DamagedBatchWarning)
+        return load(store)
 
 
 def remove_rebatched_checkpoints(store: Path, spec: SweepSpec,
@@ -277,7 +335,6 @@ def remove_rebatched_checkpoints(store: Path, spec: SweepSpec,
     in a batch that is no longer planned (the batching changed: another ``max_batch``, or
     some of its runs complete), saying so; return the removed directories' names."""
     import shutil
-    import warnings
 
     planned = {batch_id_for([c.run_id for c in b]) for b in batches}
     mine = set(spec.run_ids())

@@ -28,7 +28,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -37,12 +36,14 @@ from typing import Any
 from ..config import MAX_RUNS, SEED_FIELDS, RunConfig, load_toml, parse_seed_list
 from ..errors import ConfigError
 from ..plain import plain
+from ..store.layout import NAME_RE
 
 SEED_SOURCES = ("embedding", "mlp", "split")
 COMBINE_MODES = ("grid", "zip")
 SPEC_FIELDS = ("name", "base", "axes", "seeds", "combine", "seeds_combine")
 CONFIG_FIELDS = tuple(f.name for f in fields(RunConfig))
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: a sweep's name: the pattern its record's file name is checked against when read back
+_NAME_RE = NAME_RE
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,15 @@ class SweepSpec:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> SweepSpec:
-        """Read a spec from TOML; ``name`` defaults to the file's stem."""
-        return cls.from_dict(load_toml(path), default_name=Path(path).stem)
+        """Read a spec from TOML; ``name`` defaults to the file's stem. A file that gives
+        none of ``base``, ``axes`` and ``seeds`` (an empty one) is refused: it would plan one
+        run at the defaults without a word."""
+        data = load_toml(path)
+        if not set(data) - set(SPEC_FIELDS) and not any(  # (an unknown field: said first)
+                k in data and data[k] != {} for k in ("base", "axes", "seeds")):
+            raise ConfigError(f"{path}: the sweep gives no runs (no [base], [axes] or "
+                              "[seeds]); write at least one of them")
+        return cls.from_dict(data, default_name=Path(path).stem)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict that :meth:`from_dict` turns back into an equal spec."""
@@ -199,7 +207,7 @@ def _where(spec: SweepSpec, point: Mapping[str, Any]) -> str:
 
 
 def _check_name(name: Any) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise ConfigError(f"name must be letters, digits, '.', '_' or '-', got {name!r}")
     return name
 

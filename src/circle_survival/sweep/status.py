@@ -17,7 +17,8 @@ from typing import Any
 from .._version import __version__
 from ..errors import StoreError
 from ..store import load
-from ..store.layout import StoreLayout, abandoned, process_alive
+from ..store.create import write_new
+from ..store.layout import SWEEPS, StoreLayout, abandoned, plain_file, process_alive
 from .claims import DEFAULT_LEASE, Claim, live_claims
 from .lock import holder_alive, read_holder
 from .spec import SweepSpec
@@ -34,31 +35,31 @@ def record_sweep(store: str | Path, spec: SweepSpec,
     ``<name>~<digest of its spec>.json``, so the runs it lists stay accounted for.
     """
     layout = StoreLayout(store)
-    layout.sweeps.mkdir(exist_ok=True)
+    layout.ensure(SWEEPS)
     path = layout.sweep_record(spec.name)
-    if path.is_file():
-        try:
-            earlier = json.loads(path.read_bytes().decode("utf-8")).get("spec")
-        except (OSError, ValueError, AttributeError):
-            earlier = None
+    if path.is_file() or path.is_symlink():
+        earlier = (read_record(path) or {}).get("spec")
         if earlier != spec.to_dict():
             text = json.dumps(earlier, sort_keys=True).encode()
             os.replace(path, layout.replaced_sweep_record(
                 spec.name, hashlib.sha256(text).hexdigest()[:8]))
-    tmp = layout.sweeps / f".{spec.name}.json.{os.getpid()}"
-    tmp.write_text(json.dumps({
+    tmp = layout.sweeps / f".{spec.name}.json.{os.getpid()}.{os.urandom(4).hex()}"
+    write_new(tmp, json.dumps({
         "name": spec.name, "spec": spec.to_dict(), "n_runs": len(spec),
         "run_ids": spec.run_ids(), "package_version": __version__,
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "recorded_time": time.time(),
         "host": socket.gethostname(), "pid": os.getpid(), "max_batch": max_batch,
         "batches": [list(b) for b in batches] if batches is not None else None,
-    }, indent=1))
+    }, indent=1).encode())
     os.replace(tmp, path)
     return path
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
-    """A sweep record as written by :func:`record_sweep`; None if it does not read."""
+    """A sweep record as written by :func:`record_sweep`; None if it does not read (or is
+    not a plain file: a link is never followed)."""
+    if not plain_file(path):
+        return None
     try:
         rec = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, ValueError):
@@ -127,11 +128,11 @@ def sweep_status(store: str | Path) -> StoreStatus:
     layout = StoreLayout(store)
     done = set(load(store).runs.index)  # raises StoreError for a missing/foreign store
     progress = []
-    for f in layout.sweep_records():
+    for f in layout.sweep_records():  # StoreError for an entry that is not a record
         try:
             rec = json.loads(f.read_bytes().decode("utf-8"))
             ids = rec["run_ids"]
-            if not isinstance(ids, list):
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
                 raise TypeError
         except (OSError, ValueError, KeyError, TypeError):
             raise StoreError(f"{f}: damaged sweep record") from None
