@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import subprocess
 import sys
 import time
@@ -112,3 +113,15 @@ def test_claimed_releases_at_the_end_of_the_block(tmp_path):
         with claimed(tmp_path, BID, "t") as second:
             assert second is not None and second.sweep == "s"
     assert live_claims(tmp_path) == []
+
+
+def test_a_zombie_holder_is_dead():
+    from circle_survival.store.layout import process_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.time() + 30
+    while process_alive(child.pid) and time.time() < deadline:
+        time.sleep(0.05)  # it exits, and stays a zombie until waited for
+    assert not process_alive(child.pid)
+    child.wait()
+    assert process_alive(os.getpid())

@@ -87,6 +87,20 @@ def test_plot_choices(stores, tmp_path, capsys):
     assert (tmp_path / "survival-rate.svg").is_file()
 
 
+def test_plot_loss_curves_of_a_run_and_of_the_store_as_pdf(stores, tmp_path, capsys):
+    many, _ = stores
+    rid = load(many).runs.index[1]
+    code, _, err = run_cli(["plot", "loss-curves", many, "--run", rid, "-o", tmp_path,
+                            "--pdf"], capsys)
+    assert code == 0, err
+    for ext in ("png", "svg", "pdf"):
+        assert (tmp_path / f"loss-curves-{rid}.{ext}").stat().st_size > 1000
+    assert (tmp_path / f"loss-curves-{rid}.pdf").read_bytes().startswith(b"%PDF")
+    code, _, err = run_cli(["plot", "loss-curves", many, "-o", tmp_path], capsys)
+    assert code == 0 and (tmp_path / "loss-curves.png").is_file(), err
+    assert not (tmp_path / "loss-curves.pdf").exists()
+
+
 def one_line_error(code, out, err, *fragments):
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: ")

@@ -10,6 +10,7 @@ returns a matplotlib Figure (drawn by :mod:`circle_survival.figures`).
     cs.plot.planes(store, rid, ks=(2, 3))     # the embedding over time on two planes
     cs.plot.n_circles(store)                  # histogram of circles per run
     cs.plot.survival_rate(store, group_by=["d"])   # survival rate per frequency
+    cs.plot.loss_curves(store, [rid])         # train and test loss (every run: median)
 
 ``rule`` is the survival rule: "2x-mean" (the paper's circles) or "absolute" (final
 S_k > ``threshold``). ``save_figure(fig, stem)`` of :mod:`circle_survival.figures.io` writes
@@ -25,12 +26,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import ConfigError, StoreError
+from .figures.base import runs_text
 from .store import Store, load
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["circles_fft", "circles_pca", "n_circles", "planes", "signal_evolution",
+__all__ = ["circles_fft", "circles_pca", "loss_curves", "n_circles", "planes",
+           "signal_evolution",
            "survival_rate"]
 
 
@@ -176,7 +179,7 @@ def n_circles(store: Store | str | Path, run_ids: Sequence[str] | None = None, *
     circ = circles_table(s, run_ids, rule=rule, threshold=threshold)
     n = circ["n_circles"].to_numpy()
     return rf.n_circles_histogram(
-        n, title=f"Circles per run ({len(n)} runs, mean {n.mean():.2f}; rule "
+        n, title=f"Circles per run ({runs_text(len(n))}, mean {n.mean():.2f}; rule "
                  f"{_rule_text(rule, threshold)})")
 
 
@@ -193,5 +196,14 @@ def survival_rate(store: Store | str | Path, run_ids: Sequence[str] | None = Non
     freq = frequency_table(s, run_ids, group_by=group_by, rule=rule, threshold=threshold)
     rates = survival_rates(freq, group_by)
     return rf.survival_rate_bars(
-        rates, group_by, title=f"Survival rate per frequency ({freq['run_id'].nunique()} "
-                               f"runs; rule {_rule_text(rule, threshold)})")
+        rates, group_by, title=f"Survival rate per frequency "
+                               f"({runs_text(freq['run_id'].nunique())}; rule "
+                               f"{_rule_text(rule, threshold)})")
+
+
+def loss_curves(store: Store | str | Path, run_ids: Sequence[str] | None = None) -> Figure:
+    """Train and test loss against step (log scales) of one run, or of many (each faint,
+    the median bold; default every run)."""
+    from .figures.losses import store_loss_curves
+
+    return store_loss_curves(_open(store), run_ids)

@@ -16,11 +16,11 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from .common import Arg, MaxBatchOpt, Opt, QuietOpt, check_device, device_help
+from .common import Arg, MaxBatchOpt, Opt, QuietOpt, check_device, device_help, store_path
 
 
 def ablate_command(
-    store: Annotated[Path, Arg(metavar="STORE",
+    store: Annotated[Path, Arg(metavar="STORE", parser=store_path,
             help="Store to train into (runs already there are reused).")],
     seeds: Annotated[str, Opt(help="Seeds (each the seed of the embedding, the MLP and the "
                                    "split), e.g. 0 or 0:3; five runs and one figure each.")

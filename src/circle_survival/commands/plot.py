@@ -26,7 +26,7 @@ from .common import (
 )
 
 KINDS = ("signal-evolution", "circles-fft", "circles-pca", "planes", "n-circles",
-         "survival-rate")
+         "survival-rate", "loss-curves")
 #: Figure kinds drawn from one run (the others summarise every run of the store).
 RUN_KINDS = ("signal-evolution", "circles-fft", "circles-pca", "planes")
 
@@ -46,10 +46,13 @@ def plot_command(
                                               "column (repeatable).")] = None,
     rule: RuleOpt = "2x-mean",
     threshold: ThresholdOpt = 10.0,
+    pdf: Annotated[bool, Opt("--pdf", help="Also write the figure as PDF.")] = False,
 ) -> None:
-    """Draw one figure from a store and write it as PNG and SVG."""
+    """Draw one figure from a store and write it as PNG and SVG (and PDF). loss-curves:
+    one run's with --run, else every run's."""
     from .. import plot
     from ..analysis.survival import check_rule
+    from ..figures.io import figure_formats
 
     if kind not in KINDS:
         raise ConfigError(f"unknown figure kind {kind!r} (choose from {', '.join(KINDS)})")
@@ -69,6 +72,9 @@ def plot_command(
                "planes": lambda: plot.planes(s, rid, ks, step_list, rule=rule,
                                              threshold=threshold)}[kind]()
         stem = f"{kind}-{rid}"
+    elif kind == "loss-curves":
+        fig = plot.loss_curves(s, [pick_run(s, run)] if run is not None else None)
+        stem = f"{kind}-{run}" if run is not None else kind
     else:
         if run is not None:
             raise ConfigError(f"--run applies only to the figures of one run "
@@ -79,5 +85,5 @@ def plot_command(
             fig = plot.survival_rate(s, group_by=group_by or [], rule=rule,
                                      threshold=threshold)
         stem = kind
-    paths = save_checked(fig, Path(out), stem)
+    paths = save_checked(fig, Path(out), stem, figure_formats(pdf))
     typer.echo("wrote " + ", ".join(str(p) for p in paths))

@@ -20,6 +20,7 @@ from .common import (
     check_device,
     device_help,
     human_seconds,
+    store_path,
 )
 from .executor_options import echo_wall_clock, run_options, with_executor
 from .tracking_options import TrackOpt, TrackUriOpt, check_track
@@ -97,7 +98,7 @@ def dry_run(exp, scale: str, store: Path, max_batch: int | None,
 def reproduce_command(
     name: Annotated[str | None, Arg(metavar="NAME", help="Experiment preset (see --list).")
                     ] = None,
-    store: Annotated[Path | None, Arg(metavar="STORE",
+    store: Annotated[Path | None, Arg(metavar="STORE", parser=store_path,
         help="Store to train into (one store can hold every preset).")] = None,
     scale: Annotated[str, Opt(help="smoke (minutes on a CPU) or paper.")] = "smoke",
     out: Annotated[Path | None, Opt("--out", "-o", help="Directory of the figures and "

@@ -13,7 +13,15 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import Arg, MaxBatchOpt, QuietOpt, StoreArg, human_bytes, human_seconds
+from .common import (
+    Arg,
+    MaxBatchOpt,
+    QuietOpt,
+    StoreArg,
+    human_bytes,
+    human_seconds,
+    store_path,
+)
 from .executor_options import echo_wall_clock, run_options, with_executor
 from .tracking_options import TrackOpt, TrackUriOpt, check_track, track_sweep
 
@@ -78,7 +86,7 @@ def plan(
 @with_executor
 def run(
     spec: Annotated[Path, Arg(metavar="SPEC", help="Sweep spec (TOML).")],
-    store: Annotated[Path, Arg(metavar="STORE",
+    store: Annotated[Path, Arg(metavar="STORE", parser=store_path,
             help="Store directory (on storage every node mounts, for Ray or SLURM on a "
                  "cluster; many sweeps may train into one store at once).")],
     max_batch: MaxBatchOpt = None,

@@ -32,6 +32,7 @@ from .common import (
     print_runs,
     store_path,
 )
+from .tracking_options import TrackOpt, TrackUriOpt, check_track, track_sweep
 
 SEED_KEYS = ("embedding_seeds", "mlp_seeds", "split_seeds")
 #: RunConfig fields without an option: the seeds come from the seed lists (--seeds,
@@ -132,6 +133,8 @@ def train_command(
                                              "zip).")] = False,
     max_batch: MaxBatchOpt = None,
     quiet: QuietOpt = False,
+    track: TrackOpt = None,
+    track_uri: TrackUriOpt = None,
     **options: Any,
 ) -> None:
     """Train runs (one per seed combination) into a store, then print their circles.
@@ -141,6 +144,7 @@ def train_command(
     from ..config import load_toml
     from ..sweep import run_sweep
 
+    check_track(track, track_uri)
     fields = load_toml(config) if config is not None else {}
     if not isinstance(fields, dict):
         raise ConfigError(f"{config}: expected a table of config fields")
@@ -162,6 +166,7 @@ def train_command(
     report = run_sweep(spec, store, max_batch=max_batch, progress=not quiet, same_base=True,
                        on_start=announce)
     print_runs(report.runs())
+    track_sweep(report, track, track_uri)
 
 
 def _signature() -> inspect.Signature:

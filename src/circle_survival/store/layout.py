@@ -338,14 +338,18 @@ def plain_dir(path: Path) -> bool:
 
 
 def process_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this host."""
+    """Whether a process with this id runs on this host (a zombie, dead but not yet reaped by
+    its parent, does not: it writes nothing more)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # Linux: the state after the command's closing parenthesis
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _host() -> str:
