@@ -74,11 +74,12 @@ def report(store, ids: dict[str, str], stem: Path, note: str) -> None:
     spikes and the final circles, then the claims."""
     from ..experiments.ablation import analyze_ablation
     from ..figures.interventions import ablation_test_loss
-    from ..figures.io import save_figure
     from ..report.wording import verdict_text
+    from .common import save_checked
 
     numbers, claims, fig_data = analyze_ablation(store, ids)
-    paths = save_figure(ablation_test_loss(**fig_data, note=note), stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = save_checked(ablation_test_loss(**fig_data, note=note), stem.parent, stem.name)
     typer.echo(f"{'':2}{'kept':<14} {'final test loss':>15} {'spikes':>6} {'reaches 10x O':>13}"
                f"  final circles")
     for name, v in numbers["variants"].items():

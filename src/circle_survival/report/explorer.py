@@ -219,9 +219,12 @@ def write_explorer(store: Store, out: str | Path, run_id: str | None = None, **k
     """Write the page for ``store`` to ``out`` (written whole or not at all); returns it."""
     page = render_page(explorer_data(store, run_id, **kwargs),
                        f"circle-survival explorer: {Path(store.path).name}")
+    from ..store.layout import safe_path
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".part")
+    out = safe_path(out.parent, out.name)  # never written through a link
+    tmp = safe_path(out.parent, out.name + ".part")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(out)
     return out

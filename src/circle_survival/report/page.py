@@ -21,7 +21,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ..errors import StoreError
-from ..store.layout import RESULT_FILE, StoreLayout
+from ..store.layout import RESULT_FILE, StoreLayout, safe_path
 from .number_tables import number_rows
 from .provenance import NOT_RECORDED, PROVENANCE_KEYS, provenance
 from .wording import DIFFERENCES_PAGE, runs_text, verdict_text
@@ -237,8 +237,9 @@ def write_report(paths: Iterable[str | Path], out: str | Path) -> tuple[Path, Pa
     files = [(out, page), (md, summary)]
     if (source := differences_source()) is not None:  # beside the report: it travels with it
         files.append((out.parent / link, source.read_text(encoding="utf-8")))
-    for path, text in files:
-        tmp = path.with_suffix(path.suffix + ".part")
+    for path, text in files:  # each checked: never written through a link
+        path = safe_path(path.parent, path.name)
+        tmp = safe_path(path.parent, path.name + ".part")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     return out, md
