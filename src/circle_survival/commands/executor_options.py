@@ -94,10 +94,8 @@ def slurm_options(given: dict[str, Any]):
     (each checked there, in one line)."""
     from ..sweep.slurm import SlurmOptions, parse_slurm_opt
 
-    time = given.get("slurm_time", "60")
     return SlurmOptions(
-        partition=given.get("slurm_partition"),
-        time=int(time) if str(time).isdigit() else time,
+        partition=given.get("slurm_partition"), time=given.get("slurm_time", "60"),
         cpus_per_task=given.get("slurm_cpus", 1), gpus_per_task=given.get("slurm_gpus"),
         mem=given.get("slurm_mem"), account=given.get("slurm_account"),
         qos=given.get("slurm_qos"), batches_per_task=given.get("slurm_batches_per_task", 1),

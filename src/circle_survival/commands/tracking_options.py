@@ -40,6 +40,5 @@ def track_sweep(report, track: str | None, uri: str | None) -> None:
         return
     from ..report.tracking import track_runs
 
-    done = report.runs()
-    tracked = track_runs(report.after(), list(done.index), tracker=track, uri=uri)
+    tracked = track_runs(report.after(), list(report.runs().index), tracker=track, uri=uri)
     typer.echo(tracked.summary())

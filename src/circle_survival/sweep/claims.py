@@ -33,7 +33,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..store.layout import StoreLayout, is_batch_id, process_alive
 
@@ -214,9 +213,3 @@ def claimed(store: str | Path, batch_id: str, sweep: str = "",
     finally:
         if other is None:
             claim.release()
-
-
-def claim_summary(claims: list[Claim]) -> list[dict[str, Any]]:
-    """Claims as rows for ``sweep status``: batch, holder, sweep, age in seconds."""
-    return [{"batch_id": c.batch_id, "holder": f"{c.host} pid {c.pid}", "sweep": c.sweep,
-             "age_s": round(c.age, 1)} for c in claims]

@@ -96,18 +96,9 @@ def run_serial(batches: Sequence[Sequence[RunConfig]], store: Path, credit: Batc
                options: Mapping[str, Any] | None = None) -> list[str]:
     """Train batches one after another in this process (``options``: keywords of
     :func:`.batch_runner.train_batch`, e.g. ``checkpoint_seconds``), then wait for those
-    other workers hold (:func:`finish_pending`)."""
-    trained: list[str] = []
-    held = []
-    for i, batch in enumerate(batches):
-        ids = train_batch(batch, store, progress=lambda n, i=i: credit.steps(i, n),
-                          **(options or {}))
-        if ids is None:
-            held.append(i)
-            continue
-        trained += ids
-        credit.finished(i)
-    return trained + finish_pending(batches, held, store, credit, options)
+    other workers hold: :func:`finish_pending` over every batch, whose first pass trains
+    each one not held, in order."""
+    return finish_pending(batches, range(len(batches)), store, credit, options)
 
 
 #: seconds between two looks at the batches other workers hold

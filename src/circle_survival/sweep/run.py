@@ -94,10 +94,17 @@ class SweepReport:
     opened: Store | None = None
     batches: tuple[str, ...] = ()
     run_ids: tuple[str, ...] = field(default=())
+    _after: dict[str, Store] = field(default_factory=dict, repr=False, compare=False)
 
     def after(self) -> Store:
         """The store after the sweep without reading it again: the runs read under the lock
-        and those of the batches committed since (only their tables are read)."""
+        and those of the batches committed since (only their tables are read, once: every
+        batch of the sweep is complete when it returns)."""
+        if "store" not in self._after:
+            self._after["store"] = self._read_after()
+        return self._after["store"]
+
+    def _read_after(self) -> Store:
         opened = self.opened if self.opened is not None else load(self.store)
         layout = StoreLayout(self.store)
         new = [read_batch_table(self.store, layout.batch(b)) for b in self.batches
@@ -303,7 +310,7 @@ def check_recorded_bases(store: Path, spec: SweepSpec) -> None:
     mine = spec.configs()[0]
     for name, other in recorded_specs(store):
         if other.to_dict() != spec.to_dict():
-            for cfg in other.configs():
+            for cfg in {c.base_key(): c for c in other.configs()}.values():  # one per base
                 refuse_other_base(store, mine, cfg, f" (sweep {name})")
 
 
