@@ -44,6 +44,7 @@ _OWN = {"partition", "time", "cpus-per-task", "gpus-per-task", "mem", "account",
         "job-name"}
 _DONE = {"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
          "DEADLINE", "OUT_OF_MEMORY", "REVOKED"}
+SETTLE_SECONDS = 5.0  # how long an ended task that did not complete must stay ended
 _EXCEPTION = re.compile(r"[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)(:|$)")
 _TIME = re.compile(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?")
 
@@ -193,11 +194,8 @@ class SlurmTask:
             _say(f"batch {bid}: already complete, skipped")
             return []
         _claim_earlier_partial(layout, bid, earlier)
-
-        def resumed(n: int) -> None:
-            _say(f"batch {bid}: resumed at step {n} from its checkpoint")
-
-        t0 = time.monotonic()
+        t0, resumed = time.monotonic(), (
+            lambda n: _say(f"batch {bid}: resumed at step {n} from its checkpoint"))
         while (ids := train_batch(configs, self.store, on_resume=resumed,
                                   checkpoint_seconds=self.checkpoint_seconds)) is None:
             time.sleep(POLL_SECONDS)  # another worker holds the batch: wait for its commit
@@ -306,12 +304,17 @@ def run_slurm(batches: Sequence[Sequence[RunConfig]], store: Path, options: Slur
 
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     states: dict[int, str] = {}
-    try:  # until the array has left the queue, or every task in it has ended
+    ended_at = None  # when every task was first seen ended, short of all COMPLETED
+    try:  # until the array has left the queue, or every task in it has ended for good
         while (now := _array_states(array)) is not None:
             states.update(now)
             land()
-            if now and all(s in _DONE for s in now.values()):
+            ended = bool(now) and all(s in _DONE for s in now.values())
+            if ended and set(now.values()) == {"COMPLETED"}:
                 break
+            ended_at = (ended_at or time.monotonic()) if ended else None
+            if ended_at is not None and time.monotonic() - ended_at >= SETTLE_SECONDS:
+                break  # a requeued task shows FAILED or PREEMPTED for a moment: not final
             if deadline is not None and time.monotonic() > deadline:
                 raise CircleSurvivalError(f"SLURM job array {array} did not finish within "
                                           f"{timeout_seconds:g} s; it was cancelled")
