@@ -24,8 +24,8 @@ def stores(tmp_path_factory):
 def test_analyze_prints_and_writes(stores, tmp_path, capsys):
     many, _ = stores
     out_dir = tmp_path / "tables"
-    code, out, err = run_cli(["analyze", many, "--group-by", "embedding_seed", "--rule",
-                              "absolute", "--threshold", "9", "--out", out_dir], capsys)
+    code, out, err = run_cli(["analyze", many, "--group-by", "embedding_seed", "--circle-rule",
+                              "absolute:9", "--out", out_dir], capsys)
     assert code == 0, err
     runs = load(many).runs
     for rid in runs.index:
@@ -44,6 +44,9 @@ def test_analyze_prints_and_writes(stores, tmp_path, capsys):
     circ = pd.read_parquet(out_dir / "circles.parquet")
     assert set(circ["run_id"]) == set(runs.index)
     assert list(circ.columns[:4]) == ["run_id", "embedding_seed", "mlp_seed", "split_seed"]
+    assert "circle rule absolute:9 (S_k > 9)" in out
+    for name in ("circles", "survival", "frequencies"):  # every table records its rule
+        assert set(pd.read_parquet(out_dir / f"{name}.parquet")["circle_rule"]) == {"absolute:9"}
     rates = pd.read_csv(out_dir / "survival.csv")
     assert len(rates) == 2 * 5 and (rates["n_runs"] == 2).all()
     pd.testing.assert_frame_equal(rates, pd.read_parquet(out_dir / "survival.parquet"),
@@ -56,7 +59,7 @@ def test_analyze_default_rule(stores, capsys):
     many, _ = stores
     code, out, err = run_cli(["analyze", many], capsys)
     assert code == 0, err
-    assert "rule: 2x-mean" in out and "groups: all runs" in out
+    assert "circle rule 2x-mean (the authors' rule" in out and "groups: all runs" in out
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -123,8 +126,8 @@ def test_bad_requests(stores, tmp_path, capsys):
     one_line_error(*run_cli(["plot", "planes", one, "--k", "9"], capsys), "--k")
     one_line_error(*run_cli(["analyze", many, "--group-by", "colour"], capsys),
                    "unknown group column 'colour'")
-    one_line_error(*run_cli(["analyze", many, "--rule", "median"], capsys),
-                   "unknown survival rule")
+    one_line_error(*run_cli(["analyze", many, "--circle-rule", "median"], capsys),
+                   "unknown circle rule")
     one_line_error(*run_cli(["analyze", tmp_path / "missing"], capsys), "no store")
     init_store(tmp_path / "empty")
     for argv in (["analyze", tmp_path / "empty"], ["plot", "n-circles", tmp_path / "empty"]):

@@ -47,10 +47,10 @@ def assert_figure(path) -> None:
 def test_gradient_prints_and_writes(stores, tmp_path, capsys):
     thr = median_threshold(stores["many"])
     out_dir = tmp_path / "gradient"
-    code, out, err = run_cli(["gradient", stores["many"], "--rule", "absolute", "--threshold",
-                              repr(thr), "--group-by", "d", "--out", out_dir], capsys)
+    code, out, err = run_cli(["gradient", stores["many"], "--circle-rule",
+                              f"absolute:{thr!r}", "--group-by", "d", "--out", out_dir], capsys)
     assert code == 0, err
-    table = frequency_table(load(stores["many"]), rule="absolute", threshold=thr)
+    table = frequency_table(load(stores["many"]), rule=f"absolute:{thr!r}")
     test, svm = gradient_ttest(table, 4, equal_var=True), svm_authors(table, 4)
     assert f"frequencies: 30 (6 runs); survived: {test.n_survived}, dead: {test.n_dead}" in out
     assert f"t = {num(test.statistic)}, p = {num(test.p_value)}" in out

@@ -227,8 +227,8 @@ def test_altered_arrays_end_in_one_line_naming_the_batch(world, capsys):
         data = bytearray(chunk.read_bytes())
         data[-4] ^= 0x01
         chunk.write_bytes(bytes(data))
-    for argv in (["analyze", store], ["analyze", store, "--rule", "absolute"],
-                 ["plot", "n-circles", store, "--rule", "absolute", "-o", out],
+    for argv in (["analyze", store], ["analyze", store, "--circle-rule", "absolute:10"],
+                 ["plot", "n-circles", store, "--circle-rule", "absolute:10", "-o", out],
                  ["plot", "signal-evolution", store, "--run", RUNS[1], "-o", out],
                  ["explore", store, "-o", out, "--no-collaboration"]):
         code, stdout, err = run_cli(argv, capsys)

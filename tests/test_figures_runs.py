@@ -216,14 +216,14 @@ def test_n_circles_histogram(store):
     (ax,) = n_circles_histogram([3]).axes
     assert "(1 run, mean 3.00)" in ax.get_title()
     assert list(ax.get_xticks()) == [2, 3, 4]  # integers only, however few runs
-    circ = circles_table(store, rule="absolute", threshold=9.0)
+    circ = circles_table(store, rule="absolute:9")
     fig = n_circles_histogram(circ["n_circles"])
     n = circ["n_circles"]
     assert len(fig.axes[0].patches) == n.max() - n.min() + 1
 
 
 def test_survival_rate_bars(store):
-    freq = frequency_table(store, group_by=["embedding_seed"], rule="absolute", threshold=9.0)
+    freq = frequency_table(store, group_by=["embedding_seed"], rule="absolute:9")
     rates = survival_rates(freq)
     fig = survival_rate_bars(rates)
     render(fig)

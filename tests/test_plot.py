@@ -20,7 +20,7 @@ def store(tmp_path_factory):
 
 def test_signal_evolution_draws_the_runs_signals(store):
     rid = store.runs.index[1]
-    fig = cs.plot.signal_evolution(store, rid, rule="absolute", threshold=0.0)
+    fig = cs.plot.signal_evolution(store, rid, rule="absolute:0")
     steps, sig = store.signals(rid)
     lines = fig.axes[0].get_lines()
     assert len(lines) == 6  # k = 1 .. 6, every one alive by S_k > 0

@@ -158,7 +158,7 @@ def test_one_change_to_a_store_ends_in_success_or_one_line(pristine, data):
         before = snapshot(root, (store, out))
         commands = [["show", store], ["verify", store], ["analyze", store, "-o", out / "a"],
                     ["plot", "signal-evolution", store, "--run", runs[0], "-o", out / "p"],
-                    ["plot", "n-circles", store, "--rule", "absolute", "-o", out / "p"],
+                    ["plot", "n-circles", store, "--circle-rule", "absolute:10", "-o", out / "p"],
                     ["explore", store, "-o", out / "e", "--no-collaboration",
                      "--max-embedding-runs", "1"],
                     ["report", store, "-o", out / "r"], ["train", store, *TINY]]

@@ -49,15 +49,29 @@ def slow_circles(final, p):
     return out
 
 
-def slow_rows(store, rule, threshold, group_by=()):
+def slow_alive(final, start, p, rule):
+    """The circles of one run by the rule's text, one k at a time."""
+    if rule == "2x-mean":
+        return set(slow_circles(final, p))
+    kind, _, value = rule.partition(":")
+    ks = range(1, (p - 1) // 2 + 1)
+    strongest = max(final[k] for k in ks)
+    half_mean = sum(final[k] for k in ks) / len(ks)
+    above = {"absolute": lambda k: final[k] > float(value),
+             "max": lambda k: final[k] > float(value) * strongest,
+             "start": lambda k: final[k] > float(value) * start[k],
+             "half-2x-mean": lambda k: final[k] > 2 * half_mean}[kind]
+    return {k for k in ks if above(k)}
+
+
+def slow_rows(store, rule, group_by=()):
     rows = []
     for rid in store.runs.index:
         p = int(store.runs.loc[rid, "p"])
         steps, sig = store.signals(rid)  # every record
         at = {int(s): sig[i] for i, s in enumerate(steps)}
         final = sig[-1]
-        alive = (set(slow_circles(final, p)) if rule == "2x-mean"
-                 else {k for k in range(1, (p - 1) // 2 + 1) if final[k] > threshold})
+        alive = slow_alive(final, at[0], p, rule)
         for k in range(1, (p - 1) // 2 + 1):
             row = {"run_id": rid, "k": k, "initial_signal": at[0][k],
                    "final_signal": final[k], "survived": k in alive}
@@ -76,7 +90,7 @@ def test_survived_matches_the_slow_rule():
     # run 0: mean over all 11 = (9 + 100) / 11 = 9.9 -> only k = 3 passes 2x mean
     np.testing.assert_array_equal(survived(half, 11)[0], [0, 0, 0, 1, 0, 0])
     np.testing.assert_array_equal(survived(half, 11)[1], [0, 1, 0, 0, 0, 1])
-    np.testing.assert_array_equal(survived(half, 11, "absolute", 29)[1], [0, 1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(survived(half, 11, "absolute:29")[1], [0, 1, 0, 0, 0, 0])
     rng = np.random.default_rng(4)
     for p in (11, 12, 23):
         final = rng.gamma(0.5, 10, size=(40, p // 2 + 1))
@@ -85,22 +99,32 @@ def test_survived_matches_the_slow_rule():
             assert set(np.flatnonzero(a)) == set(slow_circles(row, p))
         full = final[:, np.minimum(np.arange(p), p - np.arange(p))]  # all p frequencies
         np.testing.assert_array_equal(survived(full, p), alive)
-        absolute = survived(final, p, "absolute", 10.0)
+        absolute = survived(final, p, "absolute:10")
         ks = np.arange(1, (p - 1) // 2 + 1)
         np.testing.assert_array_equal(absolute[:, ks], final[:, ks] > 10.0)
         assert not absolute[:, 0].any()  # the constant term is no circle
-    with pytest.raises(ConfigError, match="unknown survival rule"):
+    with pytest.raises(ConfigError, match="unknown circle rule"):
         survived(half, 11, rule="nope")
 
-@pytest.mark.parametrize("rule", ["2x-mean", "absolute"])
-def test_frequency_table_matches_slow_computation(store, rule):
+
+def median_rule(store):
+    """An absolute rule that splits the first runs' final signals about in half."""
     final = store.stack("signals", store.runs.index[:6])[:, -1]
-    threshold = float(np.median(final[:, 1:6]))  # mixed survival under the absolute rule
-    table = frequency_table(store, group_by=["embedding_seed"], rule=rule, threshold=threshold)
-    slow = slow_rows(store, rule, threshold, ["embedding_seed"])
+    return f"absolute:{float(np.median(final[:, 1:6]))!r}"
+
+
+RULE_TEXTS = ["2x-mean", "median", "max:0.5", "start:1", "half-2x-mean"]
+
+
+@pytest.mark.parametrize("rule", RULE_TEXTS)
+def test_frequency_table_matches_slow_computation(store, rule):
+    rule = median_rule(store) if rule == "median" else rule
+    table = frequency_table(store, group_by=["embedding_seed"], rule=rule)
+    slow = slow_rows(store, rule, ["embedding_seed"])
     assert list(table.columns) == ["run_id", "embedding_seed", "p", "k", "initial_signal",
                                    "grad_1", "grad_2", "grad_3", "grad_4", "final_signal",
-                                   "survived"]
+                                   "survived", "circle_rule"]
+    assert set(table["circle_rule"]) == {rule}
     assert len(table) == 6 * 5 + 2 * 6
     assert list(table["run_id"]) == list(slow["run_id"])  # the store's run order, k ascending
     assert list(table["k"]) == list(slow["k"])
@@ -139,32 +163,40 @@ def test_reads_only_the_first_and_last_records(store, monkeypatch):
         assert isinstance(sl, slice) and sl.stop - sl.start <= 5
 
 
-@pytest.mark.parametrize("rule", ["2x-mean", "absolute"])
+@pytest.mark.parametrize("rule", ["absolute:9" if r == "median" else r for r in RULE_TEXTS])
 def test_circles_table(store, rule):
-    threshold = 9.0
-    circ = circles_table(store, rule=rule, threshold=threshold)
+    circ = circles_table(store, rule=rule)
     assert list(circ.columns[:4]) == ["run_id", "embedding_seed", "mlp_seed", "split_seed"]
-    assert {"n_circles", "circles", "test_loss", "test_acc"} <= set(circ.columns)
+    assert {"n_circles", "circles", "circle_rule", "test_loss", "test_acc"} <= set(circ.columns)
+    assert set(circ["circle_rule"]) == {rule}
     for _, row in circ.iterrows():
         p = store.config(row["run_id"]).p
-        final = store.signals(row["run_id"])[1][-1]
+        steps, sig = store.signals(row["run_id"])
+        final = sig[-1]
         if rule == "2x-mean":
             expected = slow_circles(final, p)
         else:
-            ks = [k for k in range(1, (p - 1) // 2 + 1) if final[k] > threshold]
-            expected = sorted(ks, key=lambda k: -final[k])
+            expected = sorted(slow_alive(final, sig[0], p, rule), key=lambda k: -final[k])
         assert row["circles"] == expected
         assert row["n_circles"] == len(expected)
         assert row["test_acc"] == store.runs.loc[row["run_id"], "test_acc"]
-    # the absolute rule's circles agree whether read from the frequency table or not
-    freq = frequency_table(store, rule=rule, threshold=threshold)
-    again = circles_table(store, rule=rule, threshold=threshold, frequencies=freq)
+    # the circles agree whether read from the frequency table or not
+    freq = frequency_table(store, rule=rule)
+    again = circles_table(store, rule=rule, frequencies=freq)
     assert list(again["circles"]) == list(circ["circles"])
+
+
+def test_rules_give_different_counts_on_one_store(store):
+    counts = {r: circles_table(store, rule=r)["n_circles"].sum()
+              for r in ("2x-mean", "absolute:0", "absolute:1e9", "start:1", "max:1")}
+    assert counts["absolute:0"] == ((store.runs["p"] - 1) // 2).sum()  # every k
+    assert counts["absolute:1e9"] == 0 and counts["max:1"] == 0
+    assert counts["2x-mean"] == store.runs["n_circles"].sum()
 
 
 def test_analyze_groups_and_counts(store):
     ids = list(store.runs.index[:6])
-    result = analyze(store, ids, group_by=["embedding_seed"], rule="absolute", threshold=9.0)
+    result = analyze(store, ids, group_by=["embedding_seed"], rule="absolute:9")
     assert set(result.frequencies["run_id"]) == set(ids)
     assert len(result.rates) == 2 * 5
     assert (result.rates["n_runs"] == 3).all()
@@ -191,8 +223,7 @@ def test_constructed_arrays():
     for s in range(1, 5):
         np.testing.assert_allclose(table[f"grad_{s}"], np.tile(rates[1:], 2), rtol=1e-12)
     np.testing.assert_allclose(table["initial_signal"], s0[:, 1:].ravel())
-    absolute = frequency_table_from_arrays(early, np.arange(5), final, p, rule="absolute",
-                                           threshold=0.5)
+    absolute = frequency_table_from_arrays(early, np.arange(5), final, p, rule="absolute:0.5")
     assert absolute["survived"].all()
     rates_tab = survival_rates(table)
     assert list(rates_tab["rate"]) == [0.5, 0.0, 0.5]
@@ -222,8 +253,13 @@ def test_correlation():
 def test_bad_requests(store, tmp_path):
     with pytest.raises(ConfigError, match="unknown group column 'nope'"):
         frequency_table(store, group_by=["nope"])
-    with pytest.raises(ConfigError, match="unknown survival rule"):
+    with pytest.raises(ConfigError, match="unknown circle rule"):
         frequency_table(store, rule="3x")
+    for bad, why in [("absolute", "needs a finite value"), ("absolute:x", "needs a number"),
+                     ("max:2", "in \\(0, 1\\]"), ("2x-mean:3", "takes no value"),
+                     ("start:0", "> 0"), ("absolute:nan", "finite")]:
+        with pytest.raises(ConfigError, match=why):
+            frequency_table(store, rule=bad)
     with pytest.raises(StoreError, match="no run 'missing'"):
         frequency_table(store, ["missing"])
     init_store(tmp_path / "empty")

@@ -12,9 +12,10 @@ returns a matplotlib Figure (drawn by :mod:`circle_survival.figures`).
     cs.plot.survival_rate(store, group_by=["d"])   # survival rate per frequency
     cs.plot.loss_curves(store, [rid])         # train and test loss (every run: median)
 
-``rule`` is the survival rule: "2x-mean" (the paper's circles) or "absolute" (final
-S_k > ``threshold``). ``save_figure(fig, stem)`` of :mod:`circle_survival.figures.io` writes
-PNG and SVG. The ``plot`` command draws the same figures.
+``rule`` is the circle rule (a :class:`~circle_survival.fourier.CircleRule` or its text:
+"2x-mean", the authors', by default; "absolute:10", "max:0.1", "start:1", "half-2x-mean"),
+named in every figure's title. ``save_figure(fig, stem)`` of
+:mod:`circle_survival.figures.io` writes PNG and SVG. The ``plot`` command draws the same figures.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from .errors import ConfigError, StoreError
 from .figures.base import runs_text
+from .fourier import CircleRule, circle_rule
 from .store import Store, load
 
 if TYPE_CHECKING:
@@ -39,12 +41,6 @@ __all__ = ["circles_fft", "circles_pca", "loss_curves", "n_circles", "planes",
 
 def _open(store: Store | str | Path) -> Store:
     return (store if isinstance(store, Store) else load(store)).require_runs()
-
-
-def _rule(rule: str, threshold: float) -> None:
-    from .analysis.survival_arrays import check_rule
-
-    check_rule(rule, threshold)
 
 
 def _run(s: Store, run_id: str | None) -> str:
@@ -76,61 +72,77 @@ def check_plane_ks(ks: Sequence[int] | None) -> None:
                           f"{len(ks)}: {', '.join(map(str, ks))}")
 
 
-def _survivors(sig_final: np.ndarray, p: int, rule: str, threshold: float) -> list[int]:
-    from .analysis.survival_arrays import survived
+def _survivors(sig_final: np.ndarray, p: int, rule: CircleRule,
+               sig_start: np.ndarray | None = None) -> list[int]:
+    """The circles k in 1 .. (p-1)//2 of final signals (K,), strongest first."""
     from .fourier import n_freq
 
-    alive = survived(sig_final, p, rule, threshold)
-    return [q for q in range(1, n_freq(p) + 1) if alive[q]]
+    return [int(q) for q in rule.circles(sig_final, p, sig_start) if 1 <= q <= n_freq(p)]
+
+
+def _run_circles(store: Store | str | Path, run_id: str,
+                rule: CircleRule | str = "2x-mean") -> list[int]:
+    """The circles of one run by ``rule``, strongest first, from its first and last signals."""
+    s = _open(store)
+    steps, sig = s.signals(run_id)
+    return _survivors(sig[-1], s.config(run_id).p, circle_rule(rule), sig[0])
 
 
 def signal_evolution(store: Store | str | Path, run_id: str | None = None, *,
-                     rule: str = "2x-mean", threshold: float = 10.0) -> Figure:
+                     rule: CircleRule | str = "2x-mean") -> Figure:
     """S_k of one run over training (log step axis), survivors coloured, the rest grey."""
     from .figures import runs as rf
 
-    _rule(rule, threshold)
-    s = _open(store)
+    rule, s = circle_rule(rule), _open(store)
     rid = _run(s, run_id)
     p = s.config(rid).p
     steps, sig = s.signals(rid)
-    return rf.signal_evolution(steps, sig, p, _survivors(sig[-1], p, rule, threshold),
-                               title=f"Signal evolution of {rid}")
+    return rf.signal_evolution(steps, sig, p, _survivors(sig[-1], p, rule, sig[0]),
+                               title=f"Signal evolution of {rid} (circles: {rule})")
 
 
 def circles_fft(store: Store | str | Path, run_id: str | None = None,
-                ks: Sequence[int] | None = None) -> Figure:
-    """The final embedding on the planes of Re F[k], Im F[k] (default: its circles)."""
+                ks: Sequence[int] | None = None, *,
+                rule: CircleRule | str = "2x-mean") -> Figure:
+    """The final embedding on the planes of Re F[k], Im F[k] (default: its circles by
+    ``rule``; the strongest frequency when it has none)."""
     from .figures import runs as rf
 
-    s = _open(store)
+    rule, s = circle_rule(rule), _open(store)
     rid = _run(s, run_id)
     cfg = s.config(rid)
     ks = _check_ks(ks, cfg.p)
     final = s.embeddings(rid)[cfg.steps]
-    return rf.circles_fft(final, ks, title=f"Final circles of {rid} on FFT planes")
+    if ks is None and (circ := _run_circles(s, rid, rule)):
+        ks = circ
+    return rf.circles_fft(final, ks, title=f"Final circles of {rid} on FFT planes "
+                                           f"(circles: {rule})")
 
 
-def circles_pca(store: Store | str | Path, run_id: str | None = None) -> Figure:
-    """The final embedding on its top principal components, taken in pairs."""
+def circles_pca(store: Store | str | Path, run_id: str | None = None, *,
+                rule: CircleRule | str = "2x-mean") -> Figure:
+    """The final embedding on its top principal components, taken in pairs (as many planes
+    as it has circles by ``rule``, at least one)."""
     from .figures import runs as rf
 
-    s = _open(store)
+    rule, s = circle_rule(rule), _open(store)
     rid = _run(s, run_id)
     final = s.embeddings(rid)[s.config(rid).steps]
-    return rf.circles_pca(final, title=f"Final circles of {rid} on PCA planes")
+    n = max(1, len(_run_circles(s, rid, rule)))
+    return rf.circles_pca(final, n, title=f"Final circles of {rid} on PCA planes "
+                                          f"({n} planes: the circles by {rule})")
 
 
 def planes(store: Store | str | Path, run_id: str | None = None,
            ks: Sequence[int] | None = None, steps: Sequence[int] | None = None, *,
-           rule: str = "2x-mean", threshold: float = 10.0) -> Figure:
+           rule: CircleRule | str = "2x-mean") -> Figure:
     """The embedding at ``steps`` (default: 0, the middle and the last stored) projected on
     the planes of the final embedding's F[k] for two ``ks`` (default: the strongest
     survivor and the strongest dead frequency, by initial signal)."""
     from .figures import runs as rf
     from .fourier import signal
 
-    _rule(rule, threshold)
+    rule = circle_rule(rule)
     check_plane_ks(ks)
     s = _open(store)
     rid = _run(s, run_id)
@@ -146,12 +158,13 @@ def planes(store: Store | str | Path, run_id: str | None = None,
         raise ConfigError(f"run {rid} has no stored embedding at step(s) "
                           f"{', '.join(map(str, missing))} (stored: "
                           f"{', '.join(map(str, stored))})")
-    alive = _survivors(signal(embeddings[cfg.steps], half=True), cfg.p, rule, threshold)
+    alive = _survivors(signal(embeddings[cfg.steps], half=True), cfg.p, rule,
+                       signal(embeddings[0], half=True))
     if ks is None:
         ks = _default_plane_ks(signal(embeddings[0], half=True), alive, cfg.p)
     return rf.planes_over_time(embeddings, ks, list(steps), survivors=alive,
                                title=f"Embedding of {rid} on the planes of k = "
-                                     f"{', '.join(map(str, ks))}")
+                                     f"{', '.join(map(str, ks))} (circles: {rule})")
 
 
 def _default_plane_ks(sig0: np.ndarray, alive: list[int], p: int) -> list[int]:
@@ -164,41 +177,35 @@ def _default_plane_ks(sig0: np.ndarray, alive: list[int], p: int) -> list[int]:
     return (live[:1] + dead[:1]) if live and dead else order[:2]
 
 
-def _rule_text(rule: str, threshold: float) -> str:
-    return rule if rule == "2x-mean" else f"S_k > {threshold:g}"
-
-
 def n_circles(store: Store | str | Path, run_ids: Sequence[str] | None = None, *,
-              rule: str = "2x-mean", threshold: float = 10.0) -> Figure:
+              rule: CircleRule | str = "2x-mean") -> Figure:
     """Histogram of the number of circles per run (all runs, or ``run_ids``)."""
     from .analysis.survival import circles_table
     from .figures import runs as rf
 
-    _rule(rule, threshold)
-    s = _open(store)
-    circ = circles_table(s, run_ids, rule=rule, threshold=threshold)
+    rule, s = circle_rule(rule), _open(store)
+    circ = circles_table(s, run_ids, rule=rule)
     n = circ["n_circles"].to_numpy()
     return rf.n_circles_histogram(
         n, title=f"Circles per run ({runs_text(len(n))}, mean {n.mean():.2f}; rule "
-                 f"{_rule_text(rule, threshold)})")
+                 f"{rule})")
 
 
 def survival_rate(store: Store | str | Path, run_ids: Sequence[str] | None = None, *,
-                  group_by: Sequence[str] = (), rule: str = "2x-mean",
-                  threshold: float = 10.0) -> Figure:
+                  group_by: Sequence[str] = (), rule: CircleRule | str = "2x-mean"
+                  ) -> Figure:
     """Survival rate of every frequency over the runs (one bar series per group)."""
     from .analysis.survival import check_group_by, frequency_table, survival_rates
     from .figures import runs as rf
 
-    _rule(rule, threshold)
-    s = _open(store)
+    rule, s = circle_rule(rule), _open(store)
     group_by = check_group_by(s, list(group_by))
-    freq = frequency_table(s, run_ids, group_by=group_by, rule=rule, threshold=threshold)
+    freq = frequency_table(s, run_ids, group_by=group_by, rule=rule)
     rates = survival_rates(freq, group_by)
     return rf.survival_rate_bars(
         rates, group_by, title=f"Survival rate per frequency "
                                f"({runs_text(freq['run_id'].nunique())}; rule "
-                               f"{_rule_text(rule, threshold)})")
+                               f"{rule})")
 
 
 def loss_curves(store: Store | str | Path, run_ids: Sequence[str] | None = None) -> Figure:

@@ -10,8 +10,10 @@ Tables (tidy pandas DataFrames):
 - the circles table, one row per run: run_id, the three seeds, the group columns, p, d,
   n_circles, circles (list, strongest first), test_loss, test_acc.
 
-The survival rules (``rule``: "2x-mean", the paper's, or "absolute") and the tables of runs
-given as arrays are :mod:`.survival_arrays`'.
+The circle rule (``rule``: a :class:`~circle_survival.fourier.CircleRule` or its text,
+"2x-mean", the authors', by default) is :mod:`circle_survival.fourier`'s; every table says
+which rule made it (column circle_rule). The tables of runs given as arrays are
+:mod:`.survival_arrays`'.
 
 Only the needed records are read from a store: the first rows of each run's signals (steps
 0 .. s_max) and its last row. Runs of different p or recording schedules may share a store; they
@@ -27,10 +29,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..fourier import CircleRule, circle_rule
 from ..store import Store
 from ..training.record_plan import RecordPlan
 from .survival_arrays import (
-    check_rule,
     circles_from_arrays,
     frequency_columns,
     frequency_table_from_arrays,
@@ -107,8 +109,7 @@ def frequency_table(
     run_ids: Iterable[str] | None = None,
     *,
     group_by: Sequence[str] = (),
-    rule: str = "2x-mean",
-    threshold: float = 10.0,
+    rule: CircleRule | str = "2x-mean",
     s_max: int = 4,
 ) -> pd.DataFrame:
     """The frequency table of a store's runs (see the module docstring).
@@ -116,9 +117,9 @@ def frequency_table(
     Args:
         store: an opened store; run_ids: the runs (default all).
         group_by: config columns copied onto each row (e.g. ["embedding_seed"], ["d"]).
-        rule, threshold: the survival rule; s_max: gradient columns grad_1 .. grad_{s_max}.
+        rule: the circle rule; s_max: gradient columns grad_1 .. grad_{s_max}.
     """
-    check_rule(rule, threshold)
+    rule = circle_rule(rule)
     ids = select_runs(store, run_ids)
     group_by = check_group_by(store, group_by)
     parts = []
@@ -126,8 +127,7 @@ def frequency_table(
         early, early_steps, final = read_signals(store, part_ids, steps, s_max)
         parts.append(frequency_table_from_arrays(
             early, early_steps, final, p, run_ids=part_ids,
-            groups=group_values(store, part_ids, group_by), rule=rule, threshold=threshold,
-            s_max=s_max))
+            groups=group_values(store, part_ids, group_by), rule=rule, s_max=s_max))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object if c == "run_id" else float)
                              for c in frequency_columns(group_by, s_max)})
@@ -144,18 +144,17 @@ def circles_table(
     run_ids: Iterable[str] | None = None,
     *,
     group_by: Sequence[str] = (),
-    rule: str = "2x-mean",
-    threshold: float = 10.0,
+    rule: CircleRule | str = "2x-mean",
     frequencies: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per run: run_id, the seeds, the group columns, p, d, n_circles, circles (list,
-    strongest first), test_loss, test_acc.
+    strongest first), circle_rule, test_loss, test_acc.
 
-    With the 2x-mean rule the circles come from the store's run table (no array is read). With
-    the absolute rule they come from ``frequencies`` (a frequency table of these runs by the
-    same rule) or, without it, from the runs' final signals.
+    Under the authors' rule the circles come from the store's run table (no array is read);
+    under another from ``frequencies`` (a frequency table of these runs by the same rule) or,
+    without it, from the runs' first and final signals.
     """
-    check_rule(rule, threshold)
+    rule = circle_rule(rule)
     ids = select_runs(store, run_ids)
     group_by = check_group_by(store, group_by)
     extra = [c for c in group_by if c not in (*SEED_COLUMNS, "p", "d")]
@@ -164,7 +163,7 @@ def circles_table(
     for col in extra:
         if df[col].dtype == object:
             df[col] = df[col].map(_hashable)
-    if rule == "2x-mean":
+    if rule.is_authors:
         n = store.runs.loc[ids, "n_circles"].to_numpy(np.int64)
         circ = [[int(c) for c in v] for v in store.runs.loc[ids, "circles"]]
     elif frequencies is not None:
@@ -173,12 +172,13 @@ def circles_table(
         n, circ = np.zeros(len(ids), np.int64), [[] for _ in ids]
         pos = {rid: i for i, rid in enumerate(ids)}
         for part_ids, p, steps in shape_groups(store, ids):
-            _, _, final = read_signals(store, part_ids, steps, s_max=0)
-            pn, pc = circles_from_arrays(final, p, rule, threshold)
+            early, _, final = read_signals(store, part_ids, steps, s_max=0)
+            pn, pc = circles_from_arrays(final, p, rule, early[:, 0])
             for rid, a, b in zip(part_ids, pn, pc, strict=True):
                 n[pos[rid]], circ[pos[rid]] = a, b
     df["n_circles"] = np.asarray(n, dtype=np.int64)
     df["circles"] = circ
+    df["circle_rule"] = str(rule)
     df["test_loss"] = store.runs.loc[ids, "test_loss"].to_numpy(float)
     df["test_acc"] = store.runs.loc[ids, "test_acc"].to_numpy(float)
     return df
@@ -205,7 +205,8 @@ def survival_rates(frequencies: pd.DataFrame, group_by: Sequence[str] = ()) -> p
     Returns:
         One row per (group, k), sorted: the group columns, k, n_runs, n_survived, rate
         (= n_survived / n_runs), initial_signal (mean over the group's runs; for a group with
-        one fixed embedding, that embedding's S_k).
+        one fixed embedding, that embedding's S_k) and circle_rule (where the frequency table
+        has it).
     """
     keys = [*group_by, "k"]
     g = frequencies.groupby(keys, sort=True, dropna=False)
@@ -213,13 +214,22 @@ def survival_rates(frequencies: pd.DataFrame, group_by: Sequence[str] = ()) -> p
                 initial_signal=("initial_signal", "mean")).reset_index()
     out["n_survived"] = out["n_survived"].astype(np.int64)
     out["rate"] = out["n_survived"] / out["n_runs"]
-    return out[[*keys, "n_runs", "n_survived", "rate", "initial_signal"]]
+    return _with_rule(out[[*keys, "n_runs", "n_survived", "rate", "initial_signal"]],
+                      frequencies)
+
+
+def _with_rule(out: pd.DataFrame, source: pd.DataFrame) -> pd.DataFrame:
+    """``out`` with the circle_rule column of the table it summarises (where it has one)."""
+    if "circle_rule" in source.columns and len(source):
+        out["circle_rule"] = " + ".join(dict.fromkeys(source["circle_rule"].astype(str)))
+    return out
 
 
 def circle_counts(circles: pd.DataFrame, group_by: Sequence[str] = ()) -> pd.DataFrame:
     """How many runs of each group have n circles: columns group..., n_circles, n_runs."""
     keys = [*group_by, "n_circles"]
-    return circles.groupby(keys, sort=True).size().rename("n_runs").reset_index()
+    return _with_rule(circles.groupby(keys, sort=True).size().rename("n_runs").reset_index(),
+                      circles)
 
 
 @dataclass(frozen=True)
@@ -261,8 +271,7 @@ class SurvivalAnalysis:
     counts: pd.DataFrame
     correlation: Correlation
     group_by: list[str]
-    rule: str
-    threshold: float
+    rule: CircleRule
 
 
 def analyze(
@@ -270,22 +279,17 @@ def analyze(
     run_ids: Iterable[str] | None = None,
     *,
     group_by: Sequence[str] = (),
-    rule: str = "2x-mean",
-    threshold: float = 10.0,
+    rule: CircleRule | str = "2x-mean",
     s_max: int = 4,
 ) -> SurvivalAnalysis:
     """Frequency table, survival rates per (group, k), circles per run, counts of circles
     per group and the Pearson r of initial signal against survival rate, in one pass over
     the store (each run's first s_max + 1 signal records and its last one are read)."""
-    ids = select_runs(store, run_ids)
-    freq = frequency_table(store, ids, group_by=group_by, rule=rule, threshold=threshold,
-                           s_max=s_max)
-    circ = circles_table(store, ids, group_by=group_by, rule=rule, threshold=threshold,
-                         frequencies=freq)
+    ids, rule = select_runs(store, run_ids), circle_rule(rule)
+    freq = frequency_table(store, ids, group_by=group_by, rule=rule, s_max=s_max)
+    circ = circles_table(store, ids, group_by=group_by, rule=rule, frequencies=freq)
     rates = survival_rates(freq, group_by)
     return SurvivalAnalysis(
         frequencies=freq, rates=rates, circles=circ,
         counts=circle_counts(circ, list(group_by)),
-        correlation=signal_survival_correlation(rates), group_by=list(group_by), rule=rule,
-        threshold=float(threshold),
-    )
+        correlation=signal_survival_correlation(rates), group_by=list(group_by), rule=rule)

@@ -2,17 +2,14 @@
 frequency and circle tables of R runs of one modulus (:mod:`.survival` reads them from a
 store).
 
-Survival rules (``rule``):
-
-- "2x-mean": the paper's rule (``fourier.survival``): threshold = 2 x the mean of S_k over all
-  k = 0 .. p-1 of the final signals; the circles are min(k, p-k) of the top 2n frequencies,
-  n = floor(#{k : S_k > threshold} / 2);
-- "absolute": final S_k > ``threshold`` (the paper's initial-gradient analysis uses 10).
+The circle rule (``rule``: a :class:`~circle_survival.fourier.CircleRule` or its text, e.g.
+"2x-mean", the authors', or "absolute:10") decides survival from the final signals (and, for
+"start:F", the signals at step 0); the rules are defined in :mod:`circle_survival.fourier`.
 
 The frequency table has one row per (run, frequency k = 1 .. (p-1)//2): run_id, the group
 columns, p, k, initial_signal (S_k at step 0), grad_1 .. grad_{s_max} (the step-s initial
-gradient (S_k(s) - S_k(s-1)) / S_k(0)), final_signal (S_k at the last recorded step) and
-survived.
+gradient (S_k(s) - S_k(s-1)) / S_k(0)), final_signal (S_k at the last recorded step),
+survived, and circle_rule (the rule's text).
 """
 
 from __future__ import annotations
@@ -23,10 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .. import fourier
-from ..errors import ConfigError
+from ..fourier import CircleRule, circle_rule
 from .gradient import initial_gradients
-
-RULES = ("2x-mean", "absolute")
 
 
 def grad_columns(s_max: int) -> list[str]:
@@ -38,24 +33,14 @@ def frequency_columns(group_by: Sequence[str] = (), s_max: int = 4) -> list[str]
     """Columns of the frequency table, in order."""
     groups = [g for g in group_by if g not in ("run_id", "p", "k")]
     return ["run_id", *groups, "p", "k", "initial_signal", *grad_columns(s_max),
-            "final_signal", "survived"]
+            "final_signal", "survived", "circle_rule"]
 
 
-def check_rule(rule: str, threshold: float | None = None) -> None:
-    """Raise ConfigError for an unknown rule or a non-finite absolute threshold."""
-    if rule not in RULES:
-        raise ConfigError(f"unknown survival rule {rule!r} (choose from {', '.join(RULES)})")
-    if rule == "absolute" and (threshold is None or not np.isfinite(threshold)):
-        raise ConfigError(f"the absolute rule needs a finite threshold, got {threshold!r}")
-
-
-def survived(final: np.ndarray, p: int, rule: str = "2x-mean",
-             threshold: float = 10.0) -> np.ndarray:
+def survived(final: np.ndarray, p: int, rule: CircleRule | str = "2x-mean",
+             start: np.ndarray | None = None) -> np.ndarray:
     """Which frequencies survive: final signals (..., p//2 + 1) or (..., p) -> bool
-    (..., p//2 + 1) indexed by k (k = 0 and an even p's Nyquist k = p/2 are never survivors
-    under the absolute rule; see ``fourier.survival``)."""
-    check_rule(rule, threshold)
-    return fourier.survival(final, p, None if rule == "2x-mean" else float(threshold))
+    (..., p//2 + 1) indexed by k (``start``: the signals at step 0, for "start:F")."""
+    return circle_rule(rule).survival(final, p, start)
 
 
 # -- gradients ------------------------------------------------------------------------------
@@ -94,8 +79,7 @@ def frequency_table_from_arrays(
     *,
     run_ids: Sequence[str] | None = None,
     groups: pd.DataFrame | None = None,
-    rule: str = "2x-mean",
-    threshold: float = 10.0,
+    rule: CircleRule | str = "2x-mean",
     s_max: int = 4,
 ) -> pd.DataFrame:
     """The frequency table of R runs of one modulus from arrays.
@@ -107,14 +91,14 @@ def frequency_table_from_arrays(
         p: the modulus.
         run_ids: (R,) names of the runs (default "0", "1", ...).
         groups: optional DataFrame of R rows: group columns copied onto every row of a run.
-        rule, threshold: the survival rule (see the module docstring).
+        rule: the circle rule (see the module docstring).
         s_max: gradient columns grad_1 .. grad_{s_max}.
 
     Returns:
         One row per (run, k) for k = 1 .. (p-1)//2, runs in the given order, k ascending;
         columns as :func:`frequency_columns`.
     """
-    check_rule(rule, threshold)
+    rule = circle_rule(rule)
     early = fourier.half_signal(np.asarray(early, dtype=float), p)
     final = fourier.half_signal(np.asarray(final, dtype=float), p)
     n_runs = early.shape[0]
@@ -122,7 +106,7 @@ def frequency_table_from_arrays(
         raise ValueError(f"early has {n_runs} runs but final has {final.shape[0]}")
     ks = np.arange(1, fourier.n_freq(p) + 1)
     grads = early_gradients(early, early_steps, s_max)
-    alive = survived(final, p, rule, threshold)
+    alive = rule.survival(final, p, early[:, 0])
     ids = [str(i) for i in range(n_runs)] if run_ids is None else list(run_ids)
     table: dict[str, np.ndarray | list] = {"run_id": np.repeat(np.asarray(ids, dtype=object),
                                                                len(ks))}
@@ -140,23 +124,18 @@ def frequency_table_from_arrays(
         table[col] = grads[:, s - 1, ks].ravel()
     table["final_signal"] = final[:, ks].ravel()
     table["survived"] = alive[:, ks].ravel()
+    table["circle_rule"] = np.full(n_runs * len(ks), str(rule), dtype=object)
     df = pd.DataFrame(table)
     for col in group_names:  # restore numeric dtypes lost to the object arrays
         df[col] = df[col].infer_objects()
     return df
 
 
-def circles_from_arrays(final: np.ndarray, p: int, rule: str = "2x-mean",
-                        threshold: float = 10.0) -> tuple[np.ndarray, list[list[int]]]:
-    """Circles of each run from its final signals (R, K): (n_circles (R,), circles).
-
-    "2x-mean": ``fourier.n_circles`` and ``fourier.circles`` (the paper's rule, unchanged);
-    "absolute": the k in 1 .. (p-1)//2 with S_k > threshold, strongest first.
-    """
-    check_rule(rule, threshold)
+def circles_from_arrays(final: np.ndarray, p: int, rule: CircleRule | str = "2x-mean",
+                        start: np.ndarray | None = None) -> tuple[np.ndarray, list[list[int]]]:
+    """Circles of each run from its final signals (R, K) (and, for "start:F", its signals at
+    step 0, (R, K)): (n_circles (R,), circles, strongest first)."""
+    rule = circle_rule(rule)
     final = np.atleast_2d(np.asarray(final, dtype=float))
-    if rule == "2x-mean":
-        circ = fourier.circles(final, p)
-        return np.asarray(fourier.n_circles(final, p), dtype=np.int64), circ
-    circ = fourier.circles_above(final, p, float(threshold))
-    return np.array([len(c) for c in circ], dtype=np.int64), circ
+    start = None if start is None else np.atleast_2d(np.asarray(start, dtype=float))
+    return rule.n_circles(final, p, start), rule.circles(final, p, start)

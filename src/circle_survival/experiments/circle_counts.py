@@ -102,7 +102,7 @@ class _CountSweep(GridPreset):
     def tables(self, store: Store, sizes: Sizes) -> dict[str, pd.DataFrame]:
         """Series name -> one row per run: the field and n_circles."""
         return {key: run_columns(store, self.select(store, spec),
-                                [self.field_name, "n_circles"])
+                                [self.field_name, "n_circles"], self.circle_rule)
                 for key, spec in zip(self.series, self.specs_at(sizes), strict=True)}
 
     def analyze_at(self, store: Store, sizes: Sizes) -> ExperimentResult:

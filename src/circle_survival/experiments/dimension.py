@@ -67,7 +67,7 @@ class Dimension(GridPreset):
         from scipy import stats
 
         ids = self.select(store, self.specs_at(sizes)[0])
-        runs = run_columns(store, ids, ["p", "d", "n_circles", "circles"])
+        runs = run_columns(store, ids, ["p", "d", "n_circles", "circles"], self.circle_rule)
         p = int(runs["p"].iloc[0])
         circ, freq = self.circularities(store, runs)
         runs = runs.join(circ)

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from ..analysis.stats import wilson_interval
 from ..figures.base import titled
+from ..fourier import AUTHORS_RULE, CircleRule
 from ..store import Store
 from ..sweep import SweepSpec
 from .departures import PAPER_STEPS, single_steps_deviation
@@ -130,14 +131,17 @@ class InitialGradient(Experiment):
             out.append(f"model changed: {override_text(sizes.base)}")
         return out
 
-    def rule_thresholds(self, sizes: GradientSizes) -> dict[str, tuple[str, float]]:
-        """Survival rules analysed at these sizes: label -> (rule, threshold), main rule
-        first."""
+    def rules(self, sizes: GradientSizes) -> dict[str, CircleRule]:
+        """Survival rules analysed at these sizes: label -> rule, main rule (final S_k above
+        the sizes' threshold) first, then the paper's S_k > 10, the authors' 2x-mean and the
+        preset's :attr:`circle_rule` where it is another."""
         main = sizes.threshold
-        out = {f"S_k > {main:g}": ("absolute", main)}
+        out = {f"S_k > {main:g}": CircleRule("absolute", main)}
         if main != self.threshold:
-            out[f"S_k > {self.threshold:g}"] = ("absolute", self.threshold)
-        out["2x-mean"] = ("2x-mean", self.threshold)
+            out[f"S_k > {self.threshold:g}"] = CircleRule("absolute", self.threshold)
+        out["2x-mean"] = AUTHORS_RULE
+        if self.circle_rule not in out.values():
+            out[str(self.circle_rule)] = self.circle_rule
         return out
 
     def set_ids(self, store: Store, sizes: GradientSizes) -> dict[str, list[str]]:
@@ -152,9 +156,8 @@ class InitialGradient(Experiment):
         by_set = self.set_ids(store, sizes)
         ids = list(dict.fromkeys(r for v in by_set.values() for r in v))
         views = {**by_set, "pooled": ids}
-        tables = {label: frequency_table(store, ids, rule=rule, threshold=thr,
-                                         s_max=max(S_VALUES))
-                  for label, (rule, thr) in self.rule_thresholds(sizes).items()}
+        tables = {label: frequency_table(store, ids, rule=rule, s_max=max(S_VALUES))
+                  for label, rule in self.rules(sizes).items()}
         label = next(iter(tables))
         main = tables[label]
         parts = {v: main[main["run_id"].isin(v_ids)] for v, v_ids in views.items()}

@@ -64,7 +64,7 @@ class InitialSignal(GridPreset):
         from ..analysis.survival import analyze as survival_analysis
 
         ids = self.select(store, self.specs_at(sizes)[0])
-        a = survival_analysis(store, ids, group_by=["embedding_seed"])
+        a = survival_analysis(store, ids, group_by=["embedding_seed"], rule=self.circle_rule)
         rates, corr = a.rates, a.correlation
         numbers = {
             "n_embeddings": int(rates["embedding_seed"].nunique()),

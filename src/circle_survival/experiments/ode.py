@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import fourier
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..figures.base import titled
@@ -156,13 +155,15 @@ class LinearODE(Experiment):
             except ValueError as exc:
                 raise ConfigError(f"{self.name}: run {rid}: {exc}") from None
         notes = sorted({w.category.__name__ for w in caught})
-        alive = fourier.survival(sig[-1], cfg.p)[res.ks]
+        alive = self.circle_rule.survival(sig[-1], cfg.p, sig[0])[res.ks]
         errors = res.errors.merge(pd.DataFrame({"k": res.ks, "survived": alive}), on="k")
         r2 = r2_table(store, r2_ids, self.window, self.alpha, held_out=True)
         by_d = r2_summary(r2, methods=tuple(R2_LABELS))
         numbers = self._numbers(res, errors, by_d, notes, cfg, rid)
         result = ExperimentResult(self.name, self.number, self.title, sizes.scale,
-                                  1 + len(r2_ids), numbers, {}, [], self.deviations_at(sizes))
+                                  1 + len(r2_ids),
+                                  {**numbers, "circle_rule": str(self.circle_rule)}, {}, [],
+                                  self.deviations_at(sizes) + self.rule_deviations())
         result.claims = self._claims(numbers, by_d, sizes.refutes)
         result.figures = self._figures(res, alive, r2, result)
         return result

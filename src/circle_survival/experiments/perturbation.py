@@ -121,8 +121,9 @@ class Perturbation(InterventionPreset):
         rows = []
         means: dict[int, float] = {}
         authors: dict[int, tuple[float, float]] = {}
-        for rid, cfg, circ, res in zip(ids, spec.configs(), run_circles(store, ids),
-                                       resolved_all(store, ids), strict=True):
+        circles = run_circles(store, ids, self.circle_rule)
+        for rid, cfg, circ, res in zip(ids, spec.configs(), circles, resolved_all(store, ids),
+                                       strict=True):
             alpha, before = float(res["alpha"]), float(res["signal_before"])
             seed = cfg.embedding_seed
             if seed not in means:

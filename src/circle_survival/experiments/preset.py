@@ -20,6 +20,7 @@ from typing import Any
 
 from ..config import RunConfig
 from ..errors import ConfigError
+from ..fourier import AUTHORS_RULE, CircleRule, circle_rule
 from ..store import Store
 from ..sweep import SweepSpec
 from .departures import PAPER_STEPS, base_deviations, steps_deviation
@@ -71,6 +72,26 @@ class Experiment(ABC):
                 raise ConfigError(f"{self.name}: the {scale} sizes are named "
                                   f"{sizes.scale!r}")
 
+    #: the circle rule the preset counts circles by (the authors' unless
+    #: :meth:`with_circle_rule` says otherwise; a preset with its own rule keeps it)
+    circle_rule: CircleRule = AUTHORS_RULE
+
+    def with_circle_rule(self, rule: CircleRule | str | None) -> Experiment:
+        """A copy of this preset that counts circles by ``rule`` (its text or a CircleRule;
+        None or the authors' rule: the preset itself). The rule is recorded in the result's
+        numbers and listed among its departures."""
+        rule = circle_rule(rule)
+        if rule == self.circle_rule:
+            return self
+        out = copy.copy(self)
+        out.circle_rule = rule
+        return out
+
+    def rule_deviations(self) -> list[str]:
+        """The departure a rule other than the authors' makes (shown on figures, in reports)."""
+        return [] if self.circle_rule.is_authors else [
+            f"circles counted by {self.circle_rule.describe()} instead of the authors' 2x-mean"]
+
     def with_base(self, **fields: Any) -> Experiment:
         """A copy of this preset whose runs, at every scale, set config ``fields`` (e.g.
         ``dtype="float32"``, ``device="cuda"``); a field of the paper's setup is listed among
@@ -97,7 +118,7 @@ class Experiment(ABC):
 
     def deviations(self, scale: str) -> list[str]:
         """How ``scale`` departs from the paper's setup (shown on figures and in reports)."""
-        return self.deviations_at(self.sized(scale))
+        return self.deviations_at(self.sized(scale)) + self.rule_deviations()
 
     @abstractmethod
     def specs_at(self, sizes: Sizes) -> list[SweepSpec]:
@@ -201,9 +222,11 @@ class Scaled(Experiment):
         return {**fields_, "steps": sizes.steps, **sizes.base}
 
     def _result(self, sizes: Sizes, n_runs: int, numbers: dict[str, Any]) -> ExperimentResult:
+        numbers = {**numbers, "circle_rule": str(self.circle_rule)}
         return ExperimentResult(name=self.name, number=self.number, title=self.title,
                                 scale=sizes.scale, n_runs=n_runs, numbers=numbers, figures={},
-                                claims=[], deviations=self.deviations_at(sizes))
+                                claims=[], deviations=self.deviations_at(sizes)
+                                + self.rule_deviations())
 
 
 @dataclass(frozen=True, kw_only=True)

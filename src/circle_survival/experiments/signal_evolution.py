@@ -57,7 +57,7 @@ class SignalEvolution(GridPreset):
         p = cfg.p
         steps, sig = store.signals(rid)
         ks = np.arange(1, fourier.n_freq(p) + 1)
-        alive = fourier.survival(sig[-1], p)
+        alive = self.circle_rule.survival(sig[-1], p, sig[0])
         survivors = [int(k) for k in ks if alive[k]]
         dead = [int(k) for k in ks if not alive[k]]
         s0, s1 = sig[0], sig[-1]

@@ -119,8 +119,8 @@ class TwoCircles(InterventionPreset):
         larger_survived, smaller_survived."""
         ids = self.select(store, self.specs_at(sizes)[0])
         rows = []
-        for rid, circ, res in zip(ids, run_circles(store, ids), resolved_all(store, ids),
-                                  strict=True):
+        circles = run_circles(store, ids, self.circle_rule)
+        for rid, circ, res in zip(ids, circles, resolved_all(store, ids), strict=True):
             if "pair" not in res:
                 raise ConfigError(f"{self.name}: run {rid} has no resolved pair of circles")
             big, small = (int(k) for k in res["pair"])

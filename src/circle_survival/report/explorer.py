@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from .. import fourier
+from ..fourier import CircleRule, circle_rule
 from ..store import Store
 
 MAX_POINTS = 400
@@ -139,9 +140,10 @@ def _collaboration_data(store: Store, rid: str, final_signal: np.ndarray) -> dic
 
 
 def run_data(store: Store, rid: str, *, embeddings: bool, collaboration: bool = True,
-             max_points: int = MAX_POINTS) -> dict[str, Any]:
-    """Everything the page shows of one run, JSON-ready."""
-    row = store.runs.loc[rid]
+             max_points: int = MAX_POINTS, rule: CircleRule | str = "2x-mean"
+             ) -> dict[str, Any]:
+    """Everything the page shows of one run, JSON-ready (its circles by ``rule``)."""
+    row, rule = store.runs.loc[rid], circle_rule(rule)
     p = int(row["p"])
     ks = np.arange(1, fourier.n_freq(p) + 1)
     steps, sig = store.signals(rid)
@@ -152,8 +154,9 @@ def run_data(store: Store, rid: str, *, embeddings: bool, collaboration: bool = 
     out: dict[str, Any] = {
         "id": rid, "p": p, "d": int(row["d"]), "steps": int(row["steps"]),
         "seeds": [int(row["embedding_seed"]), int(row["mlp_seed"]), int(row["split_seed"])],
-        "circles": [int(c) for c in row["circles"]], "test_loss": float(row["test_loss"]),
-        "test_acc": float(row["test_acc"]), "ks": ks.tolist(),
+        "circles": ([int(c) for c in row["circles"]] if rule.is_authors else
+                    [int(c) for c in rule.circles(sig[-1], p, sig[0])]),
+        "test_loss": float(row["test_loss"]), "test_acc": float(row["test_acc"]), "ks": ks.tolist(),
         "deltas": [int(fourier.delta(k, p, strict=False) or 0) for k in ks],
         "signal_steps": steps[keep].tolist(), "signals": _round(sig[keep][:, ks].T),
         "metric_steps": met["step"].tolist(), "train_loss": _round(met["train_loss"]),
@@ -166,12 +169,12 @@ def run_data(store: Store, rid: str, *, embeddings: bool, collaboration: bool = 
     return out
 
 
-def store_data(store: Store) -> dict[str, Any]:
+def store_data(store: Store, rule: CircleRule | str = "2x-mean") -> dict[str, Any]:
     """The across-runs panels: survival rate by (p, k), circles per run, and initial signal
-    against survival for every (run, k) (``analysis.survival``)."""
+    against survival for every (run, k) (``analysis.survival``), all by ``rule``."""
     from ..analysis.survival import analyze
 
-    res = analyze(store, group_by=["p"])
+    res = analyze(store, group_by=["p"], rule=rule)
     f = res.frequencies
     return {
         "rates": {"p": res.rates["p"].tolist(), "k": res.rates["k"].tolist(),
@@ -188,9 +191,11 @@ def store_data(store: Store) -> dict[str, Any]:
 
 def explorer_data(store: Store, run_id: str | None = None, *,
                   max_embedding_runs: int = MAX_EMBEDDING_RUNS, collaboration: bool = True,
-                  max_points: int = MAX_POINTS) -> dict[str, Any]:
+                  max_points: int = MAX_POINTS, rule: CircleRule | str = "2x-mean"
+                  ) -> dict[str, Any]:
     """The page's data: every run (the chosen one first; the first ``max_embedding_runs``
-    with their embeddings) and the across-runs panels."""
+    with their embeddings) and the across-runs panels, circles counted by ``rule``."""
+    rule = circle_rule(rule)
     ids = list(store.require_runs().runs.sort_values(["p", "d", "embedding_seed", "mlp_seed",
                                        "split_seed"]).index)
     if run_id is not None:
@@ -198,10 +203,11 @@ def explorer_data(store: Store, run_id: str | None = None, *,
         ids.remove(run_id)
         ids.insert(0, run_id)
     runs = [run_data(store, rid, embeddings=i < max_embedding_runs,
-                     collaboration=collaboration, max_points=max_points)
+                     collaboration=collaboration, max_points=max_points, rule=rule)
             for i, rid in enumerate(ids)]
-    return {"store": str(store.path), "runs": runs, "summary": store_data(store),
-            "max_embedding_runs": max_embedding_runs}
+    return {"store": str(store.path), "runs": runs, "summary": store_data(store, rule),
+            "max_embedding_runs": max_embedding_runs, "circle_rule": str(rule),
+            "circle_rule_text": rule.describe()}
 
 
 def render_page(data: dict[str, Any], title: str = "circle-survival explorer") -> str:

@@ -166,13 +166,13 @@ function drawStore() {
     return {x: idx.map(i => s.rates.k[i]), y: idx.map(i => s.rates.rate[i]), type: 'bar',
             name: `p=${p}`, customdata: idx.map(i => s.rates.n_runs[i]),
             hovertemplate: 'k=%{x}<br>rate %{y:.2f} of %{customdata} runs<extra></extra>'};
-  }), {title: {text: 'survival rate by frequency'}, xaxis: {title: {text: 'k'}},
+  }), {title: {text: `survival rate by frequency (${DATA.circle_rule})`}, xaxis: {title: {text: 'k'}},
        yaxis: {title: {text: 'survival rate'}, range: [0, 1]}, margin: {t: 70}});
   const cur = s.circles.run_id.indexOf(RUN.id);
   draw('ncircles', [{x: s.circles.n_circles, type: 'histogram', name: 'runs'},
     {x: [s.circles.n_circles[cur]], y: [0], mode: 'markers', name: 'this run',
      marker: {size: 14, color: '#d62728', symbol: 'triangle-up'}}],
-    {title: {text: 'circles per run'}, xaxis: {title: {text: 'circles'}, dtick: 1},
+    {title: {text: `circles per run (${DATA.circle_rule})`}, xaxis: {title: {text: 'circles'}, dtick: 1},
      yaxis: {title: {text: 'runs'}}, margin: {t: 70}});
   const f = s.freq, jit = f.k.map((k, i) => ((i * 7919) % 97) / 97 * 0.3 - 0.15);
   const mine = f.run_id.map(r => r === RUN.id);
@@ -194,7 +194,8 @@ function selectRun() {
   $('runinfo').textContent = `p=${RUN.p}, d=${RUN.d}, ${RUN.steps} steps, seeds ` +
     `(embedding, MLP, split) = (${RUN.seeds.join(', ')}); ` +
     `test loss ${RUN.test_loss.toPrecision(3)}, ` +
-    `accuracy ${RUN.test_acc.toFixed(3)}; circles: ${RUN.circles.join(', ') || 'none'}`;
+    `accuracy ${RUN.test_acc.toFixed(3)}; circles: ${RUN.circles.join(', ') || 'none'} ` +
+    `(${DATA.circle_rule_text})`;
   fillFreq();
   if (RUN.embedding) {
     $('step').max = RUN.embedding.steps.length - 1;
