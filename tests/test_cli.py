@@ -175,8 +175,151 @@ def test_train_options_come_from_the_config_fields(capsys):
         option = "--" + f.name.replace("_", "-")
         offered = re.search(rf"{option}(?![\w-])", out) is not None
         assert offered == (f.name not in NOT_OPTIONS), f.name
-    assert "--p <int> Modulus (>= 3). [59]" in text
-    assert "--hidden <str> Hidden widths, e.g. 100,100. [100,100]" in text
-    assert "Activation: silu, relu, gelu or tanh. [silu]" in text
-    assert "--freeze-embedding / --no-freeze-embedding Keep the embedding fixed. [off]" in text
+    assert "--p <int> Modulus (>= 3). [default: 59]" in text
+    assert "--hidden <str> Hidden widths, e.g. 100,100. [default: 100,100]" in text
+    assert "Activation: silu, relu, gelu or tanh. [default: silu]" in text
+    assert ("--freeze-embedding / --no-freeze-embedding Keep the embedding fixed. "
+            "[default: off]") in text
     assert "auto, cpu, cuda or cuda:N" in text
+
+
+# -- one convention in every --help -------------------------------------------------------
+#: the placeholders of a value in --help: Typer's own, lower case in angle brackets
+METAVAR = re.compile(r"<(?:int|float|str|path|list\[(?:int|float|str|path)\])>(?:\.\.\.)?")
+#: the one way a default is shown: Typer's "[default: VALUE]" at the end of the help
+#: ("[default: (what)]" for a default described rather than given)
+DEFAULT = re.compile(r"\s*\[default: [^\n]*\]$")
+#: the commands that write files (besides a store): each takes -o/--out DIR
+WRITES_FILES = ("analyze", "plot", "gradient", "collaboration", "ode", "ode-r2", "reproduce",
+                "report", "ablate", "explore", "ode-compare", "predict")
+
+
+def command_tree():
+    """(path, click command, context) of the root and every command and subcommand."""
+    import typer
+
+    from circle_survival.cli import app
+
+    root = typer.main.get_command(app)
+    out = []
+
+    def walk(cmd, path, parent):
+        ctx = type(root).context_class(cmd, info_name=path[-1] if path else "circle-survival",
+                                       parent=parent)
+        out.append((" ".join(path), cmd, ctx))
+        for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+            walk(sub, [*path, name], ctx)
+
+    walk(root, [], None)
+    return out
+
+
+def convention_problems(path, cmd, ctx) -> list[str]:
+    """What in ``cmd``'s --help departs from the one convention: every value a lower-case
+    placeholder (<int>, <path>, ...), every default as "[default: ...]" and only there."""
+    problems = []
+    for param in cmd.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record is None:
+            continue
+        names, text = record
+        where = f"{path or 'circle-survival'} {names.split()[0]}"
+        placeholders = re.findall(r"<[^>]*>(?:\.\.\.)?", names)
+        if any(not METAVAR.fullmatch(m) for m in placeholders):
+            problems.append(f"{where}: placeholder {placeholders} is not <int>, <path>, ...")
+        takes_value = param.param_type_name == "argument" or not getattr(param, "is_flag", 0)
+        if takes_value and not placeholders:
+            problems.append(f"{where}: no <type> placeholder")
+        own = DEFAULT.sub("", text.removesuffix("  [required]"))
+        if re.search(r"\bdefault\b|\[[^\]]*\]$", own, re.IGNORECASE):
+            problems.append(f"{where}: a default written in the help ({text!r}); give it "
+                            "as show_default")
+        shown = DEFAULT.search(text) is not None
+        if (param.param_type_name == "option" and takes_value and param.default is not None
+                and not param.multiple and not shown):
+            problems.append(f"{where}: default {param.default!r} not shown")
+    return problems
+
+
+def test_every_help_follows_one_convention():
+    tree = command_tree()
+    assert {"train", "show", "sweep run", "sweep plan", "predict"} <= {p for p, _, _ in tree}
+    problems = [p for path, cmd, ctx in tree for p in convention_problems(path, cmd, ctx)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_convention_check_finds_a_departure():
+    import typer
+
+    app = typer.Typer()
+
+    @app.command()
+    def bad(n: int = typer.Option(3, help="Count (default: 3)."),
+            m: int = typer.Option(None, help="Width. [10]"),
+            k: int = typer.Option(5, show_default=False)) -> None:
+        """A command that breaks the convention three times."""
+
+    cmd = typer.main.get_command(app)
+    problems = convention_problems("bad", cmd, type(cmd).context_class(cmd, info_name="bad"))
+    assert len(problems) == 3, problems
+
+
+@pytest.mark.parametrize("path", ["", "train", "show", "analyze", "sweep plan", "sweep run",
+                                  "sweep status", "predict", "verify"])
+def test_every_command_takes_verbose_and_debug(path):
+    cmd = dict((p, c) for p, c, _ in command_tree())[path]
+    opts = {o for param in cmd.params for o in getattr(param, "opts", ())}
+    assert {"-v", "--verbose", "--debug"} <= opts, path
+
+
+def test_every_command_takes_the_log_options():
+    for path, cmd, _ in command_tree():
+        if getattr(cmd, "commands", None) and path:  # a group: its subcommands take them
+            continue
+        opts = {o for param in cmd.params for o in getattr(param, "opts", ())}
+        assert {"-v", "--verbose", "--debug"} <= opts, path
+
+
+def test_every_command_that_writes_files_takes_out():
+    tree = {p: (c, ctx) for p, c, ctx in command_tree()}
+    for path in WRITES_FILES:
+        cmd, ctx = tree[path]
+        out = [p for p in cmd.params if set(getattr(p, "opts", ())) >= {"-o", "--out"}]
+        assert len(out) == 1, path
+        assert out[0].get_help_record(ctx)[0].endswith("<path>"), path
+
+
+@pytest.mark.parametrize("command", ["predict", "ode-compare"])
+def test_predict_and_ode_compare_take_out_and_refuse_a_file(tmp_path, capsys, command):
+    store = tmp_path / "s"
+    train_to_store(RunConfig(p=11, d=6, hidden=(12,), steps=5), store)
+    (tmp_path / "file").write_text("x")
+    code, _, err = run_cli([command, store, "-o", tmp_path / "file"], capsys)
+    assert code == 2 and "--out" in err and "is a file" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_show_where_filters_the_runs_by_a_query(tmp_path, capsys):
+    import json
+
+    store = tmp_path / "s"
+    train_to_store([RunConfig(p=11, d=6, hidden=(12,), steps=5, embedding_seed=s,
+                              weight_decay=wd) for s in range(3) for wd in (0.001, 0.5)], store)
+    code, out, err = run_cli(["show", store, "-f", "json", "--where",
+                              "weight_decay > 0.01 and embedding_seed >= 1"], capsys)
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["embedding_seed"] for r in rows] == [1, 2]
+    runs = load(store).runs
+    assert {r["run_id"] for r in rows} == set(runs.query("weight_decay > 0.01 and "
+                                                         "embedding_seed >= 1").index)
+    code, out, _ = run_cli(["show", store, "-w", f"run_id == '{rows[0]['run_id']}'"], capsys)
+    assert code == 0 and len(out.strip().splitlines()) == 2
+    code, out, err = run_cli(["show", store, "-f", "json", "-w", "p > 100"], capsys)
+    assert code == 0 and out.strip() == "[]" and "no run matches" in err
+    for bad, message in [("nonsense > 1", "name 'nonsense' is not defined"),
+                         ("weight_decay >", "invalid syntax"), ("embedding_seed", "not a "
+                         "condition"), ("weight_decay > 'x'", "--where"), (" ", "empty")]:
+        code, _, err = run_cli(["show", store, "--where", bad], capsys)
+        assert code == 2 and message in err, (bad, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -3,7 +3,9 @@
 Every user error (bad config, bad store, unknown run, a file system that refuses a write)
 ends with one line on stderr naming the problem and exit status 2; nothing is written before
 the input has been checked. Any other exception ends with one line naming its type and exit
-status 1; ``--debug`` (anywhere on the command line) shows its traceback instead.
+status 1; ``--debug`` (an option of every command, and of the root) shows its traceback
+instead. ``-v/--verbose`` and ``--debug`` set the package's logger to INFO and DEBUG
+(:mod:`circle_survival.commands.log_options`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import typer
 
 from ._version import __version__
 from .commands import register_commands
+from .commands.log_options import DebugOpt, VerboseOpt, reset_logging, set_log_level
 from .errors import CircleSurvivalError, StoreWarning
 from .store.integrity import os_error_line
 
@@ -25,7 +28,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Train modular-addition networks in batches and study which Fourier circles survive. "
-         "Add --debug to any command to see the traceback of an unexpected error.",
+         "Add -v to any command to log what it does, --debug to log in detail and see the "
+         "traceback of an unexpected error.",
 )
 
 
@@ -39,12 +43,15 @@ def _print_version(value: bool) -> None:
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Train modular-addition networks in batches and study which Fourier circles survive.
 
     Every command names its store as its STORE argument; -o/--out is always a directory
     that files are written into.
     """
+    set_log_level(verbose, debug)
 
 
 register_commands(app)
@@ -65,8 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line and exit status 2, and any
     other exception into one line and exit status 1 (``--debug``: its traceback)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
-    args = [a for a in args if a != "--debug"]
+    debug = "--debug" in args[:args.index("--")] if "--" in args else "--debug" in args
     warnings.showwarning = _show_warning
     try:
         app(args=args, standalone_mode=False)
@@ -106,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     finally:
         warnings.showwarning = _python_show_warning
+        reset_logging()
 
 
 if __name__ == "__main__":

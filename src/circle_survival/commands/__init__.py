@@ -1,7 +1,8 @@
 """The commands of the ``circle-survival`` CLI, one module per command (``sweep``: the group
 of plan, run and status), and :mod:`.common`, what they share.
 
-:func:`register_commands` adds them to the Typer app in help order.
+:func:`register_commands` adds them to the Typer app in help order, each with the shared
+``-v/--verbose`` and ``--debug`` (:mod:`.log_options`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from . import (
     train,
     verify,
 )
+from .log_options import with_log_options
 
 #: (name, command) in help order
 COMMANDS = (
@@ -48,7 +50,8 @@ COMMANDS = (
 
 
 def register_commands(app: typer.Typer) -> None:
-    """Add every command to ``app``, in help order, then the ``sweep`` group."""
+    """Add every command to ``app``, in help order, then the ``sweep`` group (whose
+    subcommands take the log options in :mod:`.sweep`)."""
     for name, command in COMMANDS:
-        app.command(name)(command)
+        app.command(name)(with_log_options(command))
     app.add_typer(sweep.app, name="sweep")

@@ -16,18 +16,28 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from .common import Arg, MaxBatchOpt, Opt, QuietOpt, check_device, device_help, store_path
+from .common import (
+    Arg,
+    MaxBatchOpt,
+    Opt,
+    QuietOpt,
+    StorePath,
+    check_device,
+    device_help,
+    store_path,
+)
 
 
 def ablate_command(
-    store: Annotated[Path, Arg(metavar="STORE", parser=store_path,
+    store: Annotated[StorePath, Arg(metavar="STORE", parser=store_path,
             help="Store to train into (runs already there are reused).")],
     seeds: Annotated[str, Opt(help="Seeds (each the seed of the embedding, the MLP and the "
                                    "split), e.g. 0 or 0:3; five runs and one figure each.")
                      ] = "0",
     steps: Annotated[int, Opt(help="Optimiser steps per run.")] = 30_000,
     out: Annotated[Path | None, Opt("--out", "-o", help="Directory of the figures "
-                                    "(ablation-seedS.png and .svg) [STORE].")] = None,
+                                    "(ablation-seedS.png and .svg).", show_default="STORE")
+                   ] = None,
     p: Annotated[int, Opt(help="Modulus.")] = 59,
     d: Annotated[int, Opt(help="Embedding width.")] = 128,
     dtype: Annotated[str, Opt(help="float64 or float32.")] = "float64",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from ..config import DEVICES, one_of
 from ..errors import ConfigError, StoreError
 
 Arg, Opt = typer.Argument, typer.Option
+log = logging.getLogger(__name__)
 
 # -- arguments and options of many commands ------------------------------------------------
 def store_path(text: str | Path) -> Path:
@@ -35,10 +37,15 @@ def store_path(text: str | Path) -> Path:
     return Path(text)
 
 
-StoreArg = Annotated[Path, Arg(metavar="STORE", help="A store directory.", parser=store_path)]
+#: The annotation of a path given as text and parsed by the command (a STORE): a Path, named
+#: ``path`` so that ``--help`` shows it as ``<path>`` like every other path (Typer names a
+#: parsed parameter's value by its annotation).
+StorePath = type("path", (type(Path()),), {"__module__": __name__})
+StoreArg = Annotated[StorePath, Arg(metavar="STORE", help="A store directory.",
+                                    parser=store_path)]
 QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")]
-MaxBatchOpt = Annotated[int | None, Opt(help="Models per batch (default: from memory).")]
-RunOpt = Annotated[str | None, Opt(help="Run id (default: the store's only run).")]
+MaxBatchOpt = Annotated[int | None, Opt(help="Models per batch.", show_default="from memory")]
+RunOpt = Annotated[str | None, Opt(help="Run id.", show_default="the store's only run")]
 RuleOpt = Annotated[str, Opt(help="Survival rule: 2x-mean (the paper's circles) or absolute "
                                   "(final S_k > threshold).")]
 ThresholdOpt = Annotated[float, Opt(help="Threshold of the absolute rule.")]
@@ -71,7 +78,10 @@ def open_store(path: Path):
     """The store at ``path``, opened once; StoreError if it holds no complete run."""
     from ..store import load
 
-    return load(path).require_runs()
+    log.info("opening store %s", path)
+    store = load(path).require_runs()
+    log.debug("%s: %d complete runs", path, len(store.runs))
+    return store
 
 
 def pick_run(store, run: str | None) -> str:
@@ -214,6 +224,7 @@ def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
     """Write each table as NAME.csv and NAME.parquet under ``out``; return the paths."""
     paths = [out_file(out, f"{name}.{ext}") for name in tables for ext in ("csv", "parquet")]
     out.mkdir(parents=True, exist_ok=True)
+    log.info("writing %s (CSV, Parquet) into %s", ", ".join(tables), out)
     for name, df in tables.items():
         _csv_ready(df).to_csv(out_file(out, f"{name}.csv"), index=False)
         _parquet_ready(df).to_parquet(out_file(out, f"{name}.parquet"), index=False)
@@ -224,6 +235,7 @@ def write_csv(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
     """Write each table as NAME.csv under ``out`` (as it is); return the paths."""
     paths = [out_file(out, f"{name}.csv") for name in tables]
     out.mkdir(parents=True, exist_ok=True)
+    log.info("writing %s (CSV) into %s", ", ".join(tables), out)
     for name, df in tables.items():
         df.to_csv(out_file(out, f"{name}.csv"), index=False)
     return paths
@@ -255,6 +267,7 @@ def write_json(data: dict, path: Path) -> Path:
 
     path = out_file(path.parent, path.name)
     path.parent.mkdir(parents=True, exist_ok=True)
+    log.info("writing %s", path)
     path.write_text(json.dumps(json_ready(data), indent=2) + "\n")
     return path
 
@@ -276,6 +289,7 @@ def save_checked(fig: Any, out: Path, stem: str, formats: Sequence[str] = ("png"
     for fmt in formats:
         out_file(out, f"{stem}.{fmt}")
     return save_figure(fig, out_file(out, stem), formats)
+    log.info("writing %s.%s into %s", stem, ",".join(formats), out)
 
 
 def report_written(paths: Sequence[Path], out: Path) -> None:

@@ -20,13 +20,11 @@ from .common import Opt
 OPTIONS: tuple[tuple[str, Any, Any, str, str | None], ...] = (
     ("executor", str, "local", "local, ray or slurm.", None),
     ("workers", int, 1, "Local worker processes.", "local"),
-    ("address", str | None, None, "Ray cluster address, e.g. auto (default: a private local "
-     "Ray, started and stopped here).", "ray"),
+    ("address", str | None, None, "Ray cluster address, e.g. auto.", "ray"),
     ("ray_cpus", float, 1.0, "CPUs per Ray task.", "ray"),
-    ("ray_gpus", float | None, None, "GPUs per Ray task for cuda runs (default 1; a fraction "
-     "shares a GPU).", "ray"),
-    ("slurm_partition", str | None, None, "SLURM partition (default: the cluster's).",
-     "slurm"),
+    ("ray_gpus", float | None, None, "GPUs per Ray task for cuda runs (a fraction shares a "
+     "GPU).", "ray"),
+    ("slurm_partition", str | None, None, "SLURM partition.", "slurm"),
     ("slurm_time", str, "60", "Time limit of each array task: minutes or [D-]HH:MM:SS; a "
      "task that reaches it is requeued and resumes from its checkpoint.", "slurm"),
     ("slurm_cpus", int, 1, "CPUs per array task.", "slurm"),
@@ -38,22 +36,30 @@ OPTIONS: tuple[tuple[str, Any, Any, str, str | None], ...] = (
      "task.", "slurm"),
     ("slurm_max_parallel", int | None, None, "At most this many array tasks at once.",
      "slurm"),
-    ("slurm_log_dir", Path | None, None, "Folder of the tasks' logs (default: "
-     "STORE-slurm-logs beside the store).", "slurm"),
+    ("slurm_log_dir", Path | None, None, "Folder of the tasks' logs.", "slurm"),
     ("slurm_opt", list[str] | None, None, "Any other sbatch option as KEY=VALUE (or KEY for "
      "a flag); repeatable.", "slurm"),
     ("slurm_dry_run", bool, False, "Print the sbatch script that would be submitted; submit "
      "and train nothing.", "slurm"),
     ("parallel", int | None, None, "For the time estimate (sweep plan, reproduce --dry-run): "
-     "Ray tasks or SLURM array tasks running at once [every array task; 1 Ray task].", None),
+     "Ray tasks or SLURM array tasks running at once.", None),
 )
+#: what a default of None stands for, as --help shows it: [default: (...)]
+DEFAULT_TEXT = {
+    "address": "a private local Ray, started and stopped here",
+    "ray_gpus": "one GPU",
+    "slurm_partition": "the cluster's",
+    "slurm_log_dir": "STORE-slurm-logs beside the store",
+    "parallel": "every array task; 1 Ray task",
+}
 
 
 def executor_parameters() -> list[inspect.Parameter]:
     """The options of :data:`OPTIONS` as keyword parameters Typer reads."""
     out = []
     for name, kind, default, text, _ in OPTIONS:
-        flag = Opt(f"--{name.replace('_', '-')}", help=text) if kind is bool else Opt(help=text)
+        flag = (Opt(f"--{name.replace('_', '-')}", help=text) if kind is bool
+                else Opt(help=text, show_default=DEFAULT_TEXT.get(name, True)))
         out.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                      default=default, annotation=Annotated[kind, flag]))
     return out

@@ -14,7 +14,7 @@ from .common import Opt, StoreArg, check_out_dir, open_store
 
 def explore_command(
     store: StoreArg,
-    run: Annotated[str | None, Opt(help="Run shown first (default: the first by seeds).")
+    run: Annotated[str | None, Opt(help="Run shown first.", show_default="the first by seeds")
                    ] = None,
     out: Annotated[Path, Opt("--out", "-o", help="Directory to write explore.html into.")
                    ] = Path("."),

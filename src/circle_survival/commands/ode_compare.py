@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from ..errors import ConfigError
-from .common import Opt, StoreArg, echo_claims, open_store
+from .common import Opt, StoreArg, check_out_dir, echo_claims, open_store
 
 
 def ode_compare_command(
@@ -18,7 +18,8 @@ def ode_compare_command(
     method: Annotated[str, Opt(help="ols or lasso (both models).")] = "ols",
     alpha: Annotated[float, Opt(help="Lasso penalty.")] = 0.01,
     out: Annotated[Path | None, Opt("--out", "-o", help="Directory for the figure and "
-                                    "result.json [STORE/results/lotka-volterra-store].")
+                                    "result.json.",
+                                    show_default="STORE/results/lotka-volterra-store")
                    ] = None,
 ) -> None:
     """Fit ds = A s + b and ds = s (r + A s) on early steps of every run, compare one-step R²,
@@ -30,6 +31,7 @@ def ode_compare_command(
     if not 1 <= fit_until < heldout_until:
         raise ConfigError(f"need 1 <= fit-until < heldout-until, got {fit_until}, "
                           f"{heldout_until}")
+    check_out_dir(out, "the figure and result.json")
     s = open_store(store)
     try:
         result = lotka_volterra_result(s, fit_until=fit_until, heldout_until=heldout_until,

@@ -34,8 +34,8 @@ RUN_KINDS = ("signal-evolution", "circles-fft", "circles-pca", "planes")
 def plot_command(
     kind: Annotated[str, Arg(metavar="KIND", help=f"Figure: {', '.join(KINDS)}.")],
     store: StoreArg,
-    run: Annotated[str | None, Opt(help="Run id of a one-run figure (default: the store's "
-                                        "only run).")] = None,
+    run: Annotated[str | None, Opt(help="Run id of a one-run figure.",
+                                   show_default="the store's only run")] = None,
     out: Annotated[Path, Opt("--out", "-o", help="Directory to write KIND[-RUN].png and .svg "
                                                  "into.")] = Path("."),
     k: Annotated[str | None, Opt("--k", help="Frequencies, e.g. 5,17 (planes: two; "

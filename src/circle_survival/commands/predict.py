@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from .common import Opt, StoreArg, echo_claims, open_store
+from .common import Opt, StoreArg, check_out_dir, echo_claims, open_store
 
 
 def predict_command(
@@ -20,7 +20,8 @@ def predict_command(
                       ] = 1000,
     seed: Annotated[int, Opt(help="Seed of the bootstrap and the boosted model.")] = 0,
     out: Annotated[Path | None, Opt("--out", "-o", help="Directory for the figure and "
-                                    "result.json [STORE/results/predictability-store].")
+                                    "result.json.",
+                                    show_default="STORE/results/predictability-store")
                    ] = None,
 ) -> None:
     """Predict each frequency's survival from its initial signal and rank, initial gradients
@@ -30,6 +31,7 @@ def predict_command(
 
     if n_splits < 2 or n_boot < 1:
         raise ConfigError(f"need n-splits >= 2 and n-boot >= 1, got {n_splits}, {n_boot}")
+    check_out_dir(out, "the figure and result.json")
     s = open_store(store)
     try:
         result = predictability_result(s, n_splits=n_splits, n_boot=n_boot, seed=seed)

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from .common import Arg, Opt
+from .common import Arg, Opt, StorePath
 
 
 def report_command(
-    stores: Annotated[list[Path], Arg(metavar="STORE...", help="Stores (or result "
+    stores: Annotated[list[StorePath], Arg(metavar="STORE...", help="Stores (or result "
                                                                 "directories).")],
     out: Annotated[Path, Opt("--out", "-o", help="Directory to write report.html and "
                                                  "report.md into.")] = Path("."),

@@ -16,6 +16,7 @@ from .common import (
     MaxBatchOpt,
     Opt,
     QuietOpt,
+    StorePath,
     busy,
     check_device,
     device_help,
@@ -98,14 +99,16 @@ def dry_run(exp, scale: str, store: Path, max_batch: int | None,
 def reproduce_command(
     name: Annotated[str | None, Arg(metavar="NAME", help="Experiment preset (see --list).")
                     ] = None,
-    store: Annotated[Path | None, Arg(metavar="STORE", parser=store_path,
+    store: Annotated[StorePath | None, Arg(metavar="STORE", parser=store_path,
         help="Store to train into (one store can hold every preset).")] = None,
     scale: Annotated[str, Opt(help="smoke (minutes on a CPU) or paper.")] = "smoke",
     out: Annotated[Path | None, Opt("--out", "-o", help="Directory of the figures and "
-                                    "numbers [STORE/results/NAME-SCALE].")] = None,
+                                    "numbers.", show_default="STORE/results/NAME-SCALE")
+                   ] = None,
     device: Annotated[str, Opt(help=device_help())] = "auto",
     dtype: Annotated[str | None, Opt(help="float64 or float32 (a departure from the paper; "
-                                          "listed on its figures) [the preset's].")] = None,
+                                          "listed on its figures).",
+                                     show_default="the preset's")] = None,
     max_batch: MaxBatchOpt = None,
     dry_run_: Annotated[bool, Opt("--dry-run", help="Say what would train (runs, "
                                   "model-steps, estimated time); train nothing.")] = False,

@@ -18,11 +18,13 @@ from .common import (
     MaxBatchOpt,
     QuietOpt,
     StoreArg,
+    StorePath,
     human_bytes,
     human_seconds,
     store_path,
 )
 from .executor_options import echo_wall_clock, run_options, with_executor
+from .log_options import with_log_options
 from .tracking_options import TrackOpt, TrackUriOpt, check_track, track_sweep
 
 app = typer.Typer(no_args_is_help=True, help="Grids of runs: plan, run (resumable; local, "
@@ -47,6 +49,7 @@ def varying_fields(batches) -> list[str]:
 
 
 @app.command("plan")
+@with_log_options
 @with_executor
 def plan(
     spec: Annotated[Path, Arg(metavar="SPEC", help="Sweep spec (TOML).")],
@@ -83,10 +86,11 @@ def plan(
 
 
 @app.command("run")
+@with_log_options
 @with_executor
 def run(
     spec: Annotated[Path, Arg(metavar="SPEC", help="Sweep spec (TOML).")],
-    store: Annotated[Path, Arg(metavar="STORE", parser=store_path,
+    store: Annotated[StorePath, Arg(metavar="STORE", parser=store_path,
             help="Store directory (on storage every node mounts, for Ray or SLURM on a "
                  "cluster; many sweeps may train into one store at once).")],
     max_batch: MaxBatchOpt = None,
@@ -114,6 +118,7 @@ def run(
 
 
 @app.command("status")
+@with_log_options
 def status(store: StoreArg) -> None:
     """Progress of the sweeps recorded in a store, partial batches and the lock holder."""
     from ..sweep import describe_holder, sweep_status

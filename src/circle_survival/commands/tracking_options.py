@@ -12,9 +12,9 @@ from .common import Opt
 
 TrackOpt = Annotated[str | None, Opt(help="Log the runs to a tracker once trained: mlflow "
                                           "(pip install 'circle-survival[track]').")]
-TrackUriOpt = Annotated[str | None, Opt(help="Tracking URI [MLFLOW_TRACKING_URI, else an "
-                                             "SQLite file beside the store: "
-                                             "STORE-mlflow/mlflow.db].")]
+TrackUriOpt = Annotated[str | None, Opt(help="Tracking URI.", show_default="MLFLOW_TRACKING_URI, "
+                                        "else an SQLite file beside the store: "
+                                        "STORE-mlflow/mlflow.db")]
 
 
 def check_track(track: str | None, uri: str | None) -> None:

@@ -27,6 +27,7 @@ from .common import (
     MaxBatchOpt,
     Opt,
     QuietOpt,
+    StorePath,
     device_help,
     parse_list,
     print_runs,
@@ -57,7 +58,13 @@ def default_text(value: Any) -> str:
         return "on" if value else "off"
     if isinstance(value, tuple):
         return ",".join(map(str, value)) or "none"
-    return str(value)
+    return str(value) or "none"
+
+
+def with_default(text: str, value: Any) -> str:
+    """A field's help with its default as every option shows one, ``[default: 59]`` (the
+    options default to None, "not given", so Typer cannot show the field's default)."""
+    return f"{text}  [default: {default_text(value)}]"
 
 
 def config_options() -> list[inspect.Parameter]:
@@ -71,7 +78,7 @@ def config_options() -> list[inspect.Parameter]:
         text = device_help(f.metadata["help"]) if f.name == "device" else field_help(f)
         params.append(inspect.Parameter(
             f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
-            annotation=Annotated[kind | None, Opt(help=f"{text} [{default_text(f.default)}]")]))
+            annotation=Annotated[kind | None, Opt(help=with_default(text, f.default))]))
     return params
 
 
@@ -119,7 +126,7 @@ def train_spec(fields: dict, seeds: dict[str, str | None], grid: bool):
 
 
 def train_command(
-    store: Annotated[Path, Arg(metavar="STORE", parser=store_path,
+    store: Annotated[StorePath, Arg(metavar="STORE", parser=store_path,
             help="Store directory to train into (created if needed).")],
     config: Annotated[Path | None, Opt(help="TOML file of config fields (options override "
                                             "it).")] = None,
@@ -129,8 +136,8 @@ def train_command(
     embedding_seeds: Annotated[str | None, Opt(help="Embedding seeds, e.g. 0 or 0:8.")] = None,
     mlp_seeds: Annotated[str | None, Opt(help="MLP seeds.")] = None,
     split_seeds: Annotated[str | None, Opt(help="Split seeds.")] = None,
-    grid: Annotated[bool, Opt("--grid", help="Every combination of the seed lists (default: "
-                                             "zip).")] = False,
+    grid: Annotated[bool, Opt("--grid", help="Every combination of the seed lists (without "
+                                             "it they are zipped).")] = False,
     max_batch: MaxBatchOpt = None,
     quiet: QuietOpt = False,
     track: TrackOpt = None,

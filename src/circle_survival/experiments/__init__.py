@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from . import (
     ablation,
     circle_counts,
+    circle_rule_study,
     collaboration,
     dimension,
     frozen_embedding,
@@ -32,7 +33,8 @@ from .preset import SCALES, SECONDS_PER_MODEL_STEP, Experiment, train
 from .result import Claim, ExperimentResult, write_result
 
 #: modules defining presets (each exposes ``EXPERIMENTS``: a list of Experiment instances)
-MODULES = (signal_evolution, dimension, frozen_embedding, circle_counts, initial_signal,
+MODULES = (signal_evolution, dimension, frozen_embedding, circle_counts, circle_rule_study,
+           initial_signal,
            perturbation, two_circles, initial_gradient, ablation, collaboration, ode)
 
 

@@ -5,6 +5,7 @@ table, weights and checksums, and the atomic rename into ``batches/`` (:class:`B
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -42,6 +43,8 @@ from .layout import (
     snapshot_file,
 )
 from .run_table import config_row
+
+log = logging.getLogger(__name__)
 
 
 class BatchWriter:
@@ -191,6 +194,7 @@ class BatchWriter:
                 shutil.rmtree(self.tmp, ignore_errors=True)
             else:
                 raise
+        log.info("wrote batch %s (%d runs) into %s", self.batch_id, len(self.configs), final)
         return final
 
     def abort(self) -> None:

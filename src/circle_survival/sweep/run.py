@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -75,6 +76,8 @@ from .plan import batch_all, check_fits, drop_done
 from .slurm import SlurmOptions, check_slurm, import_submitit, run_slurm
 from .spec import SweepSpec, require_choice, spec_from_configs
 from .status import record_sweep, recorded_batching, recorded_specs
+
+log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "ray", "slurm")
 
@@ -221,6 +224,8 @@ def run_sweep(spec: SweepSpec, store: str | Path | Store, *, executor: str = "lo
             planned = agreed_batching(store, spec, planned, max_batch)
             done = set(now.runs.index) & set(spec.run_ids())
             batches = drop_done(planned, done)
+            log.info("sweep %r on %s: %d runs, %d complete, %d batch(es) to train (%s)",
+                     spec.name, store, len(spec), len(done), len(batches), executor)
             if on_start is not None:
                 on_start(len(spec), len(done))
             record_sweep(store, spec, [[c.run_id for c in b] for b in planned], max_batch)
