@@ -19,7 +19,7 @@ LAYERS = (
     ("_version", "errors", "plain"),
     ("fourier",),
     ("interventions",),
-    ("config",),
+    ("config", "variants"),
     ("model",),
     ("training",),
     ("store",),

@@ -20,7 +20,8 @@ from .errors import CircleSurvivalError, ConfigError, StoreError
 from .model import ModularAdditionMLP
 from .store import Store, load
 from .sweep import SweepSpec, run_sweep, train_to_store
-from .training.trainer import Trainer, train
+from .training.functional import train
+from .training.trainer import Trainer
 
 __all__ = [
     "CircleSurvivalError",

@@ -23,6 +23,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .plain import is_int, is_num, plain
+from .variants import DEFAULTS, MODELS, OPTIMIZERS, TASKS, validate_variant
 
 ACTIVATIONS = ("silu", "relu", "gelu", "tanh")
 DTYPES = ("float64", "float32")
@@ -37,9 +38,8 @@ PER_MODEL_FIELDS = frozenset(
 SEED_FIELDS = ("embedding_seed", "mlp_seed", "split_seed")
 #: Fields added after the first store format, with their defaults: a field at its default is
 #: left out of the ids (run_id, batch and base keys), so runs made before it existed keep theirs.
-LATER_FIELDS: dict[str, Any] = {"signal_dense_until": 0}
-#: The most runs one request may expand to (a sweep, a seed list); more is refused before
-#: anything is built.
+LATER_FIELDS: dict[str, Any] = {"signal_dense_until": 0, **DEFAULTS}
+#: The most runs one request may expand to (a sweep, a seed list); more is refused up front.
 MAX_RUNS = 1_000_000
 #: The most rows one kind of record (signals, metrics, embeddings, snapshots) may take per run.
 MAX_RECORD_ROWS = 2_000_000
@@ -103,6 +103,8 @@ class RunConfig:
         embedding_every / embedding_steps: also store the embedding at these steps.
         snapshot_every / snapshot_steps: also store every parameter at these steps.
         The initial and final embeddings and final parameters are always stored.
+    Beyond the paper (``variants.py``): model, n_heads, d_mlp, attention_rate, task,
+    task_table (a file read into its labels), optimizer, momentum.
     """
 
     p: int = _field(59, "Modulus (>= 3).")
@@ -134,6 +136,14 @@ class RunConfig:
     embedding_steps: tuple[int, ...] = _field((), "Store embeddings at these steps.")
     snapshot_every: int = _field(0, "Store all parameters every N steps (0: off).")
     snapshot_steps: tuple[int, ...] = _field((), "Store all parameters at these steps.")
+    model: str = _field("mlp", "Model", MODELS)
+    n_heads: int = _field(4, "Transformer: attention heads (d_head = d / n_heads).")
+    d_mlp: int = _field(512, "Transformer: MLP width.")
+    attention_rate: float = _field(1.0, "Transformer: rate * attention + (1 - rate) * uniform.")
+    task: str = _field("add", "Task mod p (multiply: p prime; table: task_table)", TASKS)
+    task_table: str = _field("", "Task table: a CSV or TOML file of (a, b) -> c.")
+    optimizer: str = _field("adamw", "Optimiser", OPTIMIZERS)
+    momentum: float = _field(0.9, "SGD momentum.")
 
     def __post_init__(self) -> None:
         _coerce_sequences(self)
@@ -285,6 +295,7 @@ def validate(cfg: RunConfig) -> None:
         from .interventions import validate_intervention
 
         validate_intervention(cfg.intervention, cfg.p)
+    validate_variant(cfg)
 
 
 def record_steps(every: int, explicit: tuple[int, ...], steps: int, *,
@@ -359,7 +370,6 @@ def _parse_seed_string(text: str, name: str) -> list[int]:
     if too_many:
         raise ConfigError(f"{name}: {text!r} gives more than {MAX_RUNS:,} seeds")
     return out
-
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Reading a store: :class:`Store`, its runs table and every run's arrays, weights and model,
 and the long ("tidy") frames a notebook asks for.
 
-    store.model(run_id, step=None)         # ModularAdditionMLP (circle_survival.model)
+    store.model(run_id, step=None)         # ModularAdditionMLP (or the run's transformer)
     store.signals_frame(run_ids, steps)    # run_id, step, k, signal
     store.metrics_frame(run_ids)           # run_id, step, metric, value
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,6 @@ from safetensors.numpy import load_file
 
 from ..config import RunConfig
 from ..errors import StoreError
-from ..model import ModularAdditionMLP
 from ..training.record_plan import METRIC_NAMES
 from .create import import_zarr
 from .integrity import DamagedBatch, file_digest, read_checksums, walk_files
@@ -41,6 +40,9 @@ from .layout import (
     snapshot_step,
 )
 from .run_table import config_from_row
+
+if TYPE_CHECKING:
+    import torch
 
 
 class Store:
@@ -254,10 +256,11 @@ class Store:
             raise StoreError(f"run {run_id!r} has no snapshot at step {step}")
         return self._tensors(bid, f, i)
 
-    def model(self, run_id: str, step: int | None = None) -> ModularAdditionMLP:
-        """The run's model with its final weights (``step`` None or the run's last step) or
-        the parameters of its snapshot at ``step``; StoreError naming the stored steps
-        otherwise."""
+    def model(self, run_id: str, step: int | None = None) -> torch.nn.Module:
+        """The run's model (the MLP, or the transformer of a ``model = "transformer"`` run:
+        :func:`circle_survival.training.modules.module_from_config`) with its final weights
+        (``step`` None or the run's last step) or the parameters of its snapshot at ``step``;
+        StoreError naming the stored steps otherwise."""
         cfg = self.config(run_id)
         if step is None or step == cfg.steps:
             state = self.weights(run_id)
@@ -268,7 +271,9 @@ class Store:
                 raise StoreError(f"run {run_id!r} has no parameters at step {step} "
                                  f"(snapshots: {have}; final: {cfg.steps})")
             state = self.snapshot(run_id, step)
-        return ModularAdditionMLP.from_config(cfg, state)
+        from ..training.modules import module_from_config
+
+        return module_from_config(cfg, state)
 
     def run_ids(self, run_ids: Iterable[str] | None = None) -> list[str]:
         """``run_ids`` as a list of strings (default: every run), each checked to be here."""

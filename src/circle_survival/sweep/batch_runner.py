@@ -17,7 +17,7 @@ from ..errors import StoreError
 from ..store import BatchWriter
 from ..store.integrity import os_error_line
 from ..store.layout import StoreLayout, batch_id_for
-from ..training.trainer import Trainer
+from ..training.functional import make_trainer
 from .claims import DEFAULT_LEASE, claimed
 
 
@@ -69,7 +69,7 @@ def _train_claimed(configs: list[RunConfig], store: str | Path,
                    progress: Callable[[int], None] | None, chunk_size: int | None,
                    checkpoint_seconds: float, on_resume: Callable[[int], None] | None) -> None:
     """Train and commit a batch this worker holds the claim of."""
-    trainer = Trainer(configs, chunk_size=chunk_size)
+    trainer = make_trainer(configs, chunk_size=chunk_size)
     try:
         writer = BatchWriter(store, configs, claimed=True)
     except OSError as exc:
@@ -81,7 +81,7 @@ def _train_claimed(configs: list[RunConfig], store: str | Path,
             except Exception as exc:  # noqa: BLE001 - a checkpoint of another state
                 writer.set_aside_checkpoint(f"it does not match the batch "
                                             f"({type(exc).__name__}: {exc})")
-                trainer = Trainer(configs, chunk_size=chunk_size)
+                trainer = make_trainer(configs, chunk_size=chunk_size)
             if progress is not None and trainer.step_count:
                 progress(trainer.step_count)
             if on_resume is not None and trainer.step_count:

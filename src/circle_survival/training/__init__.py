@@ -9,7 +9,10 @@
 - :mod:`.cpu_memory`     glibc's allocator kept from handing activations back each step;
 - :mod:`.flat_params`    M models' parameters in one aligned storage, and host copies;
 - :mod:`.trainer`        :class:`Trainer` and :func:`train`, the step loop;
-- :mod:`.capacity`       how many models fit in a device's memory.
+- :mod:`.capacity`       how many models fit in a device's memory;
+- :mod:`.functional`     the generic path: any small ``nn.Module`` (:mod:`.modules`: the MLP,
+                         :mod:`.transformer`) over M models through torch.func, AdamW or
+                         :mod:`.sgd`; :func:`~.functional.make_trainer` picks a trainer.
 
 Nothing here touches a store: the trainer writes into any sink (a dict of arrays, or
 :class:`circle_survival.store.BatchWriter`).

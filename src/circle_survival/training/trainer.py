@@ -26,6 +26,7 @@ import torch
 from .. import fourier
 from ..config import RunConfig, resolve_device
 from ..errors import ConfigError
+from ..variants import fourier_size
 from . import ensemble
 from .chunk_threads import ChunkThreads
 from .cpu_memory import keep_freed_memory
@@ -189,6 +190,15 @@ class Trainer:
         self.threads.map(chunk_step, len(self.chunks), in_order=compiling)
         self.step_count += 1
 
+    def embedding(self) -> torch.Tensor:
+        """The token embeddings, (M, p, d) (a view of the live parameters)."""
+        return self.params[0]
+
+    def _snapshot_params(self) -> list[torch.Tensor]:
+        """The parameters as :meth:`RecordWriter.write_snapshot` takes them (weights (in, out),
+        written transposed), one per name of :attr:`names`."""
+        return self.params
+
     def signals(self) -> torch.Tensor:
         """Current S_k, k = 0 .. p//2: (M, p//2 + 1)."""
         return fourier.signal_torch(self.params[0])
@@ -278,7 +288,7 @@ class Trainer:
             sink["signal_steps"][:] = np.asarray(plan.signal_steps, dtype=np.int64)
             sink["metric_steps"][:] = np.asarray(plan.metric_steps, dtype=np.int64)
             sink["train_idx"][:] = self.train_idx.cpu().numpy().astype(np.int32)
-            sink["embedding_init"][:] = self.params[0].cpu().numpy()
+            sink["embedding_init"][:] = self.embedding().cpu().numpy()
             if emb_index:
                 sink["embedding_steps"][:] = np.asarray(plan.embedding_steps, dtype=np.int64)
 
@@ -300,9 +310,10 @@ class Trainer:
             done_since = 0
             for s in range(start, cfg.steps + 1):
                 if s in emb_index:
-                    writer.write_array("embeddings", (slice(None), emb_index[s]), self.params[0])
+                    writer.write_array("embeddings", (slice(None), emb_index[s]),
+                                       self.embedding())
                 if s in snap_set:
-                    writer.write_snapshot(s, self.names, self.params)
+                    writer.write_snapshot(s, self.names, self._snapshot_params())
                 want_sig, want_met = s in sig_set, s in met_set
                 if s == cfg.steps:
                     if want_sig:
@@ -332,7 +343,7 @@ class Trainer:
             flush()
             if progress is not None and done_since:
                 progress(done_since)
-            writer.write_array("embedding_final", (slice(None),), self.params[0])
+            writer.write_array("embedding_final", (slice(None),), self.embedding())
         finally:
             self.threads.__exit__(None, None, None)
             writer.close()
@@ -346,7 +357,7 @@ class Trainer:
         rows = []
         for i in range(self.m):
             sig = final_sig[i]
-            circ = fourier.circles(sig, self.cfg.p)
+            circ = fourier.circles(sig, fourier_size(self.cfg.task, self.cfg.p))
             row = {name: float(final_metrics[i, j]) for j, name in enumerate(METRIC_NAMES)}
             row["n_circles"] = len(circ)
             row["circles"] = [int(c) for c in circ]
