@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ import pandas as pd
 from ..analysis.stats import spearman
 from ..config import RunConfig
 from ..figures import landscape as figs
+from ..fourier import circle_rule
 from ..store import Store
 from ..sweep import SweepSpec
 from .departures import base_deviations, grid_deviation, steps_deviation
@@ -35,6 +36,31 @@ PAPER_WD_LOG = tuple(float(v) for v in 10.0 ** np.linspace(-4, -2, 16))
 PAPER_WD_LINEAR = tuple(dict.fromkeys(round(float(v), 1) for v in np.linspace(0.1, 1.5, 16)))
 PAPER_WD_RUNS = 50
 PAPER_WD_SHOWN = 0.002
+#: the paper's weight-decay figure as read off it: weight decay -> circles (about 29 at
+#: wd ≈ 0.002, a gradual fall to about 5.8 at 0.01, about 5 from 0.1 to 1.5)
+PAPER_SHAPE = {0.002: 29.0, 0.01: 5.8, 0.1: 5.0}
+#: how far a grid value may lie from a level's weight decay to stand for it (a factor)
+NEAREST_FACTOR = 1.3
+#: the circle rule whose counts come closest to the paper's weight-decay figure, as measured
+#: by the circle-rule study (see the README); its claims are judged beside the authors' rule's
+FIGURE_RULE = "absolute:10"
+
+
+def tolerance(level: float) -> float:
+    """How far a mean count may be from a level of the figure and still match it."""
+    return max(1.5, 0.15 * level)
+
+
+def nearest(values: np.ndarray, x: float) -> int | None:
+    """The index of the value nearest ``x`` on a log scale, None when none lies within a
+    factor :data:`NEAREST_FACTOR` of it."""
+    values = np.asarray(values, dtype=float)
+    if not len(values):
+        return None
+    i = int(np.argmin(np.abs(np.log(values / x))))
+    return i if abs(math.log(values[i] / x)) <= math.log(NEAREST_FACTOR) else None
+
+
 SMOKE_WD_LOG = tuple(PAPER_WD_LOG[i] for i in (0, 7, 15))
 SMOKE_WD_LINEAR = tuple(PAPER_WD_LINEAR[i] for i in (0, 7, -1))
 
@@ -200,8 +226,32 @@ class CirclesVsWeightDecay(_CountSweep):
     #: the plateau's change, as a fraction of the fall, that still counts as flat
     plateau_fraction = 0.25
 
+    #: the second circle rule the claims are judged under (None: the preset's rule only)
+    figure_rule: str | None = FIGURE_RULE
+
     def __init__(self, smoke: CountSizes = SMOKE_WD, paper: CountSizes = PAPER_WD) -> None:
         super().__init__(smoke, paper)
+
+    def analyze_at(self, store: Store, sizes: Sizes) -> ExperimentResult:
+        """The counts, figures and claims under the preset's circle rule, then the claims
+        under :attr:`figure_rule` beside them (each claim's criterion names its rule)."""
+        result = super().analyze_at(store, sizes)
+        rules = [self.circle_rule]
+        if self.figure_rule is not None and circle_rule(self.figure_rule) != self.circle_rule:
+            rules.append(circle_rule(self.figure_rule))
+        result.claims, by_rule = [], {}
+        for rule in rules:
+            exp = self.with_circle_rule(rule)
+            tables = exp.tables(store, sizes)
+            numbers = {k: {"mean_n_circles": figs.summarize(df, self.field_name, "n_circles")[
+                "mean"].tolist()} for k, df in tables.items()}
+            by_rule[str(rule)] = numbers
+            why = ("the authors' rule" if rule.is_authors else
+                   "the rule closest to the paper's figure (the circle-rule study)")
+            result.claims += [replace(c, criterion=f"circle rule {rule}, {why}: {c.criterion}")
+                              for c in exp.claims(tables, result.numbers, sizes)]
+        result.numbers["by_rule"] = by_rule
+        return result
 
     def deviations_at(self, sizes: CountSizes) -> list[str]:
         out = super().deviations_at(sizes)
@@ -246,6 +296,7 @@ class CirclesVsWeightDecay(_CountSweep):
             second = scale_verdict(bool(abs(diff) + half < bound), sizes.refutes,
                                    against=bool(abs(diff) - half >= bound))
         return [
+            self.level_claim(log, 0.002, sizes.refutes),
             Claim("Many circles live at tiny weight decay and the count falls sharply by "
                   "wd ≈ 0.01.",
                   f"mean circles {small.mean():.2f} at wd = {lo_v:.3g} against {mid.mean():.2f} "
@@ -259,6 +310,32 @@ class CirclesVsWeightDecay(_CountSweep):
                   second, f"the change across the linear series, with its 95% interval, lies "
                   f"within ± {self.plateau_fraction:g} × the fall of the log series"),
         ]
+
+
+    def level_claim(self, log: pd.DataFrame, x: float, refutes: bool) -> Claim:
+        """The figure's level at weight decay ``x`` (about 29 circles, nothing dying, at
+        0.002): the mean count at the nearest grid value, with its 95% t interval."""
+        from ..analysis.stats import mean_interval
+
+        level, tol = PAPER_SHAPE[x], tolerance(PAPER_SHAPE[x])
+        paper = (f"About {level:g} circles (all of them: nothing dies) live at "
+                 f"wd ≈ {x:g}.")
+        criterion = (f"the mean count at the grid value nearest {x:g} (within a factor "
+                     f"{NEAREST_FACTOR:g}) lies within {level:g} ± {tol:g}; refuted when its "
+                     f"95% interval lies outside that band")
+        values = np.array(sorted(set(log[self.field_name])), dtype=float)
+        i = nearest(values, x)
+        if i is None:
+            return Claim(paper, f"not decided: the grid has no weight decay near {x:g} "
+                                f"(nearest {values[np.argmin(np.abs(np.log(values / x)))]:.3g})"
+                         if len(values) else "not decided: no runs", None, criterion)
+        n = log.loc[np.isclose(log[self.field_name], values[i]), "n_circles"].to_numpy(float)
+        m, lo, hi = mean_interval(n)
+        inside = abs(m - level) <= tol
+        outside = bool(np.isfinite(lo) and (hi < level - tol or lo > level + tol))
+        holds = scale_verdict(True if inside else (False if outside else None), refutes)
+        return Claim(paper, f"mean {m:.2f} circles (95% CI {lo:.2f}–{hi:.2f}, {n.size} runs) "
+                            f"at wd = {values[i]:.3g}.", holds, criterion)
 
 
 EXPERIMENTS: list[Experiment] = [CirclesVsP(), CirclesVsWeightDecay()]

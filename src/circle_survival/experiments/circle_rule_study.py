@@ -27,26 +27,24 @@ from ..figures import circle_rules as figs
 from ..fourier import circle_rule, n_freq
 from ..store import Store
 from ..sweep import SweepSpec
-from .circle_counts import PAPER_WD_LOG, PAPER_WD_RUNS
+from .circle_counts import (
+    NEAREST_FACTOR,
+    PAPER_SHAPE,
+    PAPER_WD_LOG,
+    PAPER_WD_RUNS,
+    nearest,
+    tolerance,
+)
 from .departures import PAPER_STEPS, base_deviations, grid_deviation, steps_deviation
 from .preset import GridPreset, Sizes
 from .result import Claim, ExperimentResult, scale_note
 from .verdicts import scale_verdict
 
-#: the paper's weight-decay figure as read off it: weight decay -> circles
-PAPER_SHAPE = {0.002: 29.0, 0.01: 5.8, 0.1: 5.0}
-#: how far a grid value may lie from a level's weight decay to stand for it (a factor)
-NEAREST_FACTOR = 1.3
 #: the circle rules compared, the authors' first
 CANDIDATES = ("2x-mean", "half-2x-mean", "absolute:1", "absolute:10", "absolute:30",
               "max:0.05", "max:0.2", "start:0.5", "start:1")
 #: the plateau's values beyond the log series (from the linear one)
 PLATEAU_WD = (0.1, 0.5, 1.0, 1.5)
-
-
-def tolerance(level: float) -> float:
-    """How far a mean count may be from a level of the figure and still match it."""
-    return max(1.5, 0.15 * level)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,8 +72,8 @@ def fit(means: pd.DataFrame, shape: Mapping[float, float] = PAPER_SHAPE) -> dict
     wd = means["weight_decay"].to_numpy(float)
     levels, misses = {}, []
     for x, level in shape.items():
-        i = int(np.argmin(np.abs(np.log(wd / x)))) if len(wd) else -1
-        if i < 0 or abs(math.log(wd[i] / x)) > math.log(NEAREST_FACTOR):
+        i = nearest(wd, x)
+        if i is None:
             levels[x] = {"weight_decay": None, "mean": None, "level": level}
             continue
         m = float(means["mean"].iloc[i])
