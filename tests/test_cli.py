@@ -323,3 +323,10 @@ def test_show_where_filters_the_runs_by_a_query(tmp_path, capsys):
         code, _, err = run_cli(["show", store, "--where", bad], capsys)
         assert code == 2 and message in err, (bad, err)
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_report_takes_its_stores_as_paths(tmp_path, capsys):
+    code, _, err = run_cli(["report", tmp_path / "nothing", "-o", tmp_path / "r"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    code, _, err = run_cli(["report", " ", "-o", tmp_path / "r"], capsys)
+    assert code == 2 and "path is empty" in err

@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from .common import Arg, Opt, StorePath
+from .common import Arg, Opt, StorePath, store_path
 
 
 def report_command(
-    stores: Annotated[list[StorePath], Arg(metavar="STORE...", help="Stores (or result "
-                                                                "directories).")],
+    stores: Annotated[list[StorePath], Arg(metavar="STORE...", parser=store_path,
+                                           help="Stores (or result directories).")],
     out: Annotated[Path, Opt("--out", "-o", help="Directory to write report.html and "
                                                  "report.md into.")] = Path("."),
 ) -> None:
