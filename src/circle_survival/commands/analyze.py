@@ -15,15 +15,13 @@ import pandas as pd
 import typer
 
 from .common import (
+    CircleRuleOpt,
     Opt,
-    RuleOpt,
     StoreArg,
-    ThresholdOpt,
     check_out_dir,
     open_store,
     print_runs,
     report_written,
-    rule_text,
     write_tables,
 )
 
@@ -70,24 +68,24 @@ def analyze_command(
     group_by: Annotated[list[str] | None, Opt("--group-by", "-g", help="Config column to group "
                                               "runs by (repeatable), e.g. embedding_seed or d.")
                         ] = None,
-    rule: RuleOpt = "2x-mean",
-    threshold: ThresholdOpt = 10.0,
+    circle_rule: CircleRuleOpt = "2x-mean",
     out: Annotated[Path | None, Opt("--out", "-o", help="Also write circles, survival and "
                                     "frequencies tables as CSV and Parquet into this "
                                     "directory.")] = None,
 ) -> None:
     """Circles per run and the survival rate of every frequency (per group of runs)."""
-    from ..analysis.survival import analyze, check_group_by, check_rule
+    from ..analysis.survival import analyze, check_group_by
+    from ..fourier import circle_rule as parse_rule
 
-    check_rule(rule, threshold)
+    rule = parse_rule(circle_rule)
     check_out_dir(out, "the tables")
     s = open_store(store)
     group_by = check_group_by(s, group_by or [])
-    result = analyze(s, group_by=group_by, rule=rule, threshold=threshold)
-    typer.echo(f"circles per run (rule: {rule_text(rule, threshold)})")
+    result = analyze(s, group_by=group_by, rule=rule)
+    typer.echo(f"circles per run ({rule.describe()})")
     print_runs(result.circles)
     typer.echo("")
-    typer.echo(f"survival rate per frequency k (rule: {rule_text(rule, threshold)}; "
+    typer.echo(f"survival rate per frequency k ({rule}; "
                f"{len(result.circles)} runs; last rows: runs per group, mean circles per run)")
     for line in format_rates(result.rates, result.circles, group_by):
         typer.echo(line)

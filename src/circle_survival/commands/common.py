@@ -46,9 +46,10 @@ StoreArg = Annotated[StorePath, Arg(metavar="STORE", help="A store directory.",
 QuietOpt = Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")]
 MaxBatchOpt = Annotated[int | None, Opt(help="Models per batch.", show_default="from memory")]
 RunOpt = Annotated[str | None, Opt(help="Run id.", show_default="the store's only run")]
-RuleOpt = Annotated[str, Opt(help="Survival rule: 2x-mean (the paper's circles) or absolute "
-                                  "(final S_k > threshold).")]
-ThresholdOpt = Annotated[float, Opt(help="Threshold of the absolute rule.")]
+CIRCLE_RULE_HELP = ("Circle rule: 2x-mean (the authors'), absolute:T (S_k > T), max:F "
+                    "(S_k > F x the strongest), start:F (S_k > F x its own S_k at step 0) or "
+                    "half-2x-mean (2 x the mean over k = 1 .. (p-1)/2).")
+CircleRuleOpt = Annotated[str, Opt("--circle-rule", help=CIRCLE_RULE_HELP)]
 WhereOpt = Annotated[list[str] | None, Opt("--where", "-w", help="Keep runs with COL=VALUE "
                                            "(repeatable), e.g. embedding_seed=0.")]
 WindowOpt = Annotated[int, Opt(help="Fit over steps 0 .. WINDOW.")]
@@ -223,8 +224,8 @@ def out_file(out: Path, name: str) -> Path:
 def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
     """Write each table as NAME.csv and NAME.parquet under ``out``; return the paths."""
     paths = [out_file(out, f"{name}.{ext}") for name in tables for ext in ("csv", "parquet")]
-    out.mkdir(parents=True, exist_ok=True)
     log.info("writing %s (CSV, Parquet) into %s", ", ".join(tables), out)
+    out.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
         _csv_ready(df).to_csv(out_file(out, f"{name}.csv"), index=False)
         _parquet_ready(df).to_parquet(out_file(out, f"{name}.parquet"), index=False)
@@ -234,8 +235,8 @@ def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
 def write_csv(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
     """Write each table as NAME.csv under ``out`` (as it is); return the paths."""
     paths = [out_file(out, f"{name}.csv") for name in tables]
-    out.mkdir(parents=True, exist_ok=True)
     log.info("writing %s (CSV) into %s", ", ".join(tables), out)
+    out.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
         df.to_csv(out_file(out, f"{name}.csv"), index=False)
     return paths
@@ -266,8 +267,8 @@ def write_json(data: dict, path: Path) -> Path:
     from ..plain import json_ready
 
     path = out_file(path.parent, path.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
     log.info("writing %s", path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(json_ready(data), indent=2) + "\n")
     return path
 
@@ -288,8 +289,8 @@ def save_checked(fig: Any, out: Path, stem: str, formats: Sequence[str] = ("png"
 
     for fmt in formats:
         out_file(out, f"{stem}.{fmt}")
-    return save_figure(fig, out_file(out, stem), formats)
     log.info("writing %s.%s into %s", stem, ",".join(formats), out)
+    return save_figure(fig, out_file(out, stem), formats)
 
 
 def report_written(paths: Sequence[Path], out: Path) -> None:
@@ -312,11 +313,6 @@ def num(x: float, fmt: str = ".3g") -> str:
     """A number for the terminal; NaN and infinities as 'nan', 'inf'."""
     x = float(x)
     return f"{x:{fmt}}" if math.isfinite(x) else str(x)
-
-
-def rule_text(rule: str, threshold: float) -> str:
-    """A survival rule as the commands print it: '2x-mean' or 'absolute, S_k > 10'."""
-    return rule if rule == "2x-mean" else f"absolute, S_k > {threshold:g}"
 
 
 def human_seconds(s: float) -> str:

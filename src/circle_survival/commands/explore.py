@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from .common import Opt, StoreArg, check_out_dir, open_store
+from .common import CircleRuleOpt, Opt, StoreArg, check_out_dir, open_store
 
 
 def explore_command(
@@ -22,16 +22,19 @@ def explore_command(
                                                 "(the shown run first).")] = 8,
     collaboration: Annotated[bool, Opt(help="Compute collaboration losses of runs with "
                                             "snapshots.")] = True,
+    circle_rule: CircleRuleOpt = "2x-mean",
 ) -> None:
     """Write an interactive page (Plotly, no server, no network) of a store's runs: signals,
     embeddings on frequency and PCA planes over the stored steps, losses, collaboration
     losses, and survival across the runs."""
+    from ..fourier import circle_rule as parse_rule
     from ..report.explorer import write_explorer
 
+    rule = parse_rule(circle_rule)
     if max_embedding_runs < 0:
         raise ConfigError(f"max-embedding-runs must be >= 0, got {max_embedding_runs}")
     check_out_dir(out, "explore.html")
     s = open_store(store)
     path = write_explorer(s, out / "explore.html", run, max_embedding_runs=max_embedding_runs,
-                          collaboration=collaboration)
+                          collaboration=collaboration, rule=rule)
     typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, {len(s)} runs)")

@@ -16,15 +16,14 @@ import typer
 
 from ..errors import ConfigError
 from .common import (
+    CIRCLE_RULE_HELP,
     Opt,
     StoreArg,
-    ThresholdOpt,
     WhereOpt,
     group_name,
     num,
     open_store,
     report_written,
-    rule_text,
     save_figures,
     select_where,
     write_json,
@@ -83,10 +82,9 @@ def gradient_lines(numbers: dict[str, Any], s: int) -> list[str]:
 
 def gradient_command(
     store: StoreArg,
-    rule: Annotated[str, Opt(help="Survival rule: 2x-mean (the paper's circles) or absolute "
-                                  "(final S_k > threshold, the paper's choice here).")
-                    ] = "2x-mean",
-    threshold: ThresholdOpt = 10.0,
+    circle_rule: Annotated[str, Opt("--circle-rule", help=CIRCLE_RULE_HELP + " The paper's "
+                                    "initial-gradient analysis uses absolute:10.")
+                           ] = "2x-mean",
     s: Annotated[int, Opt("--s", help="Step s of the tested gradient (S_k(s) - S_k(s-1)) / "
                                       "S_k(0).")] = 4,
     group_by: Annotated[list[str] | None, Opt("--group-by", "-g", help="Config column "
@@ -100,10 +98,11 @@ def gradient_command(
     """Initial gradients against survival (experiment 8's analysis): Student's t-test, the
     authors' linear SVM and a standardised one, histograms and survival-rate curves."""
     from ..analysis.gradient import survival_rate_by_gradient
-    from ..analysis.survival import check_group_by, check_rule, frequency_table
+    from ..analysis.survival import check_group_by, frequency_table
     from ..experiments.initial_gradient import gradient_numbers
+    from ..fourier import circle_rule as parse_rule
 
-    check_rule(rule, threshold)
+    rule = parse_rule(circle_rule)
     if s < 1:
         raise ConfigError(f"--s must be >= 1, got {s}")
     st = open_store(store)
@@ -111,11 +110,9 @@ def gradient_command(
     group_by = check_group_by(st, group_by or [])
     s_values = sorted({*CURVE_S, s})
     check_gradient_steps(st, ids, s_values[-1])
-    table = frequency_table(st, ids, group_by=group_by, rule=rule, threshold=threshold,
-                            s_max=s_values[-1])
-    typer.echo(f"initial gradient and survival (rule: {rule_text(rule, threshold)}; "
-               f"step s = {s})")
-    numbers = {"store": str(store), "rule": rule, "threshold": threshold, "s": s,
+    table = frequency_table(st, ids, group_by=group_by, rule=rule, s_max=s_values[-1])
+    typer.echo(f"initial gradient and survival ({rule.describe()}; step s = {s})")
+    numbers = {"store": str(store), "circle_rule": str(rule), "s": s,
                "where": list(where or []), **gradient_numbers(table, s), "groups": []}
     for line in gradient_lines(numbers, s):
         typer.echo(line)

@@ -14,10 +14,9 @@ import typer
 from ..errors import ConfigError
 from .common import (
     Arg,
+    CircleRuleOpt,
     Opt,
-    RuleOpt,
     StoreArg,
-    ThresholdOpt,
     check_out_dir,
     open_store,
     parse_ints,
@@ -44,19 +43,18 @@ def plot_command(
                                           "(their embeddings must be stored).")] = None,
     group_by: Annotated[list[str] | None, Opt("--group-by", "-g", help="survival-rate: group "
                                               "column (repeatable).")] = None,
-    rule: RuleOpt = "2x-mean",
-    threshold: ThresholdOpt = 10.0,
+    circle_rule: CircleRuleOpt = "2x-mean",
     pdf: Annotated[bool, Opt("--pdf", help="Also write the figure as PDF.")] = False,
 ) -> None:
     """Draw one figure from a store and write it as PNG and SVG (and PDF). loss-curves:
     one run's with --run, else every run's."""
     from .. import plot
-    from ..analysis.survival import check_rule
     from ..figures.io import figure_formats
+    from ..fourier import circle_rule as parse_rule
 
     if kind not in KINDS:
         raise ConfigError(f"unknown figure kind {kind!r} (choose from {', '.join(KINDS)})")
-    check_rule(rule, threshold)
+    rule = parse_rule(circle_rule)
     ks = parse_ints(k, "--k")
     if kind == "planes":
         plot.check_plane_ks(ks)
@@ -65,12 +63,10 @@ def plot_command(
     s = open_store(store)
     if kind in RUN_KINDS:
         rid = pick_run(s, run)
-        fig = {"signal-evolution": lambda: plot.signal_evolution(s, rid, rule=rule,
-                                                                 threshold=threshold),
-               "circles-fft": lambda: plot.circles_fft(s, rid, ks),
-               "circles-pca": lambda: plot.circles_pca(s, rid),
-               "planes": lambda: plot.planes(s, rid, ks, step_list, rule=rule,
-                                             threshold=threshold)}[kind]()
+        fig = {"signal-evolution": lambda: plot.signal_evolution(s, rid, rule=rule),
+               "circles-fft": lambda: plot.circles_fft(s, rid, ks, rule=rule),
+               "circles-pca": lambda: plot.circles_pca(s, rid, rule=rule),
+               "planes": lambda: plot.planes(s, rid, ks, step_list, rule=rule)}[kind]()
         stem = f"{kind}-{rid}"
     elif kind == "loss-curves":
         fig = plot.loss_curves(s, [pick_run(s, run)] if run is not None else None)
@@ -80,10 +76,9 @@ def plot_command(
             raise ConfigError(f"--run applies only to the figures of one run "
                               f"({', '.join(RUN_KINDS)}); {kind} summarises every run")
         if kind == "n-circles":
-            fig = plot.n_circles(s, rule=rule, threshold=threshold)
+            fig = plot.n_circles(s, rule=rule)
         else:
-            fig = plot.survival_rate(s, group_by=group_by or [], rule=rule,
-                                     threshold=threshold)
+            fig = plot.survival_rate(s, group_by=group_by or [], rule=rule)
         stem = kind
     paths = save_checked(fig, Path(out), stem, figure_formats(pdf))
     typer.echo("wrote " + ", ".join(str(p) for p in paths))

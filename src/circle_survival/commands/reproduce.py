@@ -12,6 +12,7 @@ import typer
 
 from ..errors import ConfigError
 from .common import (
+    CIRCLE_RULE_HELP,
     Arg,
     MaxBatchOpt,
     Opt,
@@ -117,6 +118,10 @@ def reproduce_command(
     recalibrate: Annotated[bool, Opt("--recalibrate", help="Measure this machine's "
                                      "training cost again (--list, --dry-run).")] = False,
     pdf: Annotated[bool, Opt("--pdf", help="Also write each figure as PDF.")] = False,
+    circle_rule: Annotated[str, Opt("--circle-rule", help=CIRCLE_RULE_HELP + " Another rule "
+                                    "than the authors' is a departure, listed on the figures; "
+                                    "its results go to STORE/results/NAME-SCALE-rule-RULE.")
+                           ] = "2x-mean",
     quiet: QuietOpt = False,
     track: TrackOpt = None,
     track_uri: TrackUriOpt = None,
@@ -144,7 +149,7 @@ def reproduce_command(
     exp.check_scale(scale)
     if store is None:
         raise ConfigError(f"name a store: circle-survival reproduce {name} STORE")
-    exp = with_fields(exp, dtype, device)
+    exp = with_fields(exp, dtype, device).with_circle_rule(circle_rule)
     if dry_run_:
         if recalibrate:
             from ..sweep.costs import seconds_per_flop
@@ -160,7 +165,9 @@ def reproduce_command(
     analysed = load(store)
     with busy(f"analysing {exp.name} ({scale} scale)", quiet):
         result = exp.analyze(analysed, scale)
-    target = out or StoreLayout(store).result_dir(exp.name, scale)
+    rule = exp.circle_rule
+    target = out or StoreLayout(store).result_dir(
+        exp.name, scale if rule.is_authors else f"{scale}-rule-{rule.slug}")
     ids = [r for spec in exp.specs_after(scale, analysed) for r in spec.run_ids()]
     path = write_result(result, target,
                         runs=analysed.runs.loc[analysed.runs.index.intersection(ids)],
