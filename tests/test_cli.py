@@ -330,3 +330,30 @@ def test_report_takes_its_stores_as_paths(tmp_path, capsys):
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     code, _, err = run_cli(["report", " ", "-o", tmp_path / "r"], capsys)
     assert code == 2 and "path is empty" in err
+
+
+def test_show_counts_circles_by_the_chosen_rule(tmp_path, capsys):
+    import json
+
+    store = tmp_path / "s"
+    train_to_store([RunConfig(p=11, d=6, hidden=(12,), steps=5, embedding_seed=s)
+                    for s in range(2)], store)
+    runs = load(store).runs
+    code, out, err = run_cli(["show", store, "-f", "json"], capsys)
+    rows = json.loads(out)
+    assert {r["circle_rule"] for r in rows} == {"2x-mean"}
+    assert [r["n_circles"] for r in rows] == list(runs.sort_values("embedding_seed").n_circles)
+    code, out, err = run_cli(["show", store, "-f", "json", "--circle-rule", "absolute:0"],
+                             capsys)
+    assert code == 0, err
+    rows = json.loads(out)
+    assert {r["circle_rule"] for r in rows} == {"absolute:0"}
+    assert [r["n_circles"] for r in rows] == [5, 5]  # every k of p = 11 is above 0
+    assert [len(r["circles"]) for r in rows] == [5, 5]
+    code, out, _ = run_cli(["show", store, "--circle-rule", "absolute:0", "-w",
+                            "n_circles == 5"], capsys)  # --where sees the rule's count
+    assert code == 0 and "circles (absolute:0)" in out
+    assert all(rid in out for rid in runs.index)
+    code, _, err = run_cli(["show", store, "--circle-rule", "absolute"], capsys)
+    assert code == 2 and err.strip() == ("error: the circle rule 'absolute' needs a finite "
+                                         "value: absolute:T")

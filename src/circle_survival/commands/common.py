@@ -366,8 +366,10 @@ def check_format(fmt: str) -> str:
 
 def print_runs(runs: pd.DataFrame, fmt: str = "table") -> None:
     """The runs' ids, seeds, final test loss and accuracy and circles: a table (rich), CSV
-    (circles space-separated) or JSON (a list of records)."""
-    listing = runs[[c for c, _ in RUN_COLUMNS]].reset_index(drop=True).copy()
+    (circles space-separated) or JSON (a list of records). Where ``runs`` has a circle_rule
+    column, CSV and JSON carry it and the table names it in the circles header."""
+    cols = [c for c, _ in RUN_COLUMNS] + (["circle_rule"] if "circle_rule" in runs else [])
+    listing = runs[cols].reset_index(drop=True).copy()
     listing["circles"] = [[int(c) for c in cs] for cs in listing["circles"]]
     listing["n_circles"] = listing["n_circles"].astype(int)
     if check_format(fmt) == "csv":
@@ -381,7 +383,10 @@ def print_runs(runs: pd.DataFrame, fmt: str = "table") -> None:
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
+    rules = list(dict.fromkeys(listing["circle_rule"])) if "circle_rule" in listing else []
     for col, head in RUN_COLUMNS:
+        if col == "circles" and rules:
+            head = f"circles ({', '.join(rules)})"
         table.add_column(head, justify="left" if col in ("run_id", "circles") else "right",
                          no_wrap=col == "run_id")
     for r in listing.itertuples(index=False):
