@@ -83,7 +83,13 @@ def test_collaboration_prints_and_writes(stores, tmp_path, capsys):
     code, out, err = run_cli(["collaboration", stores["one"], "--out", out_dir], capsys)
     assert code == 0, err
     assert "4 snapshots (steps 0 .. 60)" in out
-    assert "survivors (circles of the final signal):" in out
+    assert "survivors (circles of the final signal, 2x-mean):" in out
+    code, every, err = run_cli(["collaboration", stores["one"], "--circle-rule", "absolute:0"],
+                               capsys)  # every frequency is above 0: all survive
+    p = load(stores["one"]).runs["p"].iloc[0]
+    line = next(x for x in every.splitlines() if x.startswith("survivors"))
+    assert code == 0 and line.startswith("survivors (circles of the final signal, absolute:0)")
+    assert sorted(int(k) for k in line.split(": ")[1].split(", ")) == list(range(1, (p + 1) // 2))
     losses = pd.read_csv(out_dir / "collaboration_losses.csv")
     assert list(losses.columns) == ["mode", "k", "step", "loss", "accuracy", "survived"]
     assert len(losses) == (5 + 4 + 3) * 4
@@ -141,12 +147,14 @@ def test_ode_prints_and_writes(stores, tmp_path, capsys):
     assert rows[0][2:4] == [num(lasso.rmse), num(lasso.final_rel_error)]
     errors = pd.read_csv(out_dir / "ode_errors.csv")
     assert list(errors.columns) == ["prediction", "k", "rmse", "final_abs_error",
-                                    "final_rel_error", "survived"]
+                                    "final_rel_error", "survived", "circle_rule"]
+    assert set(errors["circle_rule"]) == {"2x-mean"}
     assert len(errors) == 9 * 5
     for name in ("ode_trajectories", "ode_coefficients", "ode_coefficients_ols"):
         assert_figure(out_dir / name)
     numbers = json.loads((out_dir / "ode.json").read_text())
     assert numbers["lasso"]["r2_mean"] == pytest.approx(res.lasso.r2_mean)
+    assert numbers["circle_rule"] == "2x-mean"
     assert numbers["ols"]["identifiable"] is True and numbers["n_transitions"] == 50
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..fourier import circles, keep_mask, signal
+from ..fourier import CircleRule, circle_rule, keep_mask, signal
 from ..training import ensemble
 
 MODES = ("single", "strongest+k", "pair+k")
@@ -244,7 +244,7 @@ class CollaborationResult:
     losses: DataFrame with columns mode, k, step, loss, accuracy, survived (mode in
         :data:`MODES`; k the frequency added to the base set; survived by the 2x-mean rule
         of the final signal).
-    survivors: circles of the final signal, strongest first.
+    survivors: circles of the final signal (by the circle rule), strongest first.
     strongest: the base circles [c1, c3]: the strongest frequency by final signal and the
         one of rank ``pair_rank`` (the base sets are [strongest[0]] and strongest).
     steps: (T,) the snapshot steps.
@@ -276,6 +276,8 @@ def collaboration_losses(
     chunk_size: int | None = None,
     max_chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     pair_rank: int = 3,
+    rule: CircleRule | str = "2x-mean",
+    start_signal: np.ndarray | None = None,
 ) -> CollaborationResult:
     """Losses of single circles, {strongest, k} and {two strongest, k} at every snapshot.
 
@@ -288,6 +290,8 @@ def collaboration_losses(
         device, chunk_size, max_chunk_bytes: see :func:`restricted_losses`.
         pair_rank: the rank (1 = strongest) by final signal of the second circle of the pair
             base set: 3, the authors' third-strongest.
+        rule: the circle rule naming the survivors; start_signal: the signals at step 0
+            (only "start:F" reads them).
 
     Returns:
         CollaborationResult. The constant term is kept in every restriction.
@@ -299,7 +303,9 @@ def collaboration_losses(
     if final_signal is None:
         final_signal = signal(state["embedding"][-1], half=True)
     final_signal = np.asarray(final_signal, dtype=float)
-    survivors = [int(k) for k in circles(final_signal, p)]
+    start = None if start_signal is None else np.asarray(start_signal, dtype=float)
+    survivors = [int(k) for k in circle_rule(rule).circles(final_signal, p, start)
+                 if 1 <= k <= (p - 1) // 2]
     ks = np.arange(1, (p - 1) // 2 + 1)
     if not 2 <= pair_rank <= len(ks):
         raise ValueError(f"pair_rank must be in 2 .. {len(ks)}, got {pair_rank}")

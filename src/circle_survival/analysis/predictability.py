@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .. import fourier
+from ..fourier import CircleRule
 from ..store import Store
 from .survival import frequency_table, select_runs, shape_groups
 
@@ -36,13 +37,15 @@ MODELS = ("logistic", "boosting")
 FEATURE_SETS = {"all": FEATURES, "signal+gradient": ("initial_signal", "grad_4")}
 
 
-def feature_table(store: Store, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
-    """The features and survival of every (run, k) of a store (see the module docstring).
+def feature_table(store: Store, run_ids: Iterable[str] | None = None, *,
+                  rule: CircleRule | str = "2x-mean") -> pd.DataFrame:
+    """The features and survival (by the circle ``rule``) of every (run, k) of a store (see
+    the module docstring).
 
-    Columns: run_id, p, d, k, the :data:`FEATURES`, final_signal, survived.
+    Columns: run_id, p, d, k, the :data:`FEATURES`, final_signal, survived, circle_rule.
     """
     ids = select_runs(store, run_ids)
-    freq = frequency_table(store, ids, group_by=["d"], s_max=4)
+    freq = frequency_table(store, ids, group_by=["d"], s_max=4, rule=rule)
     freq["signal_rank"] = freq.groupby("run_id")["initial_signal"].rank(
         ascending=False, method="first").astype(int)
     circ = []
@@ -53,7 +56,7 @@ def feature_table(store: Store, run_ids: Iterable[str] | None = None) -> pd.Data
         circ.append(pd.DataFrame({"run_id": np.repeat(part_ids, len(ks)),
                                   "k": np.tile(ks, len(part_ids)), "circularity": c.ravel()}))
     freq = freq.merge(pd.concat(circ, ignore_index=True), on=["run_id", "k"], how="left")
-    return freq[["run_id", "p", "d", "k", *FEATURES, "final_signal", "survived"]]
+    return freq[["run_id", "p", "d", "k", *FEATURES, "final_signal", "survived", "circle_rule"]]
 
 
 def make_model(name: str, seed: int = 0):

@@ -15,6 +15,7 @@ import typer
 
 from ..errors import ConfigError, StoreError
 from .common import (
+    CircleRuleOpt,
     Opt,
     RunOpt,
     StoreArg,
@@ -64,11 +65,14 @@ def collaboration_command(
     out: Annotated[Path | None, Opt("--out", "-o", help="Write the figure (PNG, SVG) and the "
                                     "losses (CSV, Parquet) into this directory.")] = None,
     device: Annotated[str, Opt(help=device_help("Device of the forward passes"))] = "auto",
+    circle_rule: CircleRuleOpt = "2x-mean",
 ) -> None:
     """Loss with the embedding restricted to one circle, {strongest, k}, {two strongest, k}."""
     from ..analysis.collaboration import collaboration_losses, full_loss
+    from ..fourier import circle_rule as parse_rule
     from ..fourier import n_freq
 
+    rule = parse_rule(circle_rule)
     device = check_device(device)
     st = open_store(store)
     rid = pick_run(st, run)
@@ -77,14 +81,15 @@ def collaboration_command(
         raise ConfigError(f"run {rid}: the collaboration analysis needs at least 3 circles, "
                           f"p = {cfg.p} has {n_freq(cfg.p)}")
     snaps = read_snapshots(st, rid)
-    final = st.signals(rid)[1][-1]
-    res = collaboration_losses(snaps, cfg.activation, final_signal=final, device=device)
+    sig = st.signals(rid)[1]
+    res = collaboration_losses(snaps, cfg.activation, final_signal=sig[-1], device=device,
+                               rule=rule, start_signal=sig[0])
     full = full_loss(snaps, cfg.activation, device=device)
     steps = res.steps
     last = int(steps[-1])
     typer.echo(f"run {rid}: {len(steps)} snapshots (steps {int(steps[0])} .. {last}), "
                f"p = {cfg.p}, d = {cfg.d}")
-    typer.echo(f"survivors (circles of the final signal): "
+    typer.echo(f"survivors (circles of the final signal, {rule}): "
                f"{', '.join(map(str, res.survivors)) or '-'}")
     typer.echo(f"strongest (final signal): {', '.join(map(str, res.strongest))}")
     note = "" if last == cfg.steps else f", the last snapshot of {cfg.steps} steps"

@@ -16,6 +16,7 @@ import typer
 from ..errors import ConfigError
 from .common import (
     AlphaOpt,
+    CircleRuleOpt,
     Opt,
     RunOpt,
     StoreArg,
@@ -105,12 +106,14 @@ def ode_command(
     out: Annotated[Path | None, Opt("--out", "-o", help="Write the figures (PNG, SVG), the "
                                     "errors (CSV) and the numbers (JSON) into this "
                                     "directory.")] = None,
+    circle_rule: CircleRuleOpt = "2x-mean",
 ) -> None:
     """Fit s_{t+1} - s_t = A s_t + b to one run (experiment 11's three fits: Lasso, the
     authors' Lasso(alpha=0), exact least squares) and roll the fits out; with --model lv,
     compare the Lotka-Volterra form ds = s (r + A s) with it."""
-    from ..fourier import survival
+    from ..fourier import circle_rule as parse_rule
 
+    rule = parse_rule(circle_rule)
     check_window(window, alpha)
     if model not in ("linear", "lv"):
         raise ConfigError(f"--model: expected linear or lv, got {model!r}")
@@ -121,8 +124,10 @@ def ode_command(
         return
     cfg = st.config(rid)
     res, notes = analyse_run(st, rid, window, alpha)
-    alive = survival(st.signals(rid)[1][-1], cfg.p)[res.ks]
-    errors = res.errors.merge(pd.DataFrame({"k": res.ks, "survived": alive}), on="k")
+    sig = st.signals(rid)[1]
+    alive = rule.survival(sig[-1], cfg.p, sig[0])[res.ks]
+    errors = res.errors.merge(pd.DataFrame({"k": res.ks, "survived": alive,
+                                            "circle_rule": str(rule)}), on="k")
     unit = int(res.steps[1] - res.steps[0])
     typer.echo(f"run {rid}: linear ODE over steps 0 .. {int(res.steps[-1])} "
                f"({len(res.steps) - 1} transitions of {unit} step(s)), p = {cfg.p}, d = {cfg.d}")
@@ -133,8 +138,8 @@ def ode_command(
     if "ConvergenceWarning" in notes:
         typer.echo("note: the Lasso fit did not converge (scikit-learn ConvergenceWarning)")
     typer.echo("")
-    typer.echo("rollout errors per frequency (final rel = |pred - true| / true at the last "
-               "step)")
+    typer.echo(f"rollout errors per frequency (final rel = |pred - true| / true at the last "
+               f"step; survived: {rule.describe()})")
     for line in format_errors(errors):
         typer.echo(line)
     if out is None:
@@ -153,7 +158,7 @@ def ode_command(
     numbers = {"store": str(store), "run_id": rid, "p": cfg.p, "d": cfg.d, "window": window,
                "alpha": alpha, "step_unit": unit, "n_transitions": len(res.steps) - 1,
                **{m: _fit_numbers(fit) for m, fit in res.fits.items()},
-               "notes": notes}
+               "notes": notes, "circle_rule": str(rule)}
     paths.append(write_json(numbers, out / "ode.json"))
     report_written(paths, out)
 

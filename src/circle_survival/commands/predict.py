@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from .common import Opt, StoreArg, check_out_dir, echo_claims, open_store
+from .common import CircleRuleOpt, Opt, StoreArg, check_out_dir, echo_claims, open_store
 
 
 def predict_command(
@@ -23,18 +23,23 @@ def predict_command(
                                     "result.json.",
                                     show_default="STORE/results/predictability-store")
                    ] = None,
+    circle_rule: CircleRuleOpt = "2x-mean",
 ) -> None:
     """Predict each frequency's survival from its initial signal and rank, initial gradients
     and initial circularity: logistic regression and gradient boosting, cross-validated by
     run, ROC AUC with a bootstrap interval, calibration, each feature alone."""
     from ..experiments.beyond import predictability_result, write
+    from ..fourier import circle_rule as parse_rule
+
+    rule = parse_rule(circle_rule)
 
     if n_splits < 2 or n_boot < 1:
         raise ConfigError(f"need n-splits >= 2 and n-boot >= 1, got {n_splits}, {n_boot}")
     check_out_dir(out, "the figure and result.json")
     s = open_store(store)
     try:
-        result = predictability_result(s, n_splits=n_splits, n_boot=n_boot, seed=seed)
+        result = predictability_result(s, n_splits=n_splits, n_boot=n_boot, seed=seed,
+                                       rule=rule)
     except ValueError as exc:
         raise ConfigError(f"{store}: {exc}") from None
     echo_claims(result, write(result, s, out))

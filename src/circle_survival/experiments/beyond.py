@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import SEED_FIELDS
+from ..fourier import CircleRule, circle_rule
 from ..report.wording import runs_text
 from ..store import Store
 from .departures import base_deviations
@@ -96,14 +97,15 @@ def lotka_volterra_result(store: Store, run_ids: Iterable[str] | None = None, *,
 
 
 def predictability_result(store: Store, run_ids: Iterable[str] | None = None, *,
-                          n_splits: int = 5, n_boot: int = 1000, seed: int = 0
-                          ) -> ExperimentResult:
+                          n_splits: int = 5, n_boot: int = 1000, seed: int = 0,
+                          rule: CircleRule | str = "2x-mean") -> ExperimentResult:
     """Predict each frequency's survival from its initial features
-    (``analysis.predictability``). Raises ValueError when there is nothing to predict."""
+    (``analysis.predictability``), survival by the circle ``rule``. Raises ValueError when
+    there is nothing to predict."""
     from ..analysis.predictability import feature_table, predict_survival
     from ..figures.predictability import predictability
 
-    table = feature_table(store, run_ids)
+    table = feature_table(store, run_ids, rule=rule)
     res = predict_survival(table, n_splits=n_splits, n_boot=n_boot, seed=seed)
     s = res.scores.set_index("name")
     sg = s.loc["signal+gradient"] if "signal+gradient" in s.index else s.iloc[0]
@@ -119,7 +121,8 @@ def predictability_result(store: Store, run_ids: Iterable[str] | None = None, *,
     numbers = {"n_frequencies": len(table), "prevalence": res.prevalence,
                "features": res.features, "n_splits": res.n_splits, "n_boot": n_boot,
                "scores": res.scores.to_dict("records"),
-               "calibration": res.calibration.to_dict("records")}
+               "calibration": res.calibration.to_dict("records"),
+               "circle_rule": str(circle_rule(rule))}
     ids = list(dict.fromkeys(table["run_id"]))
     result = ExperimentResult(
         name=PREDICT_NAME, number=PREDICT_NUMBER, title="Beyond the paper: how predictable "
@@ -127,7 +130,8 @@ def predictability_result(store: Store, run_ids: Iterable[str] | None = None, *,
         figures={}, claims=claims, deviations=store_deviations(store, ids))
     result.figures["predictability"] = predictability(
         res, f"{runs_text(len(ids))} of {Path(store.path).name}; {res.n_splits}-fold "
-             f"GroupKFold, {n_boot} bootstrap resamples")
+             f"GroupKFold, {n_boot} bootstrap resamples; survival by "
+             f"{circle_rule(rule).describe()}")
     return result
 
 
