@@ -76,6 +76,18 @@ def test_data_follow_the_store(store):
         explorer_data(store, "nope")
 
 
+def test_data_count_circles_by_the_chosen_rule(store):
+    authors = explorer_data(store, max_embedding_runs=0, collaboration=False)
+    every = explorer_data(store, max_embedding_runs=0, collaboration=False, rule="absolute:0")
+    assert authors["circle_rule"] == "2x-mean" and every["circle_rule"] == "absolute:0"
+    assert "S_k > 0" in every["circle_rule_text"]
+    assert [r["circles"] for r in authors["runs"]] == [
+        [int(c) for c in store.runs.loc[r["id"], "circles"]] for r in authors["runs"]]
+    assert all(sorted(r["circles"]) == [1, 2, 3, 4, 5] for r in every["runs"])
+    assert every["summary"]["circles"]["n_circles"] == [5, 5, 5]
+    assert all(every["summary"]["freq"]["survived"])
+
+
 def test_page_is_self_contained(store, tmp_path):
     out = write_explorer(store, tmp_path / "x.html")
     from plotly.offline import get_plotlyjs
