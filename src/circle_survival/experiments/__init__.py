@@ -17,6 +17,7 @@ from __future__ import annotations
 from ..errors import ConfigError
 from . import (
     ablation,
+    beyond_setups,
     circle_counts,
     circle_rule_study,
     collaboration,
@@ -35,7 +36,7 @@ from .result import Claim, ExperimentResult, write_result
 #: modules defining presets (each exposes ``EXPERIMENTS``: a list of Experiment instances)
 MODULES = (signal_evolution, dimension, frozen_embedding, circle_counts, circle_rule_study,
            initial_signal,
-           perturbation, two_circles, initial_gradient, ablation, collaboration, ode)
+           perturbation, two_circles, initial_gradient, ablation, collaboration, ode, beyond_setups)
 
 
 def all_experiments() -> list[Experiment]:

@@ -41,8 +41,10 @@ from .record_plan import RecordPlan
 from .sgd import SGD
 from .trainer import TORCH_DTYPES, MemorySink, Trainer, check_batch
 
-#: activations kept per chunk on the CPU (elements of the compute dtype, about 32 MB float64)
-CPU_CHUNK_ELEMENTS = 4 * 2**20
+#: activations kept per chunk on the CPU (elements of the compute dtype, 1 GiB of float64):
+#: every vmapped call costs the same dispatch however many models it maps, so the chunks are
+#: large (at the paper's MLP shape 3.4x faster per model-step with 4 models a chunk than 1)
+CPU_CHUNK_ELEMENTS = 2**27
 
 
 def fused_applies(cfg: RunConfig) -> bool:
@@ -94,8 +96,9 @@ class FuncTrainer(Trainer):
                     else ensemble.AdamW(ps, lr, wd, cfg.betas, cfg.eps))
         per_model = cfg.n_train * (8 * cfg.d + 4 * max(cfg.d_mlp if cfg.model == "transformer"
                                                         else max(cfg.hidden), cfg.p))
-        self.chunk = chunk_size or (m if dev != "cpu" else
-                                    int(max(1, min(m, CPU_CHUNK_ELEMENTS // per_model))))
+        chunk = chunk_size or (m if dev != "cpu" else
+                               int(max(1, min(m, CPU_CHUNK_ELEMENTS // per_model))))
+        self.chunk = -(-m // -(-m // chunk))  # as many chunks, of sizes as equal as can be
         self.chunks = [(lo, min(lo + self.chunk, m)) for lo in range(0, m, self.chunk)]
         self.step_count = 0
         self.threads = ChunkThreads(1)
