@@ -18,6 +18,7 @@ import torch
 
 import circle_survival.experiments as registry
 from circle_survival import fourier, load
+from circle_survival.analysis.survival import circles_table
 from circle_survival.cli import main
 from circle_survival.errors import ConfigError
 from circle_survival.experiments import (
@@ -31,6 +32,7 @@ from circle_survival.experiments import (
     write_result,
 )
 from circle_survival.experiments.circle_counts import (
+    FIGURE_RULE,
     PAPER_WD_LINEAR,
     PAPER_WD_LOG,
     CirclesVsP,
@@ -298,9 +300,22 @@ def test_circles_vs_weight_decay(results, reproduced, docs):
     (ax_lin,) = res.figures["circles_vs_weight_decay_linear"].axes
     assert ax_log.get_xscale() == "log" and ax_lin.get_xscale() == "linear"
     assert all(len(marked_lines(a)) == 1 for a in (ax_log, ax_lin))
-    fall, plateau = res.claims
-    assert fall.paper.startswith("Many circles") and "Welch" in fall.criterion
-    assert plateau.paper.startswith("From wd") and "within" in plateau.criterion
+    # judged under the authors' rule, then under the rule closest to the figure
+    assert len(res.claims) == 6 and num["circle_rule"] == "2x-mean"
+    for claims, rule in ((res.claims[:3], "2x-mean"), (res.claims[3:], FIGURE_RULE)):
+        level, fall, plateau = claims
+        assert all(c.criterion.startswith(f"circle rule {rule}, ") for c in claims)
+        assert level.paper.startswith("About 29 circles") and level.holds is None
+        assert "no weight decay near 0.002" in level.observed  # the tiny grid: 1e-4, 1e-2
+        assert fall.paper.startswith("Many circles") and "Welch" in fall.criterion
+        assert plateau.paper.startswith("From wd") and "within" in plateau.criterion
+    assert set(num["by_rule"]) == {"2x-mean", FIGURE_RULE}
+    store = load(reproduced[1])
+    ids = reproduced[0]["circles-vs-weight-decay"].specs("smoke")[0].run_ids()
+    counted = circles_table(store, ids, rule=FIGURE_RULE).groupby(
+        store.runs.loc[ids, "weight_decay"].to_numpy())["n_circles"].mean()
+    assert num["by_rule"][FIGURE_RULE]["log"]["mean_n_circles"] == pytest.approx(
+        counted.tolist())
 
 
 def test_initial_signal(results, reproduced, docs):
