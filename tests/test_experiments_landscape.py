@@ -102,6 +102,8 @@ def reproduced(tmp_path_factory):
             for name in THROUGH_CLI:
                 pdf = ["--pdf"] if name == THROUGH_CLI[0] else []
                 main(["reproduce", name, "--scale", "smoke", str(store), "--quiet", *pdf])
+            main(["reproduce", "initial-signal", str(store), "--quiet",  # trains nothing more
+                  "--circle-rule", "absolute:10"])
         for name, exp in presets.items():
             if name not in THROUGH_CLI:
                 for spec in exp.specs("smoke"):
@@ -316,6 +318,23 @@ def test_circles_vs_weight_decay(results, reproduced, docs):
         store.runs.loc[ids, "weight_decay"].to_numpy())["n_circles"].mean()
     assert num["by_rule"][FIGURE_RULE]["log"]["mean_n_circles"] == pytest.approx(
         counted.tolist())
+
+
+def test_reproduce_under_another_circle_rule(reproduced, docs):
+    _, store, report = reproduced
+    doc = json.loads((store / "results" / "initial-signal-smoke-rule-absolute-10" /
+                      "result.json").read_text())
+    assert doc["numbers"]["circle_rule"] == "absolute:10"
+    assert docs["initial-signal"]["numbers"]["circle_rule"] == "2x-mean"
+    assert any("circle rule absolute:10 (S_k > 10) instead of the authors' 2x-mean" in d
+               for d in doc["deviations"])
+    assert not any("circle rule" in d for d in docs["initial-signal"]["deviations"])
+    st = load(store)
+    ids = reproduced[0]["initial-signal"].specs("smoke")[0].run_ids()
+    counted = circles_table(st, ids, rule="absolute:10")["n_circles"].mean()
+    assert doc["numbers"]["mean_n_circles"] == pytest.approx(counted)
+    assert "instead of the authors&#39; 2x-mean" in report.read_text() or \
+        "instead of the authors' 2x-mean" in report.read_text()
 
 
 def test_initial_signal(results, reproduced, docs):
