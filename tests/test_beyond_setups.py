@@ -34,4 +34,5 @@ def test_the_paper_scale_is_the_papers_setup():
     assert transformer.model == "transformer" and transformer.d_mlp == 512
     assert len(exp.specs("paper")[0].configs()) == 50
     sgd = get("adamw-sgd").specs("smoke")[1].configs()[0]
-    assert sgd.optimizer == "sgd" and sgd.lr * sgd.weight_decay == pytest.approx(0.01 * 0.5)
+    decay = sgd.lr * sgd.weight_decay / (1 - sgd.momentum)
+    assert sgd.optimizer == "sgd" and decay == pytest.approx(0.01 * 0.5)
