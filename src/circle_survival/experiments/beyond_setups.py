@@ -63,11 +63,13 @@ class ArmsPreset(GridPreset):
     """Two arms of ``runs`` seeded runs each (run i: every seed i), compared."""
 
     per_point = "arm"
+    #: each arm's config fields (name -> fields), at the larger scale
+    arms: dict[str, dict[str, Any]] = {}
 
-    def __init__(self, arms: dict[str, dict[str, Any]]) -> None:
-        self.authors = arm_sizes("paper", arms)
-        super().__init__(smoke=arm_sizes("smoke", self._smoke_arms(arms)),
-                         paper=self.authors)
+    def __init__(self, smoke: ArmSizes | None = None, paper: ArmSizes | None = None) -> None:
+        self.authors = arm_sizes("paper", self.arms)
+        super().__init__(smoke=smoke or arm_sizes("smoke", self._smoke_arms(self.arms)),
+                         paper=paper or self.authors)
 
     def _smoke_arms(self, arms: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """The arms at smoke scale (the transformer narrower there)."""
@@ -169,25 +171,22 @@ class TransformerSurvival(ArmsPreset):
     name, number = "transformer-survival", 14
     title = "Beyond the paper: survival in the transformer and in the MLP"
 
-    def __init__(self) -> None:
-        super().__init__({"mlp": {}, "transformer": dict(TRANSFORMER)})
+    arms = {"mlp": {}, "transformer": dict(TRANSFORMER)}
 
 
 class MultiplyLog(ArmsPreset):
     name, number = "multiply-log", 15
     title = "Beyond the paper: multiplication in discrete-log coordinates and addition"
 
-    def __init__(self) -> None:
-        super().__init__({"add": {}, "multiply": {"task": "multiply"}})
+    arms = {"add": {}, "multiply": {"task": "multiply"}}
 
 
 class AdamWSGD(ArmsPreset):
     name, number = "adamw-sgd", 16
     title = "Beyond the paper: AdamW and SGD with momentum"
 
-    def __init__(self) -> None:
-        super().__init__({"adamw": {}, "sgd": {"optimizer": "sgd", "lr": 0.25,
-                                               "weight_decay": 0.002, "momentum": 0.9}})
+    arms = {"adamw": {}, "sgd": {"optimizer": "sgd", "lr": 0.25, "weight_decay": 0.002,
+                                 "momentum": 0.9}}
 
 
 EXPERIMENTS: list[Experiment] = [TransformerSurvival(), MultiplyLog(), AdamWSGD()]

@@ -45,6 +45,8 @@ from .trainer import TORCH_DTYPES, MemorySink, Trainer, check_batch
 #: every vmapped call costs the same dispatch however many models it maps, so the chunks are
 #: large (at the paper's MLP shape 3.4x faster per model-step with 4 models a chunk than 1)
 CPU_CHUNK_ELEMENTS = 2**27
+#: the same on a GPU (8 GiB of float64: a chunk's activations and what autograd keeps of them)
+GPU_CHUNK_ELEMENTS = 2**30
 
 
 def fused_applies(cfg: RunConfig) -> bool:
@@ -57,8 +59,8 @@ class FuncTrainer(Trainer):
 
     Args:
         configs: M run configs sharing a batch key.
-        chunk_size: models per vmapped chunk (default: all on a GPU; on the CPU, enough to
-            keep a chunk's activations near :data:`CPU_CHUNK_ELEMENTS`).
+        chunk_size: models per vmapped chunk (default: enough to keep a chunk's activations
+            near :data:`CPU_CHUNK_ELEMENTS`, or :data:`GPU_CHUNK_ELEMENTS` on a GPU).
     """
 
     def __init__(self, configs: Sequence[RunConfig], chunk_size: int | None = None):
@@ -96,8 +98,8 @@ class FuncTrainer(Trainer):
                     else ensemble.AdamW(ps, lr, wd, cfg.betas, cfg.eps))
         per_model = cfg.n_train * (8 * cfg.d + 4 * max(cfg.d_mlp if cfg.model == "transformer"
                                                         else max(cfg.hidden), cfg.p))
-        chunk = chunk_size or (m if dev != "cpu" else
-                               int(max(1, min(m, CPU_CHUNK_ELEMENTS // per_model))))
+        budget = CPU_CHUNK_ELEMENTS if dev == "cpu" else GPU_CHUNK_ELEMENTS
+        chunk = chunk_size or int(max(1, min(m, budget // per_model)))
         self.chunk = -(-m // -(-m // chunk))  # as many chunks, of sizes as equal as can be
         self.chunks = [(lo, min(lo + self.chunk, m)) for lo in range(0, m, self.chunk)]
         self.step_count = 0
