@@ -54,3 +54,13 @@ def test_constant_attention_ignores_the_keys():
         m.W_K.mul_(3.0)
         m.W_Q.add_(1.0)
     torch.testing.assert_close(m(a, b), before)
+
+
+def test_the_sweep_plan_counts_its_parameters_and_work():
+    from circle_survival import RunConfig
+    from circle_survival.sweep.plan import model_step_flops, n_params
+
+    cfg = RunConfig(model="transformer", p=13, d=16, n_heads=2, d_mlp=24)
+    module = OneLayerTransformer(13, 16, 2, 24)
+    assert n_params(cfg) == sum(t.numel() for t in module.parameters())
+    assert model_step_flops(cfg) > model_step_flops(cfg.replace(d_mlp=8))

@@ -79,7 +79,11 @@ def drop_done(batches: Sequence[Sequence[RunConfig]], done: set[str] | frozenset
 
 
 def n_params(cfg: RunConfig) -> int:
-    """Parameters of one model: the embedding and every Linear layer."""
+    """Parameters of one model: the embedding and every Linear layer (the transformer's
+    embedding, positions, attention, MLP and unembedding)."""
+    if cfg.model == "transformer":
+        d, h = cfg.d, cfg.d_mlp
+        return (cfg.p + 1) * d + 3 * d + 4 * d * d + 2 * d * h + h + d + d * cfg.p
     widths = [2 * cfg.d, *cfg.hidden, cfg.p]
     return cfg.p * cfg.d + sum(i * o + o for i, o in zip(widths[:-1], widths[1:], strict=True))
 
@@ -159,6 +163,10 @@ def model_step_flops(cfg: RunConfig) -> float:
     """Rough floating-point work of one model's training step (forward, backward, update);
     used only to scale a measured time from one shape to another."""
     n = cfg.n_train
+    if cfg.model == "transformer":  # keys and values at 3 positions, the rest at "="
+        d = cfg.d
+        per_pair = 2 * (6 * d * d + 2 * d * d + 2 * d * cfg.d_mlp + d * cfg.p)
+        return 3.0 * n * per_pair + 12.0 * n_params(cfg)
     first = 2 * 2 * cfg.p * cfg.d * cfg.hidden[0] + n * cfg.hidden[0]
     widths = [*cfg.hidden, cfg.p]
     rest = sum(2 * n * i * o for i, o in zip(widths[:-1], widths[1:], strict=True))
