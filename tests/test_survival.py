@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from circle_survival import ConfigError, RunConfig, StoreError, load, train_to_store
+from circle_survival import ConfigError, RunConfig, StoreError, fourier, load, train_to_store
 from circle_survival.analysis.survival import (
     analyze,
     circles_table,
@@ -265,3 +265,20 @@ def test_bad_requests(store, tmp_path):
     init_store(tmp_path / "empty")
     with pytest.raises(StoreError, match="no complete runs"):
         analyze(load(tmp_path / "empty"))
+
+
+def test_multiplication_is_analysed_in_log_coordinates(tmp_path):
+    # p = 11 under multiplication: the signals are of the p - 1 = 10 discrete-log rows, so
+    # the circles are k = 1 .. 4 (k = 5 is the Nyquist term of 10 rows)
+    configs = [RunConfig(**TINY, task="multiply", embedding_seed=s) for s in range(2)]
+    train_to_store(configs, tmp_path / "mul")
+    st = load(tmp_path / "mul")
+    freq = frequency_table(st, rule="absolute:0")
+    assert list(freq["k"]) == [1, 2, 3, 4] * 2 and set(freq["p"]) == {11}
+    assert freq["survived"].all()
+    circ = circles_table(st, rule="absolute:0")
+    assert list(circ["n_circles"]) == [4, 4] and set(circ["p"]) == {11}
+    authors = circles_table(st)  # the run table's count, made over the same 10 rows
+    for rid, n in zip(authors["run_id"], authors["n_circles"], strict=True):
+        sig = st.signals(rid)[1][-1]
+        assert n == fourier.n_circles(sig, 10)

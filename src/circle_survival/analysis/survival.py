@@ -32,6 +32,7 @@ from ..errors import ConfigError
 from ..fourier import CircleRule, circle_rule
 from ..store import Store
 from ..training.record_plan import RecordPlan
+from ..variants import fourier_size
 from .survival_arrays import (
     circles_from_arrays,
     frequency_columns,
@@ -77,16 +78,23 @@ def _hashable(v):
 def shape_groups(store: Store, run_ids: Sequence[str]) -> list[tuple[list[str], int, list[int]]]:
     """Partition runs into groups whose signal records have one shape.
 
-    Returns (run_ids, p, signal_steps) per group, in order of first appearance.
+    Returns (run_ids, n, signal_steps) per group, in order of first appearance; n is the size
+    of the Fourier analysis (``variants.fourier_size``: p, or p - 1 for multiplication, whose
+    signals are recorded in discrete-log coordinates), the ``p`` the circle rules take.
     """
-    runs = store.runs.loc[list(run_ids), ["p", "steps", "signal_every", "signal_dense_until"]]
-    out: dict[tuple[int, int, int, int], list[str]] = {}
-    for rid, p, steps, every, dense in runs.itertuples(index=True, name=None):
-        out.setdefault((int(p), int(steps), int(every), int(dense)), []).append(rid)
+    cols = ["p", "steps", "signal_every", "signal_dense_until"]
+    runs = store.runs.loc[list(run_ids), cols]
+    tasks = (store.runs.loc[list(run_ids), "task"] if "task" in store.runs.columns
+             else pd.Series("add", index=runs.index))
+    out: dict[tuple, list[str]] = {}
+    for (rid, p, steps, every, dense), task in zip(runs.itertuples(index=True, name=None),
+                                                   tasks, strict=True):
+        n = fourier_size(str(task) if isinstance(task, str) else "add", int(p))
+        out.setdefault((n, int(steps), int(every), int(dense)), []).append(rid)
     groups = []
-    for (p, *_), ids in out.items():
+    for (n, *_), ids in out.items():
         steps = RecordPlan.of(store.config(ids[0])).signal_steps
-        groups.append((ids, p, steps))
+        groups.append((ids, n, steps))
     return groups
 
 
@@ -132,6 +140,7 @@ def frequency_table(
         return pd.DataFrame({c: pd.Series(dtype=object if c == "run_id" else float)
                              for c in frequency_columns(group_by, s_max)})
     df = pd.concat(parts, ignore_index=True)
+    df["p"] = store.runs.loc[df["run_id"], "p"].to_numpy(np.int64)  # the modulus itself
     if len(parts) > 1:  # back to the requested run order
         order = df["run_id"].map({rid: i for i, rid in enumerate(ids)})
         df = df.iloc[np.lexsort((df["k"].to_numpy(), order.to_numpy()))]
