@@ -47,3 +47,24 @@ def test_bad_requests(store):
         cs.plot.planes(store, store.runs.index[0], steps=[0, 7])
     with pytest.raises(ConfigError, match="outside 1 .. 6"):
         cs.plot.circles_fft(store, store.runs.index[0], ks=[9])
+
+
+def test_multiplication_runs_are_drawn_in_log_coordinates(tmp_path):
+    from circle_survival import fourier
+    from circle_survival.variants import fourier_rows, relabel
+
+    cfg = cs.RunConfig(p=13, d=8, hidden=(16,), steps=20, device="cpu", task="multiply")
+    cs.train_to_store([cfg], tmp_path / "mul")
+    st = cs.load(tmp_path / "mul")
+    rid = st.runs.index[0]
+    fig = cs.plot.signal_evolution(st, rid, rule="absolute:0")
+    assert len(fig.axes[0].get_lines()) == 5  # k = 1 .. 5 of the 12 log rows (6: Nyquist)
+    final = relabel(st.embeddings(rid)[20], fourier_rows("multiply", 13))
+    fig = cs.plot.circles_fft(st, rid, rule="absolute:0")
+    assert len([ax for ax in fig.axes if ax.get_title().startswith("k = ")]) == 5
+    ax = next(a for a in fig.axes if a.get_title().startswith("k = 1,"))
+    xy = fourier.fft_plane(final, 1)
+    np.testing.assert_allclose(np.sort(ax.collections[0].get_offsets()[:, 0]),
+                               np.sort(xy[:, 0]), rtol=1e-9)
+    with pytest.raises(ConfigError, match="outside 1 .. 5 for p=12"):
+        cs.plot.circles_fft(st, rid, ks=[6])

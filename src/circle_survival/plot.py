@@ -80,12 +80,30 @@ def _survivors(sig_final: np.ndarray, p: int, rule: CircleRule,
     return [int(q) for q in rule.circles(sig_final, p, sig_start) if 1 <= q <= n_freq(p)]
 
 
+def _fourier_size(s: Store, run_id: str) -> int:
+    """The p the Fourier analysis of a run takes (p - 1 for multiplication)."""
+    from .variants import fourier_size
+
+    cfg = s.config(run_id)
+    return fourier_size(cfg.task, cfg.p)
+
+
+def _embeddings(s: Store, run_id: str) -> dict[int, np.ndarray]:
+    """The run's stored embeddings (step -> (n, d)) in the rows the Fourier analysis reads
+    (a multiplication run's in discrete-log order)."""
+    from .variants import fourier_rows, relabel
+
+    cfg = s.config(run_id)
+    rows = fourier_rows(cfg.task, cfg.p)
+    return {t: relabel(e, rows) for t, e in s.embeddings(run_id).items()}
+
+
 def _run_circles(store: Store | str | Path, run_id: str,
                 rule: CircleRule | str = "2x-mean") -> list[int]:
     """The circles of one run by ``rule``, strongest first, from its first and last signals."""
     s = _open(store)
     steps, sig = s.signals(run_id)
-    return _survivors(sig[-1], s.config(run_id).p, circle_rule(rule), sig[0])
+    return _survivors(sig[-1], _fourier_size(s, run_id), circle_rule(rule), sig[0])
 
 
 def signal_evolution(store: Store | str | Path, run_id: str | None = None, *,
@@ -95,7 +113,7 @@ def signal_evolution(store: Store | str | Path, run_id: str | None = None, *,
 
     rule, s = circle_rule(rule), _open(store)
     rid = _run(s, run_id)
-    p = s.config(rid).p
+    p = _fourier_size(s, rid)
     steps, sig = s.signals(rid)
     return rf.signal_evolution(steps, sig, p, _survivors(sig[-1], p, rule, sig[0]),
                                title=f"Signal evolution of {rid} (circles: {rule})")
@@ -111,8 +129,8 @@ def circles_fft(store: Store | str | Path, run_id: str | None = None,
     rule, s = circle_rule(rule), _open(store)
     rid = _run(s, run_id)
     cfg = s.config(rid)
-    ks = _check_ks(ks, cfg.p)
-    final = s.embeddings(rid)[cfg.steps]
+    ks = _check_ks(ks, _fourier_size(s, rid))
+    final = _embeddings(s, rid)[cfg.steps]
     if ks is None and (circ := _run_circles(s, rid, rule)):
         ks = circ
     return rf.circles_fft(final, ks, title=f"Final circles of {rid} on FFT planes "
@@ -127,7 +145,7 @@ def circles_pca(store: Store | str | Path, run_id: str | None = None, *,
 
     rule, s = circle_rule(rule), _open(store)
     rid = _run(s, run_id)
-    final = s.embeddings(rid)[s.config(rid).steps]
+    final = _embeddings(s, rid)[s.config(rid).steps]
     n = max(1, len(_run_circles(s, rid, rule)))
     return rf.circles_pca(final, n, title=f"Final circles of {rid} on PCA planes "
                                           f"({n} planes: the circles by {rule})")
@@ -146,9 +164,9 @@ def planes(store: Store | str | Path, run_id: str | None = None,
     check_plane_ks(ks)
     s = _open(store)
     rid = _run(s, run_id)
-    cfg = s.config(rid)
-    ks = _check_ks(ks, cfg.p)
-    embeddings = s.embeddings(rid)
+    cfg, p = s.config(rid), _fourier_size(s, rid)
+    ks = _check_ks(ks, p)
+    embeddings = _embeddings(s, rid)
     stored = sorted(embeddings)
     if steps is None:
         steps = stored if len(stored) <= 3 else [0, min(stored, key=lambda t: abs(
@@ -158,10 +176,10 @@ def planes(store: Store | str | Path, run_id: str | None = None,
         raise ConfigError(f"run {rid} has no stored embedding at step(s) "
                           f"{', '.join(map(str, missing))} (stored: "
                           f"{', '.join(map(str, stored))})")
-    alive = _survivors(signal(embeddings[cfg.steps], half=True), cfg.p, rule,
+    alive = _survivors(signal(embeddings[cfg.steps], half=True), p, rule,
                        signal(embeddings[0], half=True))
     if ks is None:
-        ks = _default_plane_ks(signal(embeddings[0], half=True), alive, cfg.p)
+        ks = _default_plane_ks(signal(embeddings[0], half=True), alive, p)
     return rf.planes_over_time(embeddings, ks, list(steps), survivors=alive,
                                title=f"Embedding of {rid} on the planes of k = "
                                      f"{', '.join(map(str, ks))} (circles: {rule})")
