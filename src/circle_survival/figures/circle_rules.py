@@ -57,6 +57,8 @@ def circles_by_rule(means: pd.DataFrame, paper_shape: Mapping[float, float], *,
         ax.set_title(f"after {step:,} steps ({runs_label(at['n'])})")
         ax.set_xlabel("weight decay")
         ax.grid(alpha=0.3, lw=0.4)
+    top = max(float(np.nanmax(means["mean"].to_numpy(float))), float(paper_y.max()))
+    axes[0].set_ylim(-0.5, 1.08 * top + 0.5)  # counts are >= 0; wide intervals are cut
     axes[0].set_ylabel("number of circles (mean, 95% CI)")
     axes[-1].legend(fontsize="x-small", title="circle rule", title_fontsize="small",
                     loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
