@@ -143,7 +143,8 @@ def test_initial_gradient_end_to_end(trained, tmp_path):
     assert all(set(v) == {"mlp", "split"} for v in n["other_rules"].values())
     assert set(n["sets"]["mlp"]["ttest"]) == {"s=1", "s=2", "s=3", "s=4"}
     # each set's numbers are those of its own runs: the t-test recomputed from its rows
-    table = frequency_table(store, list(dict.fromkeys(ids)), rule=f"absolute:{threshold!r}", s_max=4)
+    table = frequency_table(store, list(dict.fromkeys(ids)), rule=f"absolute:{threshold!r}",
+                            s_max=4)
     for name, spec in zip(("mlp", "split"), exp.specs("smoke"), strict=True):
         part = table[table["run_id"].isin(spec.run_ids())]
         alive = part["survived"].to_numpy(bool)

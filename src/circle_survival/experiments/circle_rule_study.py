@@ -42,7 +42,8 @@ from .verdicts import scale_verdict
 
 #: the circle rules compared, the authors' first
 CANDIDATES = ("2x-mean", "half-2x-mean", "absolute:1", "absolute:10", "absolute:30",
-              "max:0.05", "max:0.2", "start:0.5", "start:1")
+              "absolute:50", "max:0.05", "max:0.2", "max:0.5", "start:0.25", "start:0.5",
+              "start:1")
 #: the plateau's values beyond the log series (from the linear one)
 PLATEAU_WD = (0.1, 0.5, 1.0, 1.5)
 
