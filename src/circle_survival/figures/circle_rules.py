@@ -37,7 +37,9 @@ def circles_by_rule(means: pd.DataFrame, paper_shape: Mapping[float, float], *,
     steps = sorted(int(s) for s in means["step"].unique())
     fig = _figure(max(6.4, 4.6 * len(steps)), 4.8)
     axes = list(fig.subplots(1, len(steps), squeeze=False, sharey=True)[0])
-    colors = colormaps["tab10"].colors
+    tab20 = colormaps["tab20"].colors  # the dark ten, then the light ten: distinct lines
+    colors = tab20[0::2] + tab20[1::2]
+    styles = ("-", "--", ":")
     paper_x = np.array(sorted(paper_shape), dtype=float)
     paper_y = np.array([paper_shape[x] for x in sorted(paper_shape)], dtype=float)
     for ax, step in zip(axes, steps, strict=True):
@@ -50,6 +52,7 @@ def circles_by_rule(means: pd.DataFrame, paper_shape: Mapping[float, float], *,
                                 .clip(min=0))
             ax.errorbar(g["weight_decay"].to_numpy(float), g["mean"].to_numpy(float),
                         yerr=err, color=colors[i % len(colors)], lw=1.3, ms=4, capsize=2,
+                        ls=styles[(i // len(SERIES_MARKERS)) % len(styles)],
                         marker=SERIES_MARKERS[i % len(SERIES_MARKERS)], label=rule, zorder=3)
         ax.plot(paper_x, paper_y, color="black", ls="--", lw=1.2, marker="*", ms=11,
                 label="the paper's figure", zorder=4)
