@@ -179,9 +179,11 @@ class CircleRuleStudy(GridPreset):
         fitting = [r for r in at if at[r]["fits"]]
         ranked = sorted(at, key=lambda r: (not at[r]["fits"], np.nan_to_num(at[r]["rms"],
                                                                              nan=np.inf)))
+        verdict = ("; the figure departs from every rule tried, the authors' own included"
+                   if refutes else "")
         observed = ("fits: " + "; ".join(text(r) for r in fitting) if fitting else
-                    "no rule fits; the figure departs from every rule tried, the authors' "
-                    "own included. Closest: " + "; ".join(text(r) for r in ranked[:3]))
+                    f"no rule fits at {length:,} steps{verdict}. Closest: "
+                    + "; ".join(text(r) for r in ranked[:3]))
         out.append(Claim(
             "Some count of circles gives the figure: about 29 at wd ≈ 0.002, falling gradually "
             "to about 5.8 at 0.01, about 5 beyond.", observed + ".",
