@@ -98,12 +98,10 @@ def _embeddings(s: Store, run_id: str) -> dict[int, np.ndarray]:
     return {t: relabel(e, rows) for t, e in s.embeddings(run_id).items()}
 
 
-def _run_circles(store: Store | str | Path, run_id: str,
-                rule: CircleRule | str = "2x-mean") -> list[int]:
+def _run_circles(s: Store, run_id: str, rule: CircleRule) -> list[int]:
     """The circles of one run by ``rule``, strongest first, from its first and last signals."""
-    s = _open(store)
-    steps, sig = s.signals(run_id)
-    return _survivors(sig[-1], _fourier_size(s, run_id), circle_rule(rule), sig[0])
+    sig = s.signals(run_id)[1]
+    return _survivors(sig[-1], _fourier_size(s, run_id), rule, sig[0])
 
 
 def signal_evolution(store: Store | str | Path, run_id: str | None = None, *,

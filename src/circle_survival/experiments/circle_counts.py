@@ -147,7 +147,7 @@ class _CountSweep(GridPreset):
         n_runs = len(set().union(*(set(df.index) for df in tables.values())))
         numbers["n_runs"] = n_runs
         result = self._result(sizes, n_runs, numbers)
-        result.claims = self.claims(tables, numbers, sizes)
+        result.claims = self.judge(store, tables, result, sizes)
         note = scale_note(result)
         result.figures = {}
         for key, df in tables.items():
@@ -159,6 +159,11 @@ class _CountSweep(GridPreset):
                 {label: shown}, self.field_name, xlabel=self.xlabel, logx=log,
                 title=f"Number of surviving circles against {self.xlabel}{cut}", note=note)
         return result
+
+    def judge(self, store: Store, tables: Mapping[str, pd.DataFrame],
+              result: ExperimentResult, sizes: Sizes) -> list[Claim]:
+        """The claims, from the tables counted by the preset's circle rule."""
+        return self.claims(tables, result.numbers, sizes)
 
     def claims(self, tables: Mapping[str, pd.DataFrame], numbers: dict[str, Any],
                sizes: Sizes) -> list[Claim]:
@@ -234,26 +239,27 @@ class CirclesVsWeightDecay(_CountSweep):
     def __init__(self, smoke: CountSizes = SMOKE_WD, paper: CountSizes = PAPER_WD) -> None:
         super().__init__(smoke, paper)
 
-    def analyze_at(self, store: Store, sizes: Sizes) -> ExperimentResult:
-        """The counts, figures and claims under the preset's circle rule, then the claims
-        under :attr:`figure_rule` beside them (each claim's criterion names its rule)."""
-        result = super().analyze_at(store, sizes)
-        rules = [self.circle_rule]
+    def judge(self, store: Store, tables: Mapping[str, pd.DataFrame],
+              result: ExperimentResult, sizes: Sizes) -> list[Claim]:
+        """The claims under the preset's circle rule (from ``tables``), then under
+        :attr:`figure_rule` beside them, each criterion naming its rule; the mean counts by
+        rule go into ``result.numbers["by_rule"]``."""
+        by_table = {self.circle_rule: tables}
         if self.figure_rule is not None and circle_rule(self.figure_rule) != self.circle_rule:
-            rules.append(circle_rule(self.figure_rule))
-        result.claims, by_rule = [], {}
-        for rule in rules:
-            exp = self.with_circle_rule(rule)
-            tables = exp.tables(store, sizes)
-            numbers = {k: {"mean_n_circles": figs.summarize(df, self.field_name, "n_circles")[
-                "mean"].tolist()} for k, df in tables.items()}
-            by_rule[str(rule)] = numbers
+            figure = circle_rule(self.figure_rule)
+            by_table[figure] = self.with_circle_rule(figure).tables(store, sizes)
+        claims, by_rule = [], {}
+        for rule, rule_tables in by_table.items():
+            by_rule[str(rule)] = {k: {"mean_n_circles": figs.summarize(
+                df, self.field_name, "n_circles")["mean"].tolist()}
+                for k, df in rule_tables.items()}
             why = ("the authors' rule" if rule.is_authors else
-                   "the rule closest to the paper's figure (the circle-rule study)")
-            result.claims += [replace(c, criterion=f"circle rule {rule}, {why}: {c.criterion}")
-                              for c in exp.claims(tables, result.numbers, sizes)]
+                   "the rule closest to the paper's figure (the circle-rule study)"
+                   if str(rule) == str(circle_rule(self.figure_rule)) else "the rule chosen")
+            claims += [replace(c, criterion=f"circle rule {rule}, {why}: {c.criterion}")
+                       for c in self.claims(rule_tables, result.numbers, sizes)]
         result.numbers["by_rule"] = by_rule
-        return result
+        return claims
 
     def deviations_at(self, sizes: CountSizes) -> list[str]:
         out = super().deviations_at(sizes)

@@ -22,9 +22,11 @@ from .circle_rules import (
     RULE_KINDS,
     CircleRule,
     circle_rule,
+    circles_above,
+    survival,
 )
 from .edits import construct, keep_mask, random_directions, restrict, scale_frequency
-from .paper_circles import circles, circles_above, n_circles, survival
+from .paper_circles import circles, n_circles
 from .spectrum import (
     circularity,
     delta,

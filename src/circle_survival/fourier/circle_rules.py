@@ -164,6 +164,19 @@ def circle_rule(rule: CircleRule | str | None = None) -> CircleRule:
     return CircleRule(kind, number)
 
 
+def circles_above(sig: np.ndarray, p: int, threshold: float) -> list[list[int]] | list[int]:
+    """Circles by an absolute threshold, ``absolute:T``: the k in 1 .. (p-1)//2 with
+    S_k > ``threshold``, strongest first (see :meth:`CircleRule.circles`)."""
+    return CircleRule("absolute", threshold).circles(sig, p)
+
+
+def survival(sig: np.ndarray, p: int, threshold: float | None = None) -> np.ndarray:
+    """Which frequencies are circles, bool (..., p//2 + 1): by the authors' 2x-mean rule, or
+    with a ``threshold`` by ``absolute:T`` (the paper's initial-gradient analysis uses 10)."""
+    rule = AUTHORS_RULE if threshold is None else CircleRule("absolute", threshold)
+    return rule.survival(sig, p)
+
+
 def _examples() -> list[str]:
     return [k if name is None else f"{k}:{name}" for k, (name, _) in RULE_KINDS.items()]
 

@@ -1,6 +1,6 @@
-"""The paper's circle rule (2 x the mean of all p FFT entries) and the absolute rule, as array
-functions: circles, their number and survival per frequency. :mod:`.circle_rules` names them
-(and the other rules) as one choice.
+"""The paper's circle rule (2 x the mean of all p FFT entries) as array functions: circles,
+their number and survival per frequency. :mod:`.circle_rules` names it and the other rules as
+one choice.
 
 Conventions (FFT, shapes, even p): see :mod:`circle_survival.fourier`.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .spectrum import full_signal, half_signal, n_freq
+from .spectrum import full_signal, n_freq
 
 # -- circles and survival ---------------------------------------------------------------------
 
@@ -60,37 +60,10 @@ def n_circles(sig: np.ndarray, p: int) -> np.ndarray:
     return (s > thr).sum(-1) // 2
 
 
-def circles_above(sig: np.ndarray, p: int, threshold: float) -> list[list[int]] | list[int]:
-    """Circles by an absolute threshold: the k in 1 .. (p-1)//2 with S_k > ``threshold``.
-
-    ``sig``: (..., p) or (..., p//2 + 1). k = 0 and, for even p, the Nyquist k = p/2 are never
-    circles. Sorted by decreasing signal (ties: lower k first); a list for one signal vector,
-    nested lists following the leading axes.
-    """
-    s = half_signal(sig, p)
-
-    def one(row: np.ndarray) -> list[int]:
-        ks = np.arange(1, n_freq(p) + 1)
-        ks = ks[row[ks] > threshold]
-        return [int(k) for k in ks[np.argsort(-row[ks], kind="stable")]]
-
-    return _nested(s, one)
-
-
-def survival(sig: np.ndarray, p: int, threshold: float | None = None) -> np.ndarray:
-    """Which frequencies are circles (survive), as a boolean array (..., p//2 + 1) indexed by k.
-
-    ``sig``: (..., p) or (..., p//2 + 1). With ``threshold=None`` the paper's 2x-mean rule
-    (exactly the frequencies :func:`circles` returns); with a number, the absolute rule
-    S_k > threshold for k = 1 .. (p-1)//2 (the paper's initial-gradient analysis uses 10), and
-    k = 0 and the Nyquist k = p/2 of an even p are always False.
-    """
-    if threshold is not None:
-        s = half_signal(sig, p)
-        out = s > threshold
-        out[..., 0] = False
-        out[..., n_freq(p) + 1 :] = False
-        return out
+def survival(sig: np.ndarray, p: int) -> np.ndarray:
+    """Which frequencies are circles by the paper's 2x-mean rule (exactly the frequencies
+    :func:`circles` returns), as a boolean array (..., p//2 + 1) indexed by k.
+    ``sig``: (..., p) or (..., p//2 + 1)."""
     s = full_signal(sig, p)
     thr = 2 * s.mean(-1, keepdims=True)
     n = (s > thr).sum(-1, keepdims=True) // 2
